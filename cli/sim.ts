@@ -1,0 +1,206 @@
+/**
+ * `deno task sim`: run the deterministic cluster simulator.
+ *
+ * ```sh
+ * deno task sim --seed 7 [--nodes 5] [--steps 3000]   # replay one seed, with a trace
+ * deno task sim --seeds 1..300 [--nodes 5]            # sweep a range of seeds
+ * ```
+ *
+ * On a violation it prints the invariant, the failing seed and the command
+ * that replays it, and exits with status 1.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { measureFailover } from "../src/sim/failover.ts";
+import { NEMESIS_KINDS, type NemesisKind } from "../src/sim/nemesis.ts";
+import {
+  runSimulation,
+  type SimOptions,
+  type SimResult,
+} from "../src/sim/run.ts";
+import type { TestingKnobs } from "../src/raft/raft.ts";
+
+const USAGE = `Usage: deno task sim [options]
+
+  --seed N           replay one seed and print its trace
+  --seeds A..B       sweep seeds A to B (inclusive) with a progress line
+  --nodes N          initial voters (default 3)
+  --steps K          ticks of 10 ms under faults (default 3000)
+  --nemesis a,b,...  faults to inject (default all: ${NEMESIS_KINDS.join(",")})
+  --knob NAME        plant a bug (voteTwice, commitPreviousTermByCounting, skipReadIndexQuorum)
+  --failover N       time N leader failovers (crash to new leader) and print the distribution
+  --quiet            with --seed: print only the summary
+  -h, --help         show this help`;
+
+function fail(message: string): never {
+  console.error(`sim: ${message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+function parseIntArg(
+  name: string,
+  v: string | undefined,
+  dflt: number,
+): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    fail(`--${name} takes a whole number, got "${v}"`);
+  }
+  return n;
+}
+
+function main(): void {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      options: {
+        seed: { type: "string" },
+        seeds: { type: "string" },
+        nodes: { type: "string" },
+        steps: { type: "string" },
+        nemesis: { type: "string" },
+        knob: { type: "string" },
+        quiet: { type: "boolean" },
+        failover: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    return;
+  }
+  const nodes = parseIntArg("nodes", v.nodes, 3);
+  if (nodes < 1 || nodes > 9) fail("--nodes must be between 1 and 9");
+  const steps = parseIntArg("steps", v.steps, 3000);
+  let nemesis: NemesisKind[] | undefined;
+  if (v.nemesis) {
+    nemesis = v.nemesis.split(",").map((k) => {
+      if (!(NEMESIS_KINDS as readonly string[]).includes(k)) {
+        fail(`unknown nemesis "${k}"; choose from ${NEMESIS_KINDS.join(", ")}`);
+      }
+      return k as NemesisKind;
+    });
+  }
+  let knobs: TestingKnobs | undefined;
+  if (v.knob) {
+    const known = [
+      "voteTwice",
+      "commitPreviousTermByCounting",
+      "skipReadIndexQuorum",
+    ];
+    if (!known.includes(v.knob)) {
+      fail(`unknown knob "${v.knob}"; choose from ${known.join(", ")}`);
+    }
+    knobs = { [v.knob]: true };
+  }
+  if (v.failover !== undefined) {
+    const trials = parseIntArg("failover", v.failover, 1000);
+    const enc = new TextEncoder();
+    const r = measureFailover({
+      trials,
+      nodes,
+      onTrial: (done, all) => {
+        if (Deno.stdout.isTerminal() && done % 50 === 0) {
+          Deno.stdout.writeSync(enc.encode(`\rtrials ${done}/${all}`));
+        }
+      },
+    });
+    if (Deno.stdout.isTerminal()) console.log("");
+    const hist = new Map<number, number>();
+    for (const t of r.times) {
+      const b = Math.floor(t / 25) * 25;
+      hist.set(b, (hist.get(b) ?? 0) + 1);
+    }
+    console.log(
+      `Leader crash to new leader, ${r.trials} trials, ${nodes} nodes, election timeout 150–300 ms:`,
+    );
+    console.log(
+      `  p50 ${r.p50} ms   p99 ${r.p99} ms   max ${r.max} ms   (${r.extraTerms} trials needed more than one term)`,
+    );
+    for (const [b, n] of [...hist].sort((a, b) => a[0] - b[0])) {
+      console.log(
+        `  ${String(b).padStart(4)}–${String(b + 24).padEnd(4)} ms ${
+          "#".repeat(Math.ceil((n / r.trials) * 100))
+        } ${n}`,
+      );
+    }
+    return;
+  }
+  const base: Omit<SimOptions, "seed"> = { nodes, steps, nemesis, knobs };
+  const extra = [
+    nodes !== 3 ? ` --nodes ${nodes}` : "",
+    steps !== 3000 ? ` --steps ${steps}` : "",
+    v.nemesis ? ` --nemesis ${v.nemesis}` : "",
+    v.knob ? ` --knob ${v.knob}` : "",
+  ].join("");
+
+  if (v.seed !== undefined) {
+    const seed = parseIntArg("seed", v.seed, 0);
+    const r = runSimulation({
+      ...base,
+      seed,
+      trace: v.quiet ? undefined : (l) => console.log(l),
+    });
+    report(r, extra);
+    if (r.violation) Deno.exit(1);
+    return;
+  }
+  const range = (v.seeds ?? "1..100").match(/^(\d+)\.\.(\d+)$/);
+  if (!range) fail(`--seeds takes a range like 1..300, got "${v.seeds}"`);
+  const [from, to] = [Number(range[1]), Number(range[2])];
+  if (to < from) fail("--seeds range is empty");
+  const t0 = performance.now();
+  const total = to - from + 1;
+  const enc = new TextEncoder();
+  let maxCommit = 0;
+  for (let seed = from; seed <= to; seed++) {
+    const r = runSimulation({ ...base, seed });
+    maxCommit += r.stats.maxCommit;
+    const done = seed - from + 1;
+    if (done % 10 === 0 || done === total || r.violation) {
+      const line = `\rseeds ${done}/${total}  ${
+        ((performance.now() - t0) / 1000).toFixed(1)
+      } s`;
+      if (Deno.stdout.isTerminal()) Deno.stdout.writeSync(enc.encode(line));
+      else if (done % 100 === 0 || done === total) console.log(line.trim());
+    }
+    if (r.violation) {
+      console.log("");
+      report(r, extra);
+      Deno.exit(1);
+    }
+  }
+  if (Deno.stdout.isTerminal()) console.log("");
+  console.log(
+    `${total} seeds × ${steps} steps, ${nodes} nodes: no violation (${
+      (maxCommit / total).toFixed(0)
+    } entries committed per seed on average)`,
+  );
+}
+
+function report(r: SimResult, extra: string): void {
+  const s = r.stats;
+  console.log(
+    `seed ${r.seed}: ${s.elections} elections, ${s.maxCommit} committed, ${s.proposals} proposals (${s.dropped} refused), ` +
+      `${s.reads} reads, ${s.crashes} crashes, ${s.snapshots} snapshots (${s.snapshotsInstalled} installed), ` +
+      `${s.confChanges} conf changes, ${s.transfers} transfers; faults ${
+        JSON.stringify(r.faults)
+      }`,
+  );
+  if (r.violation) {
+    console.log(
+      `VIOLATION of ${r.violation.invariant} at step ${r.violation.step}: ${r.violation.detail}`,
+    );
+    console.log(`replay: deno task sim --seed ${r.seed}${extra}`);
+  }
+}
+
+if (import.meta.main) main();

@@ -1,0 +1,502 @@
+/**
+ * A simulated cluster: Raft cores over in-memory storage and a faulty
+ * in-memory network, driven one 10 ms tick at a time by a virtual clock.
+ * Everything random comes from one seeded generator, so a seed replays
+ * exactly.
+ *
+ * Each node's host loop is the real one in miniature: persist the Ready,
+ * send its messages, apply committed entries, serve reads, advance.
+ *
+ * @module
+ */
+
+import { ProposalDroppedError } from "../raft/errors.ts";
+import { Raft, type RaftEvent, type TestingKnobs } from "../raft/raft.ts";
+import {
+  EntryType,
+  type Message,
+  type NodeId,
+  type Ready,
+} from "../raft/types.ts";
+import { decodeConfChange } from "../raft/confchange.ts";
+import { MemoryStorage } from "../storage/memory.ts";
+import { FaultyNetwork } from "../transport/memory.ts";
+import { SafetyChecker } from "./checker.ts";
+
+/** Milliseconds of virtual time per tick. */
+export const TICK_MS = 10;
+
+/** Options for a {@linkcode SimCluster}. */
+export interface SimClusterOptions {
+  /** Initial voters (default 3). */
+  nodes?: number;
+  /** The seeded generator every random choice comes from. */
+  random: () => number;
+  /** Take a snapshot after this many entries applied since the last one (default 64). */
+  snapshotEvery?: number;
+  /** Planted bugs (tests of the tests). */
+  knobs?: TestingKnobs;
+  /** Receives a line for each notable event (for `--seed` replays). */
+  trace?: (line: string) => void;
+}
+
+/** The tiny state machine each simulated node runs: it folds entries into a hash. */
+export interface SimState {
+  /** Index of the last applied entry. */
+  index: number;
+  /** A hash over every applied payload, in order. */
+  hash: number;
+}
+
+/** One simulated node: its persisted store survives crashes; the rest does not. */
+export class SimNode {
+  /** The node's id. */
+  readonly id: NodeId;
+  /** What survives a crash. */
+  storage: MemoryStorage;
+  /** The running core, absent while crashed. */
+  raft: Raft | undefined;
+  /** The state machine (rebuilt from the snapshot on restart). */
+  state: SimState = { index: 0, hash: 0 };
+  /** Reads waiting for leadership confirmation or for apply. */
+  reads = new Map<string, { startCommit: number; index?: number }>();
+  /** True once the node has left the cluster for good. */
+  retired = false;
+  /** Entries applied since the last snapshot. */
+  sinceSnapshot = 0;
+
+  /** A node over `storage`. */
+  constructor(id: NodeId, storage: MemoryStorage) {
+    this.id = id;
+    this.storage = storage;
+  }
+
+  /** True while the process runs. */
+  get up(): boolean {
+    return this.raft !== undefined;
+  }
+}
+
+/** Counters a run reports. */
+export interface SimStats {
+  /** Proposals the cores accepted. */
+  proposals: number;
+  /** Proposals refused (no leader, transfer, removed). */
+  dropped: number;
+  /** Reads served after leadership confirmation. */
+  reads: number;
+  /** Leader elections (distinct terms with a leader). */
+  elections: number;
+  /** Crashes and restarts. */
+  crashes: number;
+  /** Snapshots taken by hosts. */
+  snapshots: number;
+  /** Snapshots installed from a leader. */
+  snapshotsInstalled: number;
+  /** Configuration changes applied. */
+  confChanges: number;
+  /** Leadership transfers requested. */
+  transfers: number;
+  /** Highest commit index reached. */
+  maxCommit: number;
+}
+
+/** A cluster of simulated nodes on one virtual clock. */
+export class SimCluster {
+  /** Virtual time in ms. */
+  now = 0;
+  /** The step (tick) count. */
+  stepCount = 0;
+  /** All nodes ever created, by id (crashed and retired ones too). */
+  readonly nodes = new Map<NodeId, SimNode>();
+  /** The network between them. */
+  readonly network: FaultyNetwork;
+  /** The safety checks. */
+  readonly checker = new SafetyChecker();
+  /** What happened. */
+  readonly stats: SimStats = {
+    proposals: 0,
+    dropped: 0,
+    reads: 0,
+    elections: 0,
+    crashes: 0,
+    snapshots: 0,
+    snapshotsInstalled: 0,
+    confChanges: 0,
+    transfers: 0,
+    maxCommit: 0,
+  };
+  readonly #random: () => number;
+  readonly #snapshotEvery: number;
+  // Per-seed limits, small ones included, so batching and flow control
+  // are exercised (and old-term entries travel apart from the no-op).
+  readonly #maxSizePerMsg: number;
+  readonly #maxInflight: number;
+  readonly #knobs?: TestingKnobs;
+  readonly #trace?: (line: string) => void;
+  #nextId: number;
+  #proposalSeq = 0;
+  #readSeq = 0;
+  #seenLeaderTerms = new Set<number>();
+
+  /** Creates and starts the initial voters `n1..nN`. */
+  constructor(options: SimClusterOptions) {
+    this.#random = options.random;
+    this.#snapshotEvery = options.snapshotEvery ?? 64;
+    this.#knobs = options.knobs;
+    this.#trace = options.trace;
+    this.network = new FaultyNetwork({ random: this.#random });
+    this.#maxSizePerMsg =
+      [64, 256, 4096, 1024 * 1024][Math.floor(this.#random() * 4)];
+    this.#maxInflight = [2, 8, 256][Math.floor(this.#random() * 3)];
+    const n = options.nodes ?? 3;
+    const voters = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+    this.#nextId = n + 1;
+    for (const id of voters) {
+      const node = new SimNode(
+        id,
+        new MemoryStorage({ conf: { voters, learners: [] } }),
+      );
+      this.nodes.set(id, node);
+      this.#boot(node);
+    }
+  }
+
+  /** The seeded generator. */
+  random(): number {
+    return this.#random();
+  }
+
+  /** Logs a trace line with the virtual time. */
+  trace(line: string): void {
+    this.#trace?.(`${String(this.now).padStart(7)}ms ${line}`);
+  }
+
+  /** Running, non-retired nodes. */
+  liveNodes(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.up && !n.retired);
+  }
+
+  /** Nodes that are members (not retired), running or not. */
+  memberNodes(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => !n.retired);
+  }
+
+  /** The node that is leader in the highest term, if any is running. */
+  leader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const n of this.liveNodes()) {
+      if (
+        n.raft!.role === "leader" && (!best || n.raft!.term > best.raft!.term)
+      ) best = n;
+    }
+    return best;
+  }
+
+  #boot(node: SimNode): void {
+    const snap = node.storage.snapshot();
+    node.state = decodeState(snap.data, snap.metadata.index);
+    node.sinceSnapshot = 0;
+    node.reads.clear();
+    node.raft = new Raft({
+      id: node.id,
+      storage: node.storage,
+      applied: snap.metadata.index,
+      random: this.#random,
+      maxSizePerMsg: this.#maxSizePerMsg,
+      maxInflight: this.#maxInflight,
+      testingKnobs: this.#knobs,
+      logger: (e: RaftEvent) => this.#onEvent(e),
+    });
+    this.checker.observeRestart(node.id, node.raft.log.committed);
+  }
+
+  #onEvent(e: RaftEvent): void {
+    if (!this.#trace) return;
+    const { event, id, ...rest } = e;
+    this.trace(`${id} ${event} ${JSON.stringify(rest)}`);
+  }
+
+  // ------------------------------------------------------------- actions
+
+  /** Kills a node: everything not persisted is lost. */
+  crash(node: SimNode): void {
+    if (!node.up) return;
+    node.raft = undefined;
+    node.reads.clear();
+    this.network.dropTo(node.id);
+    this.stats.crashes++;
+    this.trace(`${node.id} CRASH`);
+  }
+
+  /** Restarts a crashed node from its persisted state. */
+  restart(node: SimNode): void {
+    if (node.up || node.retired) return;
+    this.#boot(node);
+    this.trace(
+      `${node.id} RESTART term=${node.raft!.term} commit=${
+        node.raft!.log.committed
+      }`,
+    );
+  }
+
+  /** Proposes a client command on `node`; false when refused. */
+  propose(node: SimNode): boolean {
+    const seq = ++this.#proposalSeq;
+    const data = new Uint8Array(8);
+    new DataView(data.buffer).setFloat64(0, seq);
+    try {
+      node.raft!.propose(data);
+      this.stats.proposals++;
+      return true;
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+      this.stats.dropped++;
+      return false;
+    }
+  }
+
+  /** Starts a linearizable read on `node`. */
+  read(node: SimNode): void {
+    const ctx = `r${++this.#readSeq}`;
+    try {
+      node.raft!.readIndex(ctx);
+      node.reads.set(ctx, { startCommit: this.checker.maxCommit() });
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+    }
+  }
+
+  /** Adds a brand-new node as a learner; returns it, or undefined if refused. */
+  addLearner(): SimNode | undefined {
+    const leader = this.leader();
+    if (!leader) return undefined;
+    const id = `n${this.#nextId}`;
+    try {
+      leader.raft!.proposeConfChange({ type: "addLearner", node: id });
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+      return undefined;
+    }
+    this.#nextId++;
+    const node = new SimNode(id, new MemoryStorage());
+    this.nodes.set(id, node);
+    this.#boot(node);
+    this.trace(`${id} JOIN as learner`);
+    return node;
+  }
+
+  /** Proposes a membership change on the leader; false when refused. */
+  changeMembership(type: "promote" | "remove", id: NodeId): boolean {
+    const leader = this.leader();
+    if (!leader) return false;
+    try {
+      leader.raft!.proposeConfChange({ type, node: id });
+      this.trace(`${leader.id} propose ${type} ${id}`);
+      return true;
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+      return false;
+    }
+  }
+
+  /** Asks the leader to transfer leadership to `to`. */
+  transfer(to: NodeId): void {
+    const leader = this.leader();
+    if (!leader) return;
+    try {
+      leader.raft!.transferLeader(to);
+      this.stats.transfers++;
+      this.trace(`${leader.id} TRANSFER to ${to}`);
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+    }
+  }
+
+  /** Takes a snapshot at the node's applied index and compacts its log. */
+  snapshot(node: SimNode): void {
+    if (!node.up) return;
+    const applied = node.state.index;
+    if (applied <= node.storage.firstIndex() - 1) return;
+    // The log may not reach applied yet if a snapshot is pending install.
+    if (applied > node.storage.lastIndex()) return;
+    node.storage.createSnapshot(
+      applied,
+      node.raft!.confStateAt(applied),
+      encodeState(node.state),
+    );
+    node.sinceSnapshot = 0;
+    this.stats.snapshots++;
+  }
+
+  // ----------------------------------------------------------------- step
+
+  /** One tick: deliver due messages, tick every node, handle Readies, check. */
+  tick(): void {
+    this.stepCount++;
+    this.now += TICK_MS;
+    this.checker.step = this.stepCount;
+    for (const m of this.network.deliverDue(this.now)) this.#deliver(m);
+    for (const node of this.nodes.values()) {
+      if (node.up) node.raft!.tick();
+    }
+    this.settle();
+  }
+
+  /** Handles Readies until every node is quiet (messages go to the network). */
+  settle(): void {
+    for (const node of this.nodes.values()) {
+      if (!node.up) continue;
+      let guard = 0;
+      while (node.raft && node.raft.hasReady()) {
+        this.#handleReady(node, node.raft.ready());
+        node.raft.advance();
+        if (++guard > 1000) throw new Error(`Node ${node.id} never settles`);
+      }
+      if (node.raft) this.#observe(node);
+    }
+  }
+
+  #deliver(m: Message): void {
+    const node = this.nodes.get(m.to);
+    if (!node || !node.up) return;
+    node.raft!.step(m);
+  }
+
+  #handleReady(node: SimNode, rd: Ready): void {
+    const raft = node.raft!;
+    // 1. Persist (one durable write).
+    node.storage.save({
+      snapshot: rd.snapshot,
+      entries: rd.entries,
+      hardState: rd.hardState,
+    });
+    if (rd.hardState) {
+      this.checker.observePersistHardState(node.id, rd.hardState);
+    }
+    if (rd.entries.length > 0) {
+      this.checker.observePersistEntries(
+        rd.entries,
+        (i) => safeTerm(node.storage, i),
+      );
+    }
+    // 2. Send.
+    for (const m of rd.messages) {
+      this.network.send(m, this.now);
+      if (m.type === "snap") {
+        // Like a real transport, report when the stream is handed over.
+        raft.reportSnapshot(m.to, this.network.canDeliver(m.from, m.to));
+      }
+    }
+    // 3. Apply.
+    if (rd.snapshot) {
+      node.state = decodeState(rd.snapshot.data, rd.snapshot.metadata.index);
+      node.sinceSnapshot = 0;
+      this.stats.snapshotsInstalled++;
+      this.trace(
+        `${node.id} installed snapshot at ${rd.snapshot.metadata.index}`,
+      );
+    }
+    for (const e of rd.committedEntries) {
+      if (e.index !== node.state.index + 1) {
+        throw new Error(
+          `${node.id} applies index ${e.index} after ${node.state.index}`,
+        );
+      }
+      node.state.index = e.index;
+      node.state.hash = foldHash(node.state.hash, e.data);
+      node.sinceSnapshot++;
+      this.checker.observeApply(node.id, e);
+      this.checker.observeState(node.id, node.state.index, node.state.hash);
+      if (e.type === EntryType.ConfChange) this.#onConfApplied(node, e.data);
+    }
+    // 4. Reads: confirmed ones are served once applied up to their index.
+    for (const rs of rd.readStates) {
+      const r = node.reads.get(rs.context);
+      if (r) r.index = rs.index;
+    }
+    this.#serveReads(node);
+    if (node.sinceSnapshot >= this.#snapshotEvery) this.snapshot(node);
+  }
+
+  #serveReads(node: SimNode): void {
+    for (const [ctx, r] of node.reads) {
+      if (r.index !== undefined && node.state.index >= r.index) {
+        this.checker.observeRead(node.id, r.startCommit, node.state.index);
+        this.stats.reads++;
+        node.reads.delete(ctx);
+      }
+    }
+  }
+
+  #onConfApplied(node: SimNode, data: Uint8Array): void {
+    const { change } = decodeConfChange(data);
+    if (node !== this.leader()) return;
+    this.stats.confChanges++;
+    this.trace(`${node.id} applied ${change.type} ${change.node}`);
+  }
+
+  #observe(node: SimNode): void {
+    const raft = node.raft!;
+    const termAt = (i: number) => raft.log.term(i);
+    this.checker.observeCommit(node.id, raft.log.committed, termAt);
+    if (raft.role === "leader") {
+      this.checker.observeLeader(
+        node.id,
+        raft.term,
+        termAt,
+        raft.log.firstIndex(),
+      );
+      if (!this.#seenLeaderTerms.has(raft.term)) {
+        this.#seenLeaderTerms.add(raft.term);
+        this.stats.elections++;
+      }
+    }
+    if (raft.log.committed > this.stats.maxCommit) {
+      this.stats.maxCommit = raft.log.committed;
+    }
+  }
+
+  /** Retires nodes that are no longer in the leader's configuration. */
+  retireRemoved(): void {
+    const leader = this.leader();
+    if (!leader) return;
+    const status = leader.raft!.status();
+    const conf = status.conf;
+    // Only once the removal is committed, so it cannot be undone.
+    const members = new Set([...conf.voters, ...conf.learners]);
+    if (leader.raft!.log.committed < status.lastIndex) return;
+    for (const node of this.nodes.values()) {
+      if (!node.retired && !members.has(node.id)) {
+        this.crash(node);
+        node.retired = true;
+        this.trace(`${node.id} RETIRED`);
+      }
+    }
+  }
+}
+
+function safeTerm(s: MemoryStorage, i: number): number | undefined {
+  if (i < s.firstIndex() - 1 || i > s.lastIndex()) return undefined;
+  return s.term(i);
+}
+
+function foldHash(h: number, data: Uint8Array): number {
+  for (const b of data) h = Math.imul(h ^ b, 16777619) >>> 0;
+  return Math.imul(h ^ 0xff, 16777619) >>> 0;
+}
+
+function encodeState(s: SimState): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(s));
+}
+
+function decodeState(data: Uint8Array, index: number): SimState {
+  if (data.byteLength === 0) return { index, hash: 0 };
+  const s = JSON.parse(new TextDecoder().decode(data)) as SimState;
+  if (s.index !== index) {
+    throw new Error(
+      `Snapshot state index ${s.index} differs from its metadata ${index}`,
+    );
+  }
+  return s;
+}
