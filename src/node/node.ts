@@ -1,0 +1,901 @@
+/**
+ * A running Raft node: drives the pure core with a ticker, a transport, a
+ * durable store and a state machine, and gives callers promises —
+ * `propose` settles when the command is applied here, `read` when a
+ * linearizable read may be served.
+ *
+ * The Ready loop follows the core's contract: persist (one durable write per
+ * Ready; the store batches concurrent writes into one sync), send, apply,
+ * advance. A leader sends its AppendEntries before its own write finishes,
+ * since it counts itself only once `advance()` reports the write durable.
+ *
+ * @module
+ */
+
+import { decode, encode } from "../codec/msgpack.ts";
+import { decodeConfChange } from "../raft/confchange.ts";
+import { ProposalDroppedError } from "../raft/errors.ts";
+import { Raft, type RaftConfig, type RaftEvent } from "../raft/raft.ts";
+import { mulberry32 } from "../raft/rand.ts";
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  EntryType,
+  type Message,
+  type NodeId,
+  type Ready,
+  type Role,
+} from "../raft/types.ts";
+import type { LogStore } from "../storage/types.ts";
+import type { Transport } from "../transport/types.ts";
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  EnvelopeKind,
+  type MemberInfo,
+  newNonce,
+} from "./envelope.ts";
+import { ProposalLostError, TimeoutError, UnavailableError } from "./errors.ts";
+import { type Logger, nullLogger } from "./logger.ts";
+import type { StateMachine } from "./state_machine.ts";
+
+/** A transport that can learn and forget peers as membership changes. */
+export interface PeerDirectory {
+  /** Starts talking to `id` at `address`. */
+  addPeer(id: NodeId, address: string): void;
+  /** Stops talking to `id`. */
+  removePeer(id: NodeId): void;
+}
+
+/** How to run a node. */
+export interface NodeOptions {
+  /** This node's id. */
+  id: NodeId;
+  /** The durable store (already opened and recovered). */
+  storage: LogStore;
+  /** The peer transport. */
+  transport: Transport & Partial<PeerDirectory>;
+  /** The replicated state machine. */
+  stateMachine: StateMachine;
+  /** This node's addresses, published to the cluster through the log. */
+  self?: Omit<MemberInfo, "id">;
+  /** Addresses known from configuration (bootstrap peers). */
+  peers?: MemberInfo[];
+  /** Milliseconds per Raft tick (default 10). */
+  tickMs?: number;
+  /** Snapshot after this many entries applied since the last snapshot (default 10 000). */
+  snapshotEvery?: number;
+  /** Default timeout for proposals and reads in ms (default 5 000). */
+  requestTimeoutMs?: number;
+  /** Structured log lines. */
+  logger?: Logger;
+  /** Called once if the store fails; the process must exit (default: log only). */
+  onFatal?: (error: Error) => void;
+  /** Core settings (timeouts, flow control, PreVote, CheckQuorum). */
+  raft?: Omit<RaftConfig, "id" | "storage" | "applied" | "logger">;
+}
+
+/** What `status()` reports. */
+export interface NodeStatus {
+  /** This node. */
+  id: NodeId;
+  /** Its role. */
+  role: Role;
+  /** Current term. */
+  term: number;
+  /** Known leader or `""`. */
+  leader: NodeId;
+  /** Commit index. */
+  commit: number;
+  /** Applied index. */
+  applied: number;
+  /** Last log index. */
+  lastIndex: number;
+  /** Index of the newest snapshot. */
+  snapshotIndex: number;
+  /** Voters and learners with their addresses. */
+  members: (MemberInfo & { role: "voter" | "learner" })[];
+  /** On the leader: replication progress per member. */
+  progress: Record<NodeId, { match: number; next: number; state: string }>;
+}
+
+/** The result of an applied proposal. */
+export interface Applied<T = unknown> {
+  /** The log index the command was applied at. */
+  index: number;
+  /** What the state machine returned. */
+  result: T;
+}
+
+interface PendingProposal {
+  resolve: (a: Applied) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+  index?: number;
+  term?: number;
+}
+
+interface PendingRead {
+  resolve: (index: number) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+  index?: number;
+}
+
+interface ConfWaiter {
+  done: (conf: ConfState) => boolean;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+// Messages a leader may send before its own write is durable: they carry
+// entries or leadership, never a promise that this node persisted anything.
+const EARLY = new Set(["app", "heartbeat", "snap", "timeoutNow"]);
+
+/** A Raft node running in this process. */
+export class RaftNode {
+  /** This node's id. */
+  readonly id: NodeId;
+  readonly #raft: Raft;
+  readonly #storage: LogStore;
+  readonly #transport: Transport & Partial<PeerDirectory>;
+  readonly #sm: StateMachine;
+  readonly #log: Logger;
+  readonly #onFatal?: (e: Error) => void;
+  readonly #tickMs: number;
+  readonly #snapshotEvery: number;
+  readonly #timeoutMs: number;
+  readonly #self?: Omit<MemberInfo, "id">;
+  readonly #nonce = newNonce();
+  #seq = 0;
+  #readSeq = 0;
+  readonly #pending = new Map<number, PendingProposal>();
+  readonly #reads = new Map<string, PendingRead>();
+  #confWaiters: ConfWaiter[] = [];
+  readonly #members = new Map<NodeId, MemberInfo>();
+  #applied: number;
+  #snapshotIndex: number;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #stopped = false;
+  #fatal: Error | undefined;
+  #leader: NodeId = "";
+  #role: Role = "follower";
+  // What the log says about this node's addresses.
+  #appliedSelf: MemberInfo | undefined;
+  #publishing = false;
+  readonly #leaderWaiters = new Set<() => void>();
+
+  private constructor(options: NodeOptions) {
+    this.id = options.id;
+    this.#storage = options.storage;
+    this.#transport = options.transport;
+    this.#sm = options.stateMachine;
+    this.#log = options.logger ?? nullLogger;
+    this.#onFatal = options.onFatal;
+    this.#tickMs = options.tickMs ?? 10;
+    this.#snapshotEvery = options.snapshotEvery ?? 10_000;
+    this.#timeoutMs = options.requestTimeoutMs ?? 5_000;
+    this.#self = options.self;
+    for (const p of options.peers ?? []) this.#members.set(p.id, { ...p });
+    if (this.#self) this.#members.set(this.id, { id: this.id, ...this.#self });
+
+    const snap = this.#storage.snapshot();
+    this.#applied = snap.metadata.index;
+    this.#snapshotIndex = snap.metadata.index;
+    if (snap.data.byteLength > 0) this.#restoreSnapshot(snap.data);
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+    this.#raft = new Raft({
+      ...options.raft,
+      id: this.id,
+      storage: this.#storage,
+      applied: snap.metadata.index,
+      random: options.raft?.random ?? mulberry32(seed),
+      logger: (e) => this.#onRaftEvent(e),
+    });
+    this.#log("node.start", {
+      level: "info",
+      id: this.id,
+      term: this.#raft.term,
+      commit: this.#raft.log.committed,
+      snapshotIndex: this.#snapshotIndex,
+      lastIndex: this.#raft.log.lastIndex(),
+      voters: this.#raft.confState().voters,
+      learners: this.#raft.confState().learners,
+    });
+  }
+
+  /**
+   * Starts a node over an opened store and a transport: restores the state
+   * machine from the store's snapshot, then runs the tick and Ready loops.
+   */
+  static start(options: NodeOptions): RaftNode {
+    const node = new RaftNode(options);
+    for (const m of node.#members.values()) {
+      if (m.id !== node.id && m.peerAddress) {
+        node.#transport.addPeer?.(m.id, m.peerAddress);
+      }
+    }
+    node.#transport.onMessage((m) => node.#step(m));
+    node.#ticker = setInterval(() => {
+      node.#raft.tick();
+      node.#kick();
+    }, node.#tickMs);
+    node.#loop = node.#run();
+    return node;
+  }
+
+  // ------------------------------------------------------------- requests
+
+  /**
+   * Proposes a command; resolves with the state machine's result once it is
+   * applied on this node. Rejects with {@linkcode UnavailableError} when no
+   * leader is known, {@linkcode TimeoutError} when the outcome is unknown
+   * after the timeout, {@linkcode ProposalLostError} when another entry
+   * took its place.
+   */
+  propose<T = unknown>(
+    command: Uint8Array,
+    options: { timeoutMs?: number } = {},
+  ): Promise<Applied<T>> {
+    return this.#proposeEnvelope(
+      EnvelopeKind.Command,
+      command,
+      options,
+    ) as Promise<Applied<T>>;
+  }
+
+  #proposeEnvelope(
+    kind: EnvelopeKind,
+    payload: Uint8Array,
+    options: { timeoutMs?: number },
+  ): Promise<Applied> {
+    this.#assertRunning();
+    const seq = ++this.#seq;
+    const data = encodeEnvelope(kind, this.#nonce, seq, payload);
+    return new Promise<Applied>((resolve, reject) => {
+      try {
+        this.#raft.propose(data);
+      } catch (e) {
+        reject(this.#asUnavailable(e));
+        return;
+      }
+      const timeout = options.timeoutMs ?? this.#timeoutMs;
+      const timer = setTimeout(() => {
+        this.#pending.delete(seq);
+        reject(
+          new TimeoutError(
+            `Proposal was not applied within ${timeout} ms; it may still be applied later, so retry with the same request id`,
+          ),
+        );
+      }, timeout);
+      this.#pending.set(seq, { resolve, reject, timer });
+      this.#kick();
+    });
+  }
+
+  /**
+   * A linearizable read barrier: resolves with an index once this node's
+   * state machine has applied everything committed before the call, as
+   * confirmed by the leader (ReadIndex). Then read the state machine.
+   */
+  read(options: { timeoutMs?: number } = {}): Promise<number> {
+    this.#assertRunning();
+    const ctx = `${this.id}:${++this.#readSeq}`;
+    return new Promise<number>((resolve, reject) => {
+      try {
+        this.#raft.readIndex(ctx);
+      } catch (e) {
+        reject(this.#asUnavailable(e));
+        return;
+      }
+      const timeout = options.timeoutMs ?? this.#timeoutMs;
+      const timer = setTimeout(() => {
+        this.#reads.delete(ctx);
+        reject(
+          new TimeoutError(
+            `Read could not be confirmed by a leader within ${timeout} ms; retry`,
+          ),
+        );
+      }, timeout);
+      this.#reads.set(ctx, { resolve, reject, timer });
+      this.#kick();
+    });
+  }
+
+  /** Adds a member as a learner (it receives the log but does not vote). */
+  addLearner(
+    id: NodeId,
+    info: Omit<MemberInfo, "id"> = {},
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    return this.#confChange(
+      {
+        type: "addLearner",
+        node: id,
+        context: JSON.stringify({ id, ...info }),
+      },
+      (c) => c.learners.includes(id) || c.voters.includes(id),
+      options,
+    );
+  }
+
+  /** Adds a voting member directly (prefer addLearner then promote). */
+  addVoter(
+    id: NodeId,
+    info: Omit<MemberInfo, "id"> = {},
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    return this.#confChange(
+      { type: "addVoter", node: id, context: JSON.stringify({ id, ...info }) },
+      (c) => c.voters.includes(id),
+      options,
+    );
+  }
+
+  /** Promotes a learner to a voter. */
+  promote(id: NodeId, options: { timeoutMs?: number } = {}): Promise<void> {
+    return this.#confChange(
+      { type: "promote", node: id },
+      (c) => c.voters.includes(id),
+      options,
+    );
+  }
+
+  /** Removes a member. */
+  removeMember(
+    id: NodeId,
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    return this.#confChange(
+      { type: "remove", node: id },
+      (c) => !c.voters.includes(id) && !c.learners.includes(id),
+      options,
+    );
+  }
+
+  async #confChange(
+    change: ConfChange,
+    done: (c: ConfState) => boolean,
+    options: { timeoutMs?: number },
+  ): Promise<void> {
+    this.#assertRunning();
+    const timeout = options.timeoutMs ?? this.#timeoutMs;
+    const deadline = Date.now() + timeout;
+    // The core refuses a change while another is uncommitted (including a
+    // new leader's no-op): wait for that, within the timeout.
+    for (;;) {
+      if (this.#raft.role !== "leader") {
+        throw new UnavailableError(
+          this.#raft.lead
+            ? `Membership changes go to the leader; this node is not it (leader is ${this.#raft.lead})`
+            : "No leader is known; retry once one is elected",
+        );
+      }
+      try {
+        this.#raft.proposeConfChange(change);
+        break;
+      } catch (e) {
+        if (
+          !(e instanceof ProposalDroppedError) ||
+          !/in progress/.test(e.message) || Date.now() > deadline
+        ) {
+          throw this.#asUnavailable(e);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 10));
+      this.#assertRunning();
+    }
+    this.#kick();
+    await new Promise<void>((resolve, reject) => {
+      const waiter: ConfWaiter = {
+        done,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#confWaiters = this.#confWaiters.filter((w) => w !== waiter);
+          reject(
+            new TimeoutError(
+              `Membership change ${change.type} ${change.node} was not applied within ${timeout} ms`,
+            ),
+          );
+        }, Math.max(1, deadline - Date.now())),
+      };
+      this.#confWaiters.push(waiter);
+    });
+  }
+
+  /** Asks the leader to hand leadership to `to` (must be called on the leader). */
+  transferLeadership(to: NodeId): void {
+    this.#assertRunning();
+    try {
+      this.#raft.transferLeader(to);
+    } catch (e) {
+      throw this.#asUnavailable(e);
+    }
+    this.#kick();
+  }
+
+  /** Starts an election on this node now. */
+  campaign(): void {
+    this.#raft.campaign();
+    this.#kick();
+  }
+
+  /** The transport reports whether a snapshot reached `to`. */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    if (this.#stopped) return;
+    this.#raft.reportSnapshot(to, ok);
+    this.#kick();
+  }
+
+  /** The transport reports `to` unreachable. */
+  reportUnreachable(to: NodeId): void {
+    if (this.#stopped) return;
+    this.#raft.reportUnreachable(to);
+  }
+
+  /** Resolves once this node knows a leader (or rejects after the timeout). */
+  waitForLeader(timeoutMs = 10_000): Promise<NodeId> {
+    if (this.#raft.lead) return Promise.resolve(this.#raft.lead);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#leaderWaiters.delete(check);
+        reject(
+          new TimeoutError(`No leader was elected within ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      const check = () => {
+        if (this.#raft.lead) {
+          clearTimeout(timer);
+          this.#leaderWaiters.delete(check);
+          resolve(this.#raft.lead);
+        }
+      };
+      this.#leaderWaiters.add(check);
+    });
+  }
+
+  // --------------------------------------------------------------- status
+
+  /** True while this node believes it is the leader. */
+  get isLeader(): boolean {
+    return this.#raft.role === "leader";
+  }
+
+  /** The leader this node knows of, or `""`. */
+  get leader(): NodeId {
+    return this.#raft.lead;
+  }
+
+  /** The current term. */
+  get term(): number {
+    return this.#raft.term;
+  }
+
+  /** The index applied to the state machine. */
+  get applied(): number {
+    return this.#applied;
+  }
+
+  /** The member directory: addresses of every known member. */
+  member(id: NodeId): MemberInfo | undefined {
+    return this.#members.get(id);
+  }
+
+  /** Everything a status page wants. */
+  status(): NodeStatus {
+    const s = this.#raft.status();
+    const members: NodeStatus["members"] = [];
+    for (const id of s.conf.voters) {
+      members.push({ ...this.#members.get(id), id, role: "voter" });
+    }
+    for (const id of s.conf.learners) {
+      members.push({ ...this.#members.get(id), id, role: "learner" });
+    }
+    const progress: NodeStatus["progress"] = {};
+    for (const [id, p] of Object.entries(s.progress)) {
+      progress[id] = { match: p.match, next: p.next, state: p.state };
+    }
+    return {
+      id: this.id,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      commit: s.commit,
+      applied: this.#applied,
+      lastIndex: s.lastIndex,
+      snapshotIndex: this.#snapshotIndex,
+      members,
+      progress,
+    };
+  }
+
+  /** Stops the node: no more ticks or messages; pending requests are rejected. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#ticker);
+    this.#kick();
+    await this.#loop;
+    const err = new UnavailableError(
+      "The node is shutting down; retry on another node",
+    );
+    this.#failAll(err);
+    await this.#transport.close();
+    await this.#storage.close();
+    this.#log("node.stop", { level: "info", id: this.id });
+  }
+
+  // ------------------------------------------------------------ internals
+
+  #assertRunning(): void {
+    if (this.#fatal) {
+      throw new UnavailableError(
+        `The node stopped after a storage failure: ${this.#fatal.message}`,
+      );
+    }
+    if (this.#stopped) {
+      throw new UnavailableError(
+        "The node is shutting down; retry on another node",
+      );
+    }
+  }
+
+  #asUnavailable(e: unknown): Error {
+    if (e instanceof ProposalDroppedError) {
+      return new UnavailableError(e.message);
+    }
+    return e instanceof Error ? e : new Error(String(e));
+  }
+
+  #step(m: Message): void {
+    if (this.#stopped) return;
+    try {
+      this.#raft.step(m);
+    } catch (e) {
+      // A message the core cannot accept must not stop the node.
+      this.#log("node.badMessage", {
+        level: "warn",
+        id: this.id,
+        from: m.from,
+        type: m.type,
+        error: String(e),
+      });
+    }
+    this.#kick();
+  }
+
+  #kick(): void {
+    const w = this.#wake;
+    if (w) {
+      this.#wake = undefined;
+      w();
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      if (!this.#raft.hasReady()) {
+        await new Promise<void>((r) => (this.#wake = r));
+        continue;
+      }
+      const rd = this.#raft.ready();
+      try {
+        await this.#handleReady(rd);
+      } catch (e) {
+        this.#die(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+      this.#raft.advance();
+    }
+  }
+
+  #die(e: Error): void {
+    this.#fatal = e;
+    this.#stopped = true;
+    clearInterval(this.#ticker);
+    this.#log("node.fatal", { level: "error", id: this.id, error: e.message });
+    this.#failAll(
+      new UnavailableError(
+        `The node stopped after a fatal error: ${e.message}`,
+      ),
+    );
+    this.#onFatal?.(e);
+  }
+
+  async #handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.#onSoftState(rd.softState.leader, rd.softState.role);
+    // A leader whose term and vote are already durable may send
+    // AppendEntries while its own write is in progress (thesis §10.2.1).
+    const termDurable = !rd.hardState ||
+      (rd.hardState.term === this.#durableTerm &&
+        rd.hardState.vote === this.#durableVote);
+    const late: Message[] = [];
+    for (const m of rd.messages) {
+      if (termDurable && this.#raft.role === "leader" && EARLY.has(m.type)) {
+        this.#transport.send(m);
+      } else late.push(m);
+    }
+    for (const e of rd.entries) this.#noteOwnEntry(e);
+    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+      await this.#storage.save({
+        snapshot: rd.snapshot,
+        entries: rd.entries,
+        hardState: rd.hardState,
+      });
+      if (rd.hardState) {
+        this.#durableTerm = rd.hardState.term;
+        this.#durableVote = rd.hardState.vote;
+      }
+    }
+    for (const m of late) this.#transport.send(m);
+    if (rd.snapshot) {
+      this.#restoreSnapshot(rd.snapshot.data);
+      this.#applied = rd.snapshot.metadata.index;
+      this.#snapshotIndex = rd.snapshot.metadata.index;
+      this.#log("node.snapshotInstalled", {
+        level: "info",
+        id: this.id,
+        index: this.#applied,
+      });
+    }
+    for (const e of rd.committedEntries) this.#apply(e);
+    for (const rs of rd.readStates) {
+      const r = this.#reads.get(rs.context);
+      if (r) r.index = rs.index;
+    }
+    this.#serveReads();
+    if (this.#applied - this.#snapshotIndex >= this.#snapshotEvery) {
+      await this.#takeSnapshot();
+    }
+    if (!this.#publishing && this.#raft.lead && !this.#selfPublished()) {
+      this.#publishSelf();
+    }
+  }
+
+  #durableTerm = -1;
+  #durableVote = "";
+
+  #noteOwnEntry(e: Entry): void {
+    if (e.type !== EntryType.Normal) return;
+    const env = decodeEnvelope(e.data);
+    if (!env || env.nonce !== this.#nonce) return;
+    const p = this.#pending.get(env.seq);
+    if (p) {
+      p.index = e.index;
+      p.term = e.term;
+    }
+  }
+
+  #apply(e: Entry): void {
+    if (e.index !== this.#applied + 1) {
+      throw new Error(
+        `Applying index ${e.index} after ${this.#applied}: the log has a gap`,
+      );
+    }
+    this.#applied = e.index;
+    if (e.type === EntryType.ConfChange) {
+      this.#applyConfChange(e);
+      return;
+    }
+    const env = decodeEnvelope(e.data);
+    if (!env) {
+      this.#failLostAt(e.index, e.term);
+      return; // the leader's no-op
+    }
+    let result: unknown;
+    if (env.kind === EnvelopeKind.Command) {
+      result = this.#sm.apply(env.payload, { index: e.index, term: e.term });
+    } else {
+      this.#applyMemberInfo(env.payload);
+    }
+    if (env.nonce === this.#nonce) {
+      const p = this.#pending.get(env.seq);
+      if (p) {
+        clearTimeout(p.timer);
+        this.#pending.delete(env.seq);
+        p.resolve({ index: e.index, result });
+      }
+    } else {
+      this.#failLostAt(e.index, e.term);
+    }
+  }
+
+  // A proposal of ours that was appended at `index` in another term lost
+  // its place: a different entry is committed there.
+  #failLostAt(index: number, term: number): void {
+    if (this.#pending.size === 0) return;
+    for (const [seq, p] of this.#pending) {
+      if (p.index === index && p.term !== term) {
+        clearTimeout(p.timer);
+        this.#pending.delete(seq);
+        p.reject(
+          new ProposalLostError(
+            `Proposal was overwritten at log index ${index} after a leader change; it was not applied, retry`,
+          ),
+        );
+      }
+    }
+  }
+
+  #applyConfChange(e: Entry): void {
+    const { change, conf } = decodeConfChange(e.data);
+    if (change.context) {
+      try {
+        const info = JSON.parse(change.context) as MemberInfo;
+        if (info && typeof info === "object") {
+          this.#setMember({ ...info, id: change.node });
+        }
+      } catch {
+        // Context is optional host data; a bad one only loses addresses.
+      }
+    }
+    if (change.type === "remove") {
+      this.#members.delete(change.node);
+      if (change.node !== this.id) this.#transport.removePeer?.(change.node);
+    }
+    this.#log("node.membership", {
+      level: "info",
+      id: this.id,
+      index: e.index,
+      change: change.type,
+      node: change.node,
+      voters: conf.voters,
+      learners: conf.learners,
+    });
+    for (const w of [...this.#confWaiters]) {
+      if (w.done(conf)) {
+        clearTimeout(w.timer);
+        this.#confWaiters = this.#confWaiters.filter((x) => x !== w);
+        w.resolve();
+      }
+    }
+  }
+
+  #applyMemberInfo(payload: Uint8Array): void {
+    try {
+      const info = JSON.parse(new TextDecoder().decode(payload)) as MemberInfo;
+      if (info && typeof info.id === "string") this.#setMember(info);
+    } catch {
+      this.#log("node.badMemberInfo", { level: "warn", id: this.id });
+    }
+  }
+
+  #setMember(info: MemberInfo, fromLog = true): void {
+    const prev = this.#members.get(info.id);
+    const next = { ...prev, ...info };
+    this.#members.set(info.id, next);
+    if (fromLog && info.id === this.id) this.#appliedSelf = next;
+    if (
+      info.id !== this.id && next.peerAddress &&
+      next.peerAddress !== prev?.peerAddress
+    ) {
+      this.#transport.addPeer?.(info.id, next.peerAddress);
+    }
+  }
+
+  // Each node publishes its addresses through the log so every node can
+  // tell clients where the others are; once the log agrees, it stops.
+  #publishSelf(): void {
+    this.#publishing = true;
+    const payload = new TextEncoder().encode(
+      JSON.stringify({ id: this.id, ...this.#self }),
+    );
+    this.#proposeEnvelope(EnvelopeKind.MemberInfo, payload, {})
+      .catch(() => {/* retried after a later Ready */})
+      .finally(() => (this.#publishing = false));
+  }
+
+  #selfPublished(): boolean {
+    const a = this.#appliedSelf;
+    return !this.#self ||
+      (a !== undefined && a.httpAddress === this.#self.httpAddress &&
+        a.peerAddress === this.#self.peerAddress);
+  }
+
+  #serveReads(): void {
+    if (this.#reads.size === 0) return;
+    for (const [ctx, r] of this.#reads) {
+      if (r.index !== undefined && this.#applied >= r.index) {
+        clearTimeout(r.timer);
+        this.#reads.delete(ctx);
+        r.resolve(r.index);
+      }
+    }
+  }
+
+  #onSoftState(leader: NodeId, role: Role): void {
+    const changed = leader !== this.#leader;
+    if (changed || role !== this.#role) {
+      this.#log("node.leadership", {
+        level: "info",
+        id: this.id,
+        leader,
+        role,
+        term: this.#raft.term,
+      });
+    }
+    if (changed && this.#leader !== "") {
+      // Unconfirmed reads died with the old leader's read queue; they are
+      // safe to retry, so fail them now rather than time out.
+      for (const [ctx, r] of this.#reads) {
+        if (r.index === undefined) {
+          clearTimeout(r.timer);
+          this.#reads.delete(ctx);
+          r.reject(
+            new UnavailableError(
+              "Leadership changed before the read was confirmed; retry",
+            ),
+          );
+        }
+      }
+    }
+    this.#leader = leader;
+    this.#role = role;
+    if (leader) { for (const w of [...this.#leaderWaiters]) w(); }
+  }
+
+  async #takeSnapshot(): Promise<void> {
+    const index = this.#applied;
+    const data = this.#encodeSnapshot();
+    await this.#storage.createSnapshot(
+      index,
+      this.#raft.confStateAt(index),
+      data,
+    );
+    this.#snapshotIndex = index;
+    this.#log("node.snapshot", {
+      level: "info",
+      id: this.id,
+      index,
+      bytes: data.byteLength,
+    });
+  }
+
+  #encodeSnapshot(): Uint8Array {
+    return encode({
+      v: 1,
+      members: [...this.#members.values()],
+      app: this.#sm.snapshot(),
+    });
+  }
+
+  #restoreSnapshot(data: Uint8Array): void {
+    const s = decode<{ v: number; members: MemberInfo[]; app: Uint8Array }>(
+      data,
+    );
+    if (!s || s.v !== 1 || !(s.app instanceof Uint8Array)) {
+      throw new Error("Snapshot is not a raftlock node snapshot (version 1)");
+    }
+    this.#sm.restore(s.app);
+    for (const m of s.members ?? []) this.#setMember(m);
+  }
+
+  #onRaftEvent(e: RaftEvent): void {
+    const { event, ...fields } = e;
+    const quiet = event === "preCampaign" || event === "sendSnapshot";
+    this.#log(`raft.${event}`, { level: quiet ? "debug" : "info", ...fields });
+  }
+
+  #failAll(err: Error): void {
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.#pending.clear();
+    for (const r of this.#reads.values()) {
+      clearTimeout(r.timer);
+      r.reject(err);
+    }
+    this.#reads.clear();
+    for (const w of this.#confWaiters) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.#confWaiters = [];
+  }
+}

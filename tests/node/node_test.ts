@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { cmd, eventually, TestCluster } from "./helpers.ts";
+import { UnavailableError } from "../../src/node/errors.ts";
+
+Deno.test("three nodes elect a leader and apply proposals from any node in one order", async () => {
+  const c = new TestCluster(3);
+  try {
+    await c.leader();
+    await eventually(
+      () => [...c.nodes.values()].every((n) => n.leader !== ""),
+      3000,
+      "every node to know the leader",
+    );
+    const results = [];
+    for (let i = 0; i < 30; i++) {
+      const node = c.nodes.get(`n${(i % 3) + 1}`)!;
+      results.push(node.propose(cmd(`set k${i}=v${i}`)));
+    }
+    const applied = await Promise.all(results);
+    const indexes = applied.map((a) => a.index);
+    assert.equal(new Set(indexes).size, 30, "every proposal got its own index");
+    await eventually(
+      () => [...c.machines.values()].every((m) => m.applied.length >= 30),
+      5000,
+      "all applied",
+    );
+    const [a, b, d] = [...c.machines.values()].map((m) =>
+      m.applied.filter((s) => s.startsWith("set"))
+    );
+    assert.deepEqual(a, b);
+    assert.deepEqual(a, d);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a linearizable read on a follower sees a write acknowledged before it", async () => {
+  const c = new TestCluster(3);
+  try {
+    const leader = await c.leader();
+    await leader.propose(cmd("set x=1"));
+    const follower = [...c.nodes.values()].find((n) => n !== leader)!;
+    const idx = await follower.read();
+    assert.ok(follower.applied >= idx);
+    assert.equal(c.machines.get(follower.id)!.kv.get("x"), "1");
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("when the leader stops, a new one is elected and serves proposals", async () => {
+  const c = new TestCluster(3);
+  try {
+    const old = await c.leader();
+    await old.propose(cmd("set a=1"));
+    await c.stop(old.id);
+    const next = await c.leader(3000);
+    assert.notEqual(next.id, old.id);
+    const r = await next.propose(cmd("set a=2"));
+    assert.ok(r.index > 0);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a proposal without a quorum fails fast or times out, never succeeds", async () => {
+  const c = new TestCluster(3);
+  try {
+    const leader = await c.leader();
+    for (const n of [...c.nodes.values()]) if (n !== leader) await c.stop(n.id);
+    await assert.rejects(
+      leader.propose(cmd("set lonely=1"), { timeoutMs: 300 }),
+    );
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a node with no leader rejects proposals with UnavailableError", async () => {
+  const c = new TestCluster(3);
+  try {
+    const leader = await c.leader();
+    const follower = [...c.nodes.values()].find((n) => n !== leader)!;
+    for (const n of [...c.nodes.values()]) {
+      if (n !== follower) await c.stop(n.id);
+    }
+    await eventually(
+      () => follower.leader === "",
+      3000,
+      "follower to lose its leader",
+    );
+    await assert.rejects(follower.propose(cmd("x")), UnavailableError);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a lagging node catches up by snapshot and addresses are published through the log", async () => {
+  const c = new TestCluster(3, { snapshotEvery: 20 });
+  try {
+    let leader = await c.leader();
+    const lagger = [...c.nodes.values()].find((n) => n !== leader)!.id;
+    await c.stop(lagger);
+    for (let i = 0; i < 100; i++) await leader.propose(cmd(`set k${i}=${i}`));
+    leader = await c.leader();
+    assert.ok(
+      leader.status().snapshotIndex > 0,
+      "the leader compacted its log",
+    );
+    const back = c.start(lagger);
+    await eventually(
+      () => back.applied >= leader.applied,
+      5000,
+      "lagger to catch up",
+    );
+    assert.equal(c.machines.get(lagger)!.kv.get("k99"), "99");
+    assert.ok(back.status().snapshotIndex > 0, "caught up through a snapshot");
+    await eventually(
+      () =>
+        back.status().members.every((m) => m.httpAddress === `http-${m.id}`),
+      3000,
+      "addresses",
+    );
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("membership: add a learner, promote it, remove another; commits continue", async () => {
+  const c = new TestCluster(3);
+  try {
+    const leader = await c.leader();
+    c.start("n4");
+    await leader.addLearner("n4", { httpAddress: "http-n4" });
+    await leader.propose(cmd("set during=1"));
+    await eventually(
+      () => c.nodes.get("n4")!.applied >= leader.applied,
+      5000,
+      "learner catch-up",
+    );
+    await leader.promote("n4");
+    const victim = ["n1", "n2", "n3"].find((id) => id !== leader.id)!;
+    await leader.removeMember(victim);
+    await c.stop(victim);
+    const st = leader.status();
+    assert.deepEqual(
+      st.members.filter((m) => m.role === "voter").map((m) => m.id).sort(),
+      ["n1", "n2", "n3", "n4"].filter((x) => x !== victim).sort(),
+    );
+    const r = await leader.propose(cmd("set after=1"));
+    assert.ok(r.index > 0);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("leadership transfer hands leadership to the chosen node", async () => {
+  const c = new TestCluster(3);
+  try {
+    const leader = await c.leader();
+    await leader.propose(cmd("set t=1"));
+    const target = [...c.nodes.values()].find((n) => n !== leader)!;
+    leader.transferLeadership(target.id);
+    await eventually(() => target.isLeader, 3000, "transfer");
+    await target.propose(cmd("set t=2"));
+  } finally {
+    await c.close();
+  }
+});
