@@ -101,7 +101,7 @@ for (const batch of [1, 64]) {
 {
   const storage = new MemoryStorage({ conf: { voters, learners: [] } });
   const follower = new Raft({ id: "n2", storage });
-  let term = 1;
+  const term = 1;
   let last = 0;
   // Become follower of n1 in term 1.
   follower.step({ type: "heartbeat", from: "n1", to: "n2", term, commit: 0 });
