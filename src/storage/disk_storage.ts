@@ -1,0 +1,462 @@
+/**
+ * {@linkcode DiskStorage}: the durable {@linkcode LogStore}, a WAL plus
+ * snapshot files in a raftlock data directory, with the retained log kept
+ * in memory for the core's synchronous reads (as etcd does).
+ *
+ * @module
+ */
+
+import { type InitialState, UnavailableError } from "../raft/storage.ts";
+import type { ConfState, Entry, HardState, Snapshot } from "../raft/types.ts";
+import { openDataDir } from "./data_dir.ts";
+import { CorruptionError, StorageFatalError } from "./errors.ts";
+import { denoFs, type FileSystem } from "./fs.ts";
+import { defaultStorageLogger, type StorageLogger } from "./log.ts";
+import { MemoryStorage } from "./memory.ts";
+import { SnapshotStore } from "./snapshot_store.ts";
+import type { LogStore, PersistUpdate } from "./types.ts";
+import { validateItems, type WalItem } from "./wal/record.ts";
+import { DEFAULT_SEGMENT_SIZE, Wal, type WalStats } from "./wal/wal.ts";
+
+/** Options for {@linkcode DiskStorage.open}. */
+export interface DiskStorageOptions {
+  /** The bootstrap configuration, recorded only when the directory is new. */
+  conf?: ConfState;
+  /** WAL segment size limit in bytes (default 64 MiB). */
+  segmentSize?: number;
+  /** How many snapshot files to keep (default 2, at least 1). */
+  keepSnapshots?: number;
+  /** File operations (default: the Deno API); tests inject failures here. */
+  fs?: FileSystem;
+  /** Where recovery actions and fatal errors are reported (default: JSON lines on stderr). */
+  log?: StorageLogger;
+  /**
+   * Called once, with the error, when a write or sync fails. The node must
+   * stop; a typical handler logs and exits the process.
+   */
+  onFatal?: (error: StorageFatalError) => void;
+}
+
+/** Counters since open, for benchmarks and tests. */
+export interface DiskStorageStats extends WalStats {
+  /** Calls to `save()` and `createSnapshot()` that reached the write queue. */
+  operations: number;
+}
+
+interface PendingOp {
+  items: WalItem[];
+  snapshotFile?: Promise<unknown>;
+  // Resolve only after the old segments and snapshots are removed.
+  late?: boolean;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * A durable Raft log store in a data directory.
+ *
+ * Semantics:
+ *
+ * - Reads (`entries`, `term`, `firstIndex`, `lastIndex`, `snapshot`,
+ *   `initialState`) are synchronous and served from memory. They reflect
+ *   every `save()` and `createSnapshot()` as soon as it is called, in call
+ *   order, whether or not it is durable yet; this matches
+ *   {@linkcode MemoryStorage} call for call.
+ * - `save()` and `createSnapshot()` resolve only once what they wrote is
+ *   durable (covered by a `syncData()`). Calls made while a write is in
+ *   flight are queued and written together as one WAL record with one sync
+ *   (group commit); each promise resolves when its record is durable,
+ *   in call order. The host must not act on an update (send the messages
+ *   of its `Ready`, acknowledge it) before its promise resolves.
+ * - After a crash, reopening gives exactly the state after some prefix of
+ *   the calls: every call whose promise resolved, plus possibly whole later
+ *   ones (a write that reached the disk but whose sync did not return).
+ *   Never part of a call.
+ * - An invalid update (entries that leave a gap after the last index, or
+ *   that are not consecutive) is rejected with a plain `Error` and changes
+ *   nothing.
+ * - A failed write, sync, rename or remove is fatal: that call and every
+ *   queued and later call reject with the same {@linkcode StorageFatalError},
+ *   reads throw it too, `onFatal` is called once, and the node must exit.
+ *   Nothing is retried.
+ */
+export class DiskStorage implements LogStore {
+  #view: MemoryStorage;
+  #wal: Wal;
+  #snaps: SnapshotStore;
+  #dir: string;
+  #keep: number;
+  #log: StorageLogger;
+  #onFatal: ((error: StorageFatalError) => void) | undefined;
+  #queue: PendingOp[] = [];
+  #flushing: Promise<void> = Promise.resolve();
+  #running = false;
+  #fatal: StorageFatalError | undefined;
+  #closed = false;
+  #operations = 0;
+
+  private constructor(
+    view: MemoryStorage,
+    wal: Wal,
+    snaps: SnapshotStore,
+    dir: string,
+    options: DiskStorageOptions,
+  ) {
+    this.#view = view;
+    this.#wal = wal;
+    this.#snaps = snaps;
+    this.#dir = dir;
+    this.#keep = Math.max(1, options.keepSnapshots ?? 2);
+    this.#log = options.log ?? defaultStorageLogger;
+    this.#onFatal = options.onFatal;
+  }
+
+  /**
+   * Opens the data directory `dir` (creating it if it is missing or empty),
+   * recovers the WAL and the snapshot it refers to, and returns a store
+   * ready for use. Throws `DataDirError` for a directory that is not a
+   * raftlock data directory of this version, and `CorruptionError` (naming
+   * the file and offset) for damage that recovery must not repair.
+   */
+  static async open(
+    dir: string,
+    options: DiskStorageOptions = {},
+  ): Promise<DiskStorage> {
+    const started = performance.now();
+    const fs = options.fs ?? denoFs;
+    const log = options.log ?? defaultStorageLogger;
+    const layout = await openDataDir(dir, { fs, log });
+    const snaps = await SnapshotStore.open(layout.snapDir, { fs, log });
+    const existing = await snaps.list();
+    const { wal, recovered, fresh } = await Wal.open(layout.walDir, {
+      fs,
+      log,
+      conf: options.conf,
+      segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+      mustExist: existing.length > 0,
+    });
+    try {
+      const meta = recovered.snapshot;
+      const view = new MemoryStorage({ conf: meta.conf });
+      if (meta.index > 0) {
+        const snap = await snaps.load(meta);
+        if (!sameConf(snap.metadata.conf, meta.conf)) {
+          throw new CorruptionError(
+            snaps.dir,
+            `the snapshot file at index ${meta.index} and the WAL disagree about the configuration`,
+          );
+        }
+        view.applySnapshot(snap);
+      }
+      view.append(recovered.entries);
+      view.setHardState(recovered.hardState);
+      const store = new DiskStorage(view, wal, snaps, layout.root, options);
+      const orphans = await snaps.removeNewerThan(meta.index);
+      if (orphans.length > 0) {
+        log("snapshot.orphans_removed", { dir: snaps.dir, files: orphans });
+      }
+      await store.#removeObsolete();
+      if (!fresh) {
+        log("storage.recovered", {
+          dir: layout.root,
+          firstIndex: view.firstIndex(),
+          lastIndex: view.lastIndex(),
+          snapshotIndex: meta.index,
+          hardState: recovered.hardState,
+          segments: wal.segments.length,
+          ms: Math.round(performance.now() - started),
+        });
+      }
+      return store;
+    } catch (e) {
+      wal.close();
+      throw e;
+    }
+  }
+
+  /** The data directory. */
+  get dir(): string {
+    return this.#dir;
+  }
+
+  /** The fatal error that stopped this store, if any. */
+  get fatalError(): StorageFatalError | undefined {
+    return this.#fatal;
+  }
+
+  /** Counters since open. */
+  get stats(): DiskStorageStats {
+    return { ...this.#wal.stats, operations: this.#operations };
+  }
+
+  /** The WAL segment file names, oldest first. */
+  get segments(): string[] {
+    return this.#wal.segments.map((s) => s.name);
+  }
+
+  /** The persisted hard state and the configuration at the snapshot. */
+  initialState(): InitialState {
+    return this.#read().initialState();
+  }
+
+  /** The last hard state saved. */
+  hardState(): HardState {
+    return this.#read().hardState();
+  }
+
+  /** Entries in `[lo, hi)` limited to `maxBytes` (at least one). */
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.#read().entries(lo, hi, maxBytes);
+  }
+
+  /** The term of entry `i` (the snapshot's index too). */
+  term(i: number): number {
+    return this.#read().term(i);
+  }
+
+  /** The first index still in the log. */
+  firstIndex(): number {
+    return this.#read().firstIndex();
+  }
+
+  /** The last index in the log. */
+  lastIndex(): number {
+    return this.#read().lastIndex();
+  }
+
+  /** The latest snapshot. */
+  snapshot(): Snapshot {
+    return this.#read().snapshot();
+  }
+
+  /**
+   * Persists a `Ready`'s update: snapshot, then entries, then hard state,
+   * as one WAL record (shared with concurrent calls). Visible to reads at
+   * once; resolves when durable (with a snapshot: once the snapshot file
+   * and the record are durable and the WAL segments and snapshots it makes
+   * obsolete are removed). See the class documentation.
+   */
+  save(update: PersistUpdate): Promise<void> {
+    const unusable = this.#unusable();
+    if (unusable) return Promise.reject(unusable);
+    const view = this.#view;
+    const items: WalItem[] = [];
+    let snapIndex = view.firstIndex() - 1;
+    let lastIndex = view.lastIndex();
+    const snap = update.snapshot;
+    const install = snap !== undefined && snap.metadata.index > snapIndex;
+    if (install) {
+      items.push({
+        kind: "snapshot",
+        mode: "install",
+        metadata: snap.metadata,
+      });
+      snapIndex = lastIndex = snap.metadata.index;
+    }
+    const ents = update.entries;
+    if (ents.length > 0 && ents[0].index + ents.length - 1 > snapIndex) {
+      // A copy: the items are encoded when the write happens.
+      const kept = ents.slice(Math.max(0, snapIndex + 1 - ents[0].index));
+      if (kept[0].index > lastIndex + 1) {
+        return Promise.reject(
+          new Error(
+            `Missing log entry before index ${
+              kept[0].index
+            }; last is ${lastIndex}`,
+          ),
+        );
+      }
+      items.push({ kind: "entries", entries: kept });
+    }
+    if (update.hardState) {
+      items.push({ kind: "hardState", hardState: { ...update.hardState } });
+    }
+    try {
+      validateItems(items);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    view.save(update);
+    if (!install) return this.#enqueue(items, undefined);
+    return this.#enqueue(items, this.#writeSnapshot(snap), true);
+  }
+
+  /**
+   * Records a snapshot of the state machine at `index` (at most the
+   * applied index) and compacts the log up to it, like
+   * `MemoryStorage.createSnapshot` (visible to reads at once). Resolves
+   * when the snapshot file and its WAL marker are durable and the WAL
+   * segments wholly below `index` and all but the newest snapshots have
+   * been removed.
+   * Rejects with `UnavailableError` if `index` is past the last index; an
+   * `index` at or below the current snapshot's resolves with the current
+   * snapshot.
+   */
+  createSnapshot(
+    index: number,
+    conf: ConfState,
+    data: Uint8Array,
+  ): Promise<Snapshot> {
+    const unusable = this.#unusable();
+    if (unusable) return Promise.reject(unusable);
+    const view = this.#view;
+    const current = view.snapshot();
+    if (index <= current.metadata.index) {
+      return this.#enqueue([], undefined).then(() => current);
+    }
+    if (index > view.lastIndex()) {
+      return Promise.reject(new UnavailableError(index));
+    }
+    const snap = view.createSnapshot(index, conf, data);
+    const items: WalItem[] = [{
+      kind: "snapshot",
+      mode: "compact",
+      metadata: snap.metadata,
+    }];
+    return this.#enqueue(items, this.#writeSnapshot(snap), true).then(() =>
+      snap
+    );
+  }
+
+  /** Resolves once everything saved so far is durable. */
+  flush(): Promise<void> {
+    const unusable = this.#unusable();
+    if (unusable) return Promise.reject(unusable);
+    return this.#enqueue([], undefined);
+  }
+
+  /**
+   * Waits for queued writes to finish, then closes the files. Later calls
+   * reject. Resolves even after a fatal error (the handles are released).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    while (this.#running) await this.#flushing;
+    this.#wal.close();
+  }
+
+  #read(): MemoryStorage {
+    if (this.#fatal) throw this.#fatal;
+    return this.#view;
+  }
+
+  #unusable(): Error | undefined {
+    if (this.#fatal) return this.#fatal;
+    if (this.#closed) return new Error("Storage is closed");
+    return undefined;
+  }
+
+  #writeSnapshot(snap: Snapshot): Promise<unknown> {
+    const p = this.#snaps.save(snap);
+    // The flush loop awaits it; this only keeps an early failure from
+    // counting as unhandled before then.
+    p.catch(() => {});
+    return p;
+  }
+
+  #enqueue(
+    items: WalItem[],
+    snapshotFile: Promise<unknown> | undefined,
+    late = false,
+  ): Promise<void> {
+    this.#operations++;
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ items, snapshotFile, late, resolve, reject });
+      if (!this.#running) {
+        // Starts writing at once (the loop runs synchronously up to its
+        // first I/O), so a lone call pays no extra latency.
+        this.#running = true;
+        this.#flushing = this.#flushLoop();
+      }
+    });
+  }
+
+  // Writes everything queued as one record with one sync, resolves those
+  // callers, and repeats while calls arrived in the meantime.
+  async #flushLoop(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        if (this.#fatal) {
+          for (const op of batch) op.reject(this.#fatal);
+          continue;
+        }
+        let snapshotWritten = false;
+        let stage = "writing a snapshot file";
+        try {
+          for (const op of batch) {
+            if (op.snapshotFile) {
+              await op.snapshotFile;
+              snapshotWritten = true;
+            }
+          }
+          stage = "writing the WAL";
+          await this.#wal.append(batch.map((op) => op.items));
+        } catch (e) {
+          const err = this.#fail(stage, e);
+          for (const op of batch) op.reject(err);
+          continue;
+        }
+        for (const op of batch) if (!op.late) op.resolve();
+        if (snapshotWritten) {
+          try {
+            await this.#removeObsolete();
+          } catch (e) {
+            const err = this.#fail(
+              "removing old WAL segments and snapshots",
+              e,
+            );
+            for (const op of batch) if (op.late) op.reject(err);
+            continue;
+          }
+        }
+        for (const op of batch) if (op.late) op.resolve();
+      }
+    } finally {
+      // Cleared in the same turn as the queue was last seen empty (no await
+      // in between), so any later call starts a new loop.
+      this.#running = false;
+    }
+  }
+
+  async #removeObsolete(): Promise<void> {
+    const segs = await this.#wal.removeObsoleteSegments();
+    const index = this.#wal.snapshot.index;
+    if (segs.length > 0) {
+      this.#log("wal.segments_removed", {
+        dir: this.#dir,
+        files: segs,
+        snapshotIndex: index,
+      });
+    }
+    const snaps = await this.#snaps.prune(index, this.#keep);
+    if (snaps.length > 0) {
+      this.#log("snapshot.pruned", {
+        dir: this.#dir,
+        files: snaps,
+        keep: this.#keep,
+      });
+    }
+  }
+
+  #fail(stage: string, cause: unknown): StorageFatalError {
+    if (this.#fatal) return this.#fatal;
+    const err = new StorageFatalError(stage, { cause });
+    this.#fatal = err;
+    this.#log("storage.fatal", { dir: this.#dir, error: err.message });
+    try {
+      this.#onFatal?.(err);
+    } catch {
+      // The handler's own failure must not hide the storage failure.
+    }
+    return err;
+  }
+}
+
+function sameConf(a: ConfState, b: ConfState): boolean {
+  const eq = (x: string[], y: string[]) =>
+    x.length === y.length && x.every((v, i) => v === y[i]);
+  return eq(a.voters, b.voters) && eq(a.learners, b.learners);
+}
