@@ -1,0 +1,187 @@
+/**
+ * Watch history: a bounded ring of the most recent key events, so a watcher
+ * can resume from a revision. Once an event has been evicted, asking for
+ * its revision answers "compacted".
+ *
+ * @module
+ */
+
+/** A key was written. */
+export interface PutEvent {
+  /** The event type. */
+  type: "put";
+  /** The key. */
+  key: string;
+  /** The new value. */
+  value: string;
+  /** The key's modRevision after the write (equals `revision`). */
+  modRevision: number;
+  /** The revision of the write. */
+  revision: number;
+  /** The key's createRevision. */
+  createRevision: number;
+  /** The key's version after the write. */
+  version: number;
+  /** The key's lease, if any. */
+  lease?: number;
+}
+
+/** A key was deleted (directly, by prefix, or with its lease). */
+export interface DeleteEvent {
+  /** The event type. */
+  type: "delete";
+  /** The key. */
+  key: string;
+  /** The revision of the delete (equals `revision`). */
+  modRevision: number;
+  /** The revision of the delete. */
+  revision: number;
+}
+
+/** A key event. */
+export type WatchEvent = PutEvent | DeleteEvent;
+
+/** Which events a watcher wants: one key, a prefix, or (empty) all. */
+export interface WatchFilter {
+  /** Exactly this key. */
+  key?: string;
+  /** Every key starting with this. */
+  prefix?: string;
+}
+
+/** The answer of {@linkcode History.since}. */
+export type EventsSince =
+  | {
+    /** The history reaches back far enough. */
+    compacted: false;
+    /** The matching events with revision > the asked one, oldest first. */
+    events: WatchEvent[];
+  }
+  | {
+    /** The asked revision's events are gone. */
+    compacted: true;
+    /** The oldest revision whose events are all still available. */
+    compactRevision: number;
+  };
+
+/** Whether `event` passes `filter`. */
+export function matchesFilter(
+  event: WatchEvent,
+  filter: WatchFilter | undefined,
+): boolean {
+  if (!filter) return true;
+  if (filter.key !== undefined) return event.key === filter.key;
+  if (filter.prefix !== undefined) return event.key.startsWith(filter.prefix);
+  return true;
+}
+
+// What an event costs in the byte budget: its strings plus some overhead.
+function eventCost(e: WatchEvent): number {
+  return 64 + e.key.length + (e.type === "put" ? e.value.length : 0);
+}
+
+/** A ring of recent events bounded by count and by (approximate) bytes. */
+export class History {
+  readonly #capacity: number;
+  readonly #maxBytes: number;
+  #ring: (WatchEvent | undefined)[] = [];
+  #head = 0; // index of the oldest event
+  #count = 0;
+  #bytes = 0;
+  #compactRevision = 1;
+
+  /**
+   * @param capacity the most events kept (at least 1)
+   * @param maxBytes the most (approximate) bytes of keys and values kept;
+   *   the newest event is always kept
+   */
+  constructor(capacity: number, maxBytes: number) {
+    this.#capacity = Math.max(1, Math.floor(capacity));
+    this.#maxBytes = Math.max(1, Math.floor(maxBytes));
+  }
+
+  /** How many events are kept. */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** The oldest revision whose events are all still available. */
+  get compactRevision(): number {
+    return this.#compactRevision;
+  }
+
+  /** Appends an event (revisions must not decrease), evicting the oldest. */
+  append(e: WatchEvent): void {
+    Object.freeze(e);
+    if (this.#count === this.#capacity) this.#evict();
+    if (this.#ring.length < this.#capacity) {
+      this.#ring.push(e);
+    } else {
+      this.#ring[(this.#head + this.#count) % this.#capacity] = e;
+    }
+    this.#count++;
+    this.#bytes += eventCost(e);
+    while (this.#bytes > this.#maxBytes && this.#count > 1) {
+      this.#evict();
+    }
+  }
+
+  /**
+   * The events with revision > `revision` that pass `filter`, oldest first;
+   * or "compacted" if some of them may have been evicted.
+   */
+  since(revision: number, filter?: WatchFilter): EventsSince {
+    if (!Number.isFinite(revision)) revision = 0;
+    if (revision + 1 < this.#compactRevision) {
+      return { compacted: true, compactRevision: this.#compactRevision };
+    }
+    // Binary search for the first event with revision > `revision`.
+    let lo = 0;
+    let hi = this.#count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#at(mid).revision <= revision) lo = mid + 1;
+      else hi = mid;
+    }
+    const events: WatchEvent[] = [];
+    for (let i = lo; i < this.#count; i++) {
+      const e = this.#at(i);
+      if (matchesFilter(e, filter)) events.push(e);
+    }
+    return { compacted: false, events };
+  }
+
+  /** Every kept event, oldest first. */
+  toArray(): WatchEvent[] {
+    const out: WatchEvent[] = [];
+    for (let i = 0; i < this.#count; i++) out.push(this.#at(i));
+    return out;
+  }
+
+  /** Replaces the contents (for restore); applies this ring's bounds. */
+  load(events: readonly WatchEvent[], compactRevision: number): void {
+    this.#ring = [];
+    this.#head = 0;
+    this.#count = 0;
+    this.#bytes = 0;
+    this.#compactRevision = compactRevision;
+    for (const e of events) this.append(e);
+  }
+
+  #at(i: number): WatchEvent {
+    return this.#ring[(this.#head + i) % this.#capacity]!;
+  }
+
+  #evict(): void {
+    const e = this.#at(0);
+    this.#ring[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#capacity;
+    this.#count--;
+    this.#bytes -= eventCost(e);
+    // Other events of the same revision may remain, but the revision is no
+    // longer complete.
+    if (e.revision + 1 > this.#compactRevision) {
+      this.#compactRevision = e.revision + 1;
+    }
+  }
+}

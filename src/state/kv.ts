@@ -1,0 +1,152 @@
+/**
+ * The key space: a map of immutable {@linkcode KeyValue} records plus a
+ * sorted index for prefix listing. Keys sort by Unicode code point, which
+ * is the byte order of their UTF-8 encoding (as in etcd).
+ *
+ * @module
+ */
+
+import type { KeyValue } from "./results.ts";
+
+/**
+ * Compares two keys by Unicode code point (the byte order of UTF-8), not by
+ * UTF-16 code unit as `<` does.
+ */
+export function compareKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x !== y) {
+      // Surrogates (D800–DFFF) encode code points above FFFF: move them
+      // above E000–FFFF, which UTF-16 order would put after them.
+      if (x >= 0xd800 && y >= 0xd800) {
+        x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+        y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+      }
+      return x - y;
+    }
+  }
+  return a.length - b.length;
+}
+
+/** A page of keys. */
+export interface RangePage {
+  /** The keys, in key order. */
+  kvs: KeyValue[];
+  /** Whether more keys match after the last one returned. */
+  more: boolean;
+}
+
+/** Options of {@linkcode KvStore.range}. */
+export interface RangeOptions {
+  /** Only keys starting with this ("" or absent: every key). */
+  prefix?: string;
+  /** At most this many keys (absent or 0: all). */
+  limit?: number;
+  /** Only keys after this one (for paging). */
+  startAfter?: string;
+}
+
+/**
+ * Keys and their records. Records are frozen and replaced on every write,
+ * so handing them out is safe.
+ */
+export class KvStore {
+  #map: Map<string, KeyValue> = new Map();
+  #sorted: string[] = [];
+
+  /** How many keys there are. */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The record of `key`, if it exists. */
+  get(key: string): KeyValue | undefined {
+    return this.#map.get(key);
+  }
+
+  /** Stores a record (replacing the key's previous one). */
+  set(kv: KeyValue): void {
+    const frozen = Object.freeze(kv);
+    if (!this.#map.has(kv.key)) {
+      this.#sorted.splice(this.#lowerBound(kv.key), 0, kv.key);
+    }
+    this.#map.set(kv.key, frozen);
+  }
+
+  /** Removes a key; returns its record, if it existed. */
+  delete(key: string): KeyValue | undefined {
+    const prev = this.#map.get(key);
+    if (prev === undefined) return undefined;
+    this.#map.delete(key);
+    this.#sorted.splice(this.#lowerBound(key), 1);
+    return prev;
+  }
+
+  /** The keys starting with `prefix`, in key order. */
+  keysWithPrefix(prefix: string): string[] {
+    const out: string[] = [];
+    for (let i = this.#lowerBound(prefix); i < this.#sorted.length; i++) {
+      const k = this.#sorted[i];
+      if (!k.startsWith(prefix)) break;
+      out.push(k);
+    }
+    return out;
+  }
+
+  /** A page of the records under a prefix, in key order. */
+  range(options: RangeOptions = {}): RangePage {
+    const prefix = options.prefix ?? "";
+    const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
+    let i = this.#lowerBound(prefix);
+    const after = options.startAfter;
+    if (after !== undefined && compareKeys(after, prefix) >= 0) {
+      i = this.#upperBound(after);
+    }
+    const kvs: KeyValue[] = [];
+    for (; i < this.#sorted.length; i++) {
+      const k = this.#sorted[i];
+      if (!k.startsWith(prefix)) break;
+      if (kvs.length >= limit) return { kvs, more: true };
+      kvs.push(this.#map.get(k)!);
+    }
+    return { kvs, more: false };
+  }
+
+  /** Every record, in key order. */
+  *entries(): IterableIterator<KeyValue> {
+    for (const k of this.#sorted) yield this.#map.get(k)!;
+  }
+
+  /** Removes every key. */
+  clear(): void {
+    this.#map.clear();
+    this.#sorted = [];
+  }
+
+  // The first index whose key is >= key.
+  #lowerBound(key: string): number {
+    let lo = 0;
+    let hi = this.#sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(this.#sorted[mid], key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  // The first index whose key is > key.
+  #upperBound(key: string): number {
+    let lo = 0;
+    let hi = this.#sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(this.#sorted[mid], key) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

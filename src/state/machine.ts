@@ -1,0 +1,1256 @@
+/**
+ * The lock service's replicated state machine: config keys with one global
+ * revision, watch history, leases, locks with fencing tokens, and the
+ * duplicate-suppression table, all behind the node's `StateMachine`
+ * interface (`apply`, `snapshot`, `restore`).
+ *
+ * Deterministic: `apply` reads no clock and no randomness, every iteration
+ * that can show in a result, an event or a snapshot is in a defined order
+ * (key order, id order, FIFO or log order), and all numbers are integers.
+ * Time enters only through commands the leader proposes (`leaseExpire`,
+ * `lockDelayEnd`), decided by its {@linkcode LeaseClock}.
+ *
+ * Revisions: every command that writes keys raises the revision once (all
+ * its writes share it, as in etcd), and every lock grant raises it again,
+ * so fencing tokens (the revision at the grant) strictly increase across
+ * all grants of all locks.
+ *
+ * @module
+ */
+
+import { decode, encode } from "../codec/msgpack.ts";
+import { freshView } from "./bytes.ts";
+import {
+  type Command,
+  type Compare,
+  decodeCommand,
+  type DeleteCommand,
+  type Fence,
+  isInvalidCommand,
+  type LeaseExpireCommand,
+  type LockAcquireCommand,
+  type LockCancelCommand,
+  type LockDelayEndCommand,
+  type LockReleaseCommand,
+  type PutCommand,
+  type TxnCommand,
+  validateCommand,
+} from "./commands.ts";
+import { type DedupeClientEntry, DedupeTable } from "./dedupe.ts";
+import {
+  type EventsSince,
+  History,
+  type WatchEvent,
+  type WatchFilter,
+} from "./history.ts";
+import { compareKeys, KvStore } from "./kv.ts";
+import {
+  type LeaseDetail,
+  type LeaseRecord,
+  type LeaseSummary,
+  LeaseTable,
+} from "./leases.ts";
+import {
+  type HolderRecord,
+  type LockInfo,
+  type LockRecord,
+  LockTable,
+  type PendingLockDelay,
+  type WaiterRecord,
+} from "./locks.ts";
+import {
+  type AcquireResult,
+  type CancelResult,
+  type CommandResult,
+  type DeleteResult,
+  type Failure,
+  failure,
+  type KeyValue,
+  type LeaseExpireResult,
+  type LeaseResult,
+  type LeaseRevokeResult,
+  type LockDelayEndResult,
+  type PutResult,
+  type ReleaseResult,
+  type ResultFor,
+  type TxnOpResult,
+  type TxnResult,
+} from "./results.ts";
+
+/** Where an applied command sits in the log (the node's `ApplyContext`). */
+export interface ApplyContext {
+  /** The entry's log index. */
+  index: number;
+  /** The entry's term. */
+  term: number;
+}
+
+/**
+ * Options of {@linkcode ServiceStateMachine}. They shape the replicated
+ * state, so every node of a cluster must use the same values.
+ */
+export interface ServiceStateMachineOptions {
+  /** Events kept in the watch history (default 10 000). */
+  historySize?: number;
+  /** Approximate bytes of keys and values kept in the history (default 64 MiB). */
+  historyMaxBytes?: number;
+  /** Results remembered per client for duplicate suppression (default 64). */
+  dedupePerClient?: number;
+  /** Clients remembered for duplicate suppression (default 10 000). */
+  dedupeMaxClients?: number;
+}
+
+/** A lock was granted (immediately at acquire, or to a queued waiter). */
+export interface LockGrant {
+  /** The lock's name. */
+  name: string;
+  /** The waiter id of the acquire, if it gave one. */
+  waiterId: string | null;
+  /** The fencing token. */
+  token: number;
+  /** The holder's lease. */
+  lease: number;
+  /** The holder's owner string. */
+  owner: string;
+}
+
+/**
+ * A change the leader's {@linkcode LeaseClock} tracks: lease deadlines and
+ * pending lock-delays.
+ */
+export type LeaseChange =
+  | {
+    /** A lease was granted or kept alive: its TTL restarts. */
+    type: "grant" | "keepalive";
+    /** The lease id. */
+    id: number;
+    /** Its TTL in seconds. */
+    ttl: number;
+    /** The log index of this grant or keepalive. */
+    keepaliveIndex: number;
+  }
+  | {
+    /** A lease is gone (revoked, expired, or dropped with its lock). */
+    type: "revoke" | "expire";
+    /** The lease id. */
+    id: number;
+  }
+  | {
+    /** A lock-delay started. */
+    type: "lockDelayStart";
+    /** The lock's name. */
+    name: string;
+    /** How long, in ms. */
+    delayMs: number;
+    /** The revision that identifies the delay. */
+    revision: number;
+  }
+  | {
+    /** A lock-delay ended. */
+    type: "lockDelayEnd";
+    /** The lock's name. */
+    name: string;
+  };
+
+/** Counts for metrics. */
+export interface StateCounts {
+  /** Keys stored. */
+  keys: number;
+  /** Leases alive. */
+  leases: number;
+  /** Locks held, waited for or delayed. */
+  locks: number;
+  /** Waiters queued across all locks. */
+  waiters: number;
+  /** Events in the watch history. */
+  historyEvents: number;
+  /** Clients in the duplicate-suppression table. */
+  dedupeClients: number;
+}
+
+/** A page of keys with the revision it was read at. */
+export interface RangeResult {
+  /** The keys, in key order (by UTF-8 bytes). */
+  kvs: KeyValue[];
+  /** Whether more keys match after the last one. */
+  more: boolean;
+  /** The state's revision. */
+  revision: number;
+}
+
+/** Options of {@linkcode ServiceStateMachine.range}. */
+export interface RangeQuery {
+  /** Only keys starting with this (default "": all). */
+  prefix?: string;
+  /** At most this many keys (absent or 0: all). */
+  limit?: number;
+  /** Only keys after this one (paging). */
+  startAfter?: string;
+}
+
+const SNAPSHOT_VERSION = 1;
+
+type Listener<T> = (value: T) => void;
+
+interface Pending {
+  events: WatchEvent[];
+  grants: LockGrant[];
+  leaseChanges: LeaseChange[];
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function compareWith(op: Compare["op"], d: number): boolean {
+  switch (op) {
+    case "==":
+      return d === 0;
+    case "!=":
+      return d !== 0;
+    case "<":
+      return d < 0;
+    case ">":
+      return d > 0;
+  }
+}
+
+function sign(a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The replicated state machine of raftlock. Implements the node's
+ * `StateMachine` interface (`apply`, `snapshot`, `restore`) and the
+ * read-side queries the API serves after a read barrier.
+ */
+export class ServiceStateMachine {
+  readonly #options: Required<ServiceStateMachineOptions>;
+  #revision = 0;
+  #kv: KvStore = new KvStore();
+  #history: History;
+  #leases: LeaseTable = new LeaseTable();
+  #locks: LockTable = new LockTable();
+  #dedupe: DedupeTable;
+  #pending: Pending = { events: [], grants: [], leaseChanges: [] };
+
+  #eventListeners: Set<Listener<readonly WatchEvent[]>> = new Set();
+  #grantListeners: Set<Listener<LockGrant>> = new Set();
+  #leaseListeners: Set<Listener<readonly LeaseChange[]>> = new Set();
+  #restoreListeners: Set<Listener<number>> = new Set();
+
+  /** Creates an empty state (revision 0). */
+  constructor(options: ServiceStateMachineOptions = {}) {
+    this.#options = {
+      historySize: options.historySize ?? 10_000,
+      historyMaxBytes: options.historyMaxBytes ?? 64 * 1024 * 1024,
+      dedupePerClient: options.dedupePerClient ?? 64,
+      dedupeMaxClients: options.dedupeMaxClients ?? 10_000,
+    };
+    this.#history = this.#newHistory();
+    this.#dedupe = this.#newDedupe();
+  }
+
+  // ---------------------------------------------------------------------
+  // StateMachine
+
+  /**
+   * Applies one encoded command (see {@linkcode decodeCommand}). Never
+   * throws: a malformed command answers `bad_request`. Listeners are called
+   * synchronously before this returns.
+   */
+  apply(command: Uint8Array, context: ApplyContext): CommandResult {
+    const cmd = decodeCommand(command);
+    if (isInvalidCommand(cmd)) return { ok: false, error: cmd.error };
+    return this.#run(cmd, context);
+  }
+
+  /**
+   * Applies an in-memory command (validated as {@linkcode apply} would):
+   * the same result `apply(encodeCommand(cmd), context)` gives.
+   */
+  applyCommand<C extends Command>(
+    cmd: C,
+    context: ApplyContext,
+  ): ResultFor<C["type"]> {
+    const valid = validateCommand(cmd);
+    if (isInvalidCommand(valid)) {
+      return { ok: false, error: valid.error } as ResultFor<C["type"]>;
+    }
+    return this.#run(valid, context) as ResultFor<C["type"]>;
+  }
+
+  /** Encodes the whole state; equal states give byte-identical snapshots. */
+  snapshot(): Uint8Array {
+    return encode({
+      v: SNAPSHOT_VERSION,
+      revision: this.#revision,
+      nextLeaseId: this.#leases.nextId,
+      compactRevision: this.#history.compactRevision,
+      kvs: [...this.#kv.entries()].map(kvTuple),
+      leases: [...this.#leases.values()].map(leaseTuple),
+      locks: this.#locks.sorted().map(lockTuple),
+      history: this.#history.toArray().map(eventTuple),
+      dedupe: this.#dedupe.entries(),
+    });
+  }
+
+  /**
+   * Replaces the whole state with a snapshot's. Throws if `data` is not a
+   * snapshot of this state machine (the state is then left unchanged).
+   * Restore listeners are called afterwards.
+   */
+  restore(data: Uint8Array): void {
+    let s: Record<string, unknown>;
+    try {
+      s = decode<Record<string, unknown>>(freshView(data));
+    } catch (e) {
+      throw new Error(`Snapshot is not valid msgpack: ${message(e)}`);
+    }
+    if (!s || typeof s !== "object" || s.v !== SNAPSHOT_VERSION) {
+      throw new Error(
+        `Snapshot is not a raftlock state snapshot (version ${SNAPSHOT_VERSION})`,
+      );
+    }
+    try {
+      this.#load(s);
+    } catch (e) {
+      throw new Error(`Snapshot is malformed: ${message(e)}`);
+    }
+    for (const fn of this.#restoreListeners) {
+      this.#call(fn, this.#revision);
+    }
+  }
+
+  // ---------------------------------------------------------------------
+  // Listeners
+
+  /**
+   * Calls `fn` synchronously after each apply that produced key events,
+   * with those events (in revision order). Returns an unsubscribe function.
+   */
+  onEvents(fn: (events: readonly WatchEvent[]) => void): () => void {
+    this.#eventListeners.add(fn);
+    return () => this.#eventListeners.delete(fn);
+  }
+
+  /**
+   * Calls `fn` synchronously after an apply for every lock grant it made
+   * (immediate grants and grants to queued waiters, in grant order).
+   * Returns an unsubscribe function.
+   */
+  onLockGranted(fn: (grant: LockGrant) => void): () => void {
+    this.#grantListeners.add(fn);
+    return () => this.#grantListeners.delete(fn);
+  }
+
+  /**
+   * Calls `fn` synchronously after each apply that changed leases or
+   * lock-delays; feed them to the leader's {@linkcode LeaseClock}.
+   * Returns an unsubscribe function.
+   */
+  onLeaseChanges(fn: (changes: readonly LeaseChange[]) => void): () => void {
+    this.#leaseListeners.add(fn);
+    return () => this.#leaseListeners.delete(fn);
+  }
+
+  /**
+   * Calls `fn` after a snapshot was restored (with the new revision): live
+   * watchers may have missed events and should resume from the history.
+   * Returns an unsubscribe function.
+   */
+  onRestore(fn: (revision: number) => void): () => void {
+    this.#restoreListeners.add(fn);
+    return () => this.#restoreListeners.delete(fn);
+  }
+
+  // ---------------------------------------------------------------------
+  // Queries
+
+  /** The current global revision. */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /** The oldest revision whose events the history still holds. */
+  get compactRevision(): number {
+    return this.#history.compactRevision;
+  }
+
+  /** The key's record, or null. Records are frozen. */
+  get(key: string): KeyValue | null {
+    return this.#kv.get(key) ?? null;
+  }
+
+  /** A page of keys under a prefix, in key order. */
+  range(query: RangeQuery = {}): RangeResult {
+    const page = this.#kv.range(query);
+    return { kvs: page.kvs, more: page.more, revision: this.#revision };
+  }
+
+  /**
+   * The key events with revision > `revision` that pass `filter`, oldest
+   * first, or `{compacted: true, compactRevision}` when the history no
+   * longer reaches back that far.
+   */
+  eventsSince(revision: number, filter?: WatchFilter): EventsSince {
+    return this.#history.since(revision, filter);
+  }
+
+  /** The lease in detail, or null. */
+  lease(id: number): LeaseDetail | null {
+    const rec = this.#leases.get(id);
+    return rec ? LeaseTable.detail(rec) : null;
+  }
+
+  /** Every lease, by ascending id. */
+  leases(): LeaseSummary[] {
+    return [...this.#leases.values()].map(LeaseTable.summary);
+  }
+
+  /** The lock (a lock nobody holds or waits for shows no holder, no waiters). */
+  lock(name: string): LockInfo {
+    const rec = this.#locks.get(name);
+    return rec
+      ? LockTable.info(rec)
+      : { name, holder: null, waiters: [], lockDelay: null };
+  }
+
+  /** Every lock that is held, waited for or delayed, by name. */
+  locks(): LockInfo[] {
+    return this.#locks.sorted().map(LockTable.info);
+  }
+
+  /** Whether `token` is the current holder's fencing token of lock `name`. */
+  checkToken(name: string, token: number): boolean {
+    const h = this.#locks.get(name)?.holder;
+    return h !== null && h !== undefined && h.token === token;
+  }
+
+  /** Lock-delays waiting for the leader's `lockDelayEnd`, by name. */
+  pendingLockDelays(): PendingLockDelay[] {
+    const out: PendingLockDelay[] = [];
+    for (const l of this.#locks.sorted()) {
+      if (l.delay) {
+        out.push({
+          name: l.name,
+          delayMs: l.delay.delayMs,
+          revision: l.delay.revision,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Counts for metrics. */
+  counts(): StateCounts {
+    return {
+      keys: this.#kv.size,
+      leases: this.#leases.size,
+      locks: this.#locks.size,
+      waiters: this.#locks.waiterCount(),
+      historyEvents: this.#history.size,
+      dedupeClients: this.#dedupe.size,
+    };
+  }
+
+  // ---------------------------------------------------------------------
+  // Apply
+
+  #run(cmd: Command, context: ApplyContext): CommandResult {
+    const rid = cmd.requestId;
+    if (rid) {
+      const first = this.#dedupe.lookup(rid.client, rid.seq);
+      if (first !== undefined) return first as CommandResult;
+    }
+    this.#pending = { events: [], grants: [], leaseChanges: [] };
+    const index = Number.isSafeInteger(context?.index) ? context.index : 0;
+    let result: CommandResult;
+    try {
+      result = this.#execute(cmd, index);
+    } catch (e) {
+      // A bug, not bad input: still answer deterministically.
+      result = failure("bad_request", `Command failed to apply: ${message(e)}`);
+    }
+    if (rid) this.#dedupe.remember(rid.client, rid.seq, result);
+    this.#dispatch();
+    return result;
+  }
+
+  #execute(cmd: Command, index: number): CommandResult {
+    switch (cmd.type) {
+      case "put":
+        return this.#put(cmd);
+      case "delete":
+        return this.#delete(cmd);
+      case "txn":
+        return this.#txn(cmd);
+      case "leaseGrant":
+        return this.#leaseGrant(cmd.ttl, index);
+      case "leaseKeepalive":
+        return this.#leaseKeepalive(cmd.id, index);
+      case "leaseRevoke":
+        return this.#leaseRevoke(cmd.id);
+      case "leaseExpire":
+        return this.#leaseExpire(cmd);
+      case "lockAcquire":
+        return this.#acquire(cmd, index);
+      case "lockRelease":
+        return this.#release(cmd);
+      case "lockCancel":
+        return this.#cancel(cmd);
+      case "lockDelayEnd":
+        return this.#lockDelayEnd(cmd);
+    }
+  }
+
+  #dispatch(): void {
+    const { events, grants, leaseChanges } = this.#pending;
+    this.#pending = { events: [], grants: [], leaseChanges: [] };
+    if (events.length > 0) {
+      for (const fn of this.#eventListeners) this.#call(fn, events);
+    }
+    for (const g of grants) {
+      for (const fn of this.#grantListeners) this.#call(fn, g);
+    }
+    if (leaseChanges.length > 0) {
+      for (const fn of this.#leaseListeners) this.#call(fn, leaseChanges);
+    }
+  }
+
+  #call<T>(fn: Listener<T>, value: T): void {
+    try {
+      fn(value);
+    } catch (e) {
+      // A listener is local to this node and must not break apply.
+      console.error("raftlock state listener threw:", e);
+    }
+  }
+
+  // --- keys
+
+  #put(cmd: PutCommand): PutResult {
+    const fenced = this.#checkFence(cmd.fence);
+    if (fenced) return fenced;
+    const cond = this.#checkConditions(
+      cmd.key,
+      cmd.ifModRevision,
+      cmd.ifVersion,
+    );
+    if (cond) return cond;
+    if (cmd.lease !== undefined && !this.#leases.get(cmd.lease)) {
+      return failure("not_found", `Lease ${cmd.lease} not found`);
+    }
+    const rev = this.#revision + 1;
+    this.#putKey(cmd.key, cmd.value, cmd.lease, rev);
+    this.#revision = rev;
+    return { ok: true, revision: rev };
+  }
+
+  #delete(cmd: DeleteCommand): DeleteResult {
+    const fenced = this.#checkFence(cmd.fence);
+    if (fenced) return fenced;
+    let keys: string[];
+    if (cmd.prefix) {
+      keys = this.#kv.keysWithPrefix(cmd.key);
+    } else {
+      const cond = this.#checkConditions(
+        cmd.key,
+        cmd.ifModRevision,
+        cmd.ifVersion,
+      );
+      if (cond) return cond;
+      keys = this.#kv.get(cmd.key) ? [cmd.key] : [];
+    }
+    const deleted = this.#deleteKeys(keys);
+    return { ok: true, deleted, revision: this.#revision };
+  }
+
+  #txn(cmd: TxnCommand): TxnResult {
+    const fenced = this.#checkFence(cmd.fence);
+    if (fenced) return fenced;
+    const succeeded = cmd.compare.every((c) => this.#compare(c));
+    const ops = succeeded ? cmd.success : cmd.failure;
+    // Check everything that can fail before writing: a txn is atomic.
+    for (const op of ops) {
+      if (
+        op.type === "put" && op.lease !== undefined &&
+        !this.#leases.get(op.lease)
+      ) {
+        return failure("not_found", `Lease ${op.lease} not found`);
+      }
+    }
+    const rev = this.#revision + 1;
+    let wrote = false;
+    const results: TxnOpResult[] = [];
+    for (const op of ops) {
+      switch (op.type) {
+        case "put":
+          this.#putKey(op.key, op.value, op.lease, rev);
+          wrote = true;
+          results.push({ type: "put", revision: rev });
+          break;
+        case "delete": {
+          const keys = op.prefix
+            ? this.#kv.keysWithPrefix(op.key)
+            : this.#kv.get(op.key)
+            ? [op.key]
+            : [];
+          for (const k of keys) this.#deleteKey(k, rev);
+          if (keys.length > 0) wrote = true;
+          results.push({ type: "delete", deleted: keys.length });
+          break;
+        }
+        case "get": {
+          if (op.prefix) {
+            const page = this.#kv.range({ prefix: op.key, limit: op.limit });
+            results.push({ type: "get", kvs: page.kvs, more: page.more });
+          } else {
+            const kv = this.#kv.get(op.key);
+            results.push({ type: "get", kvs: kv ? [kv] : [], more: false });
+          }
+          break;
+        }
+      }
+    }
+    if (wrote) this.#revision = rev;
+    return { ok: true, succeeded, results, revision: this.#revision };
+  }
+
+  #compare(c: Compare): boolean {
+    const kv = this.#kv.get(c.key);
+    if (c.target === "value") {
+      if (!kv) return false;
+      return compareWith(c.op, compareKeys(kv.value, c.value));
+    }
+    let actual = 0;
+    if (kv) {
+      actual = c.target === "lease" ? kv.lease ?? 0 : kv[c.target];
+    }
+    return compareWith(c.op, sign(actual, c.value));
+  }
+
+  #checkFence(fence: Fence | undefined): Failure | undefined {
+    if (!fence) return undefined;
+    if (this.checkToken(fence.lock, fence.token)) return undefined;
+    return failure(
+      "stale_token",
+      `Token ${fence.token} does not hold lock '${fence.lock}'`,
+    );
+  }
+
+  #checkConditions(
+    key: string,
+    ifModRevision: number | undefined,
+    ifVersion: number | undefined,
+  ): Failure | undefined {
+    const kv = this.#kv.get(key);
+    const modRevision = kv?.modRevision ?? 0;
+    const version = kv?.version ?? 0;
+    if (ifModRevision !== undefined && ifModRevision !== modRevision) {
+      return failure(
+        "conflict",
+        ifModRevision === 0
+          ? `Key '${key}' already exists`
+          : `Key '${key}' has modRevision ${modRevision}, not ${ifModRevision}`,
+        { current: kv ?? null },
+      );
+    }
+    if (ifVersion !== undefined && ifVersion !== version) {
+      return failure(
+        "conflict",
+        ifVersion === 0
+          ? `Key '${key}' already exists`
+          : `Key '${key}' has version ${version}, not ${ifVersion}`,
+        { current: kv ?? null },
+      );
+    }
+    return undefined;
+  }
+
+  // Writes a key at `rev` (the caller raises the revision to it).
+  #putKey(key: string, value: string, lease: number | undefined, rev: number) {
+    const prev = this.#kv.get(key);
+    if (prev?.lease !== undefined && prev.lease !== lease) {
+      this.#leases.get(prev.lease)?.keys.delete(key);
+    }
+    if (lease !== undefined) this.#leases.get(lease)!.keys.add(key);
+    const createRevision = prev ? prev.createRevision : rev;
+    const version = prev ? prev.version + 1 : 1;
+    const kv: KeyValue = lease !== undefined
+      ? { key, value, createRevision, modRevision: rev, version, lease }
+      : { key, value, createRevision, modRevision: rev, version };
+    this.#kv.set(kv);
+    const e: WatchEvent = lease !== undefined
+      ? {
+        type: "put",
+        key,
+        value,
+        modRevision: rev,
+        revision: rev,
+        createRevision,
+        version,
+        lease,
+      }
+      : {
+        type: "put",
+        key,
+        value,
+        modRevision: rev,
+        revision: rev,
+        createRevision,
+        version,
+      };
+    this.#event(e);
+  }
+
+  // Deletes a key at `rev` (the caller raises the revision to it).
+  #deleteKey(key: string, rev: number): void {
+    const prev = this.#kv.delete(key);
+    if (!prev) return;
+    if (prev.lease !== undefined) {
+      this.#leases.get(prev.lease)?.keys.delete(key);
+    }
+    this.#event({ type: "delete", key, modRevision: rev, revision: rev });
+  }
+
+  // Deletes existing keys under one new revision; returns how many.
+  #deleteKeys(keys: readonly string[]): number {
+    if (keys.length === 0) return 0;
+    const rev = this.#revision + 1;
+    for (const k of keys) this.#deleteKey(k, rev);
+    this.#revision = rev;
+    return keys.length;
+  }
+
+  #event(e: WatchEvent): void {
+    this.#history.append(e);
+    this.#pending.events.push(e);
+  }
+
+  // --- leases
+
+  #grantLease(ttl: number, index: number): LeaseRecord {
+    const rec = this.#leases.grant(ttl, index);
+    this.#pending.leaseChanges.push({
+      type: "grant",
+      id: rec.id,
+      ttl,
+      keepaliveIndex: index,
+    });
+    return rec;
+  }
+
+  #leaseGrant(ttl: number, index: number): LeaseResult {
+    const rec = this.#grantLease(ttl, index);
+    return { ok: true, id: rec.id, ttl: rec.ttl };
+  }
+
+  #leaseKeepalive(id: number, index: number): LeaseResult {
+    const rec = this.#leases.get(id);
+    if (!rec) return failure("not_found", `Lease ${id} not found`);
+    rec.keepaliveIndex = index;
+    this.#pending.leaseChanges.push({
+      type: "keepalive",
+      id,
+      ttl: rec.ttl,
+      keepaliveIndex: index,
+    });
+    return { ok: true, id, ttl: rec.ttl };
+  }
+
+  #leaseRevoke(id: number): LeaseRevokeResult {
+    const rec = this.#leases.get(id);
+    if (!rec) return failure("not_found", `Lease ${id} not found`);
+    const deleted = this.#removeLease(rec, false);
+    return { ok: true, id, revoked: true, deleted, revision: this.#revision };
+  }
+
+  #leaseExpire(cmd: LeaseExpireCommand): LeaseExpireResult {
+    const rec = this.#leases.get(cmd.id);
+    if (!rec) return failure("not_found", `Lease ${cmd.id} not found`);
+    if (rec.keepaliveIndex !== cmd.keepaliveIndex) {
+      // A keepalive was applied after the leader decided: the lease lives.
+      return {
+        ok: true,
+        id: cmd.id,
+        expired: false,
+        deleted: 0,
+        revision: this.#revision,
+      };
+    }
+    const deleted = this.#removeLease(rec, true);
+    return {
+      ok: true,
+      id: cmd.id,
+      expired: true,
+      deleted,
+      revision: this.#revision,
+    };
+  }
+
+  // Revokes or expires a lease: drops its waiters, deletes its keys (one
+  // revision), releases its locks (each grant to a next waiter raises the
+  // revision; on expiry a holder's lock-delay holds the lock back instead).
+  #removeLease(rec: LeaseRecord, expired: boolean): number {
+    for (const { name, waiterId } of LeaseTable.waiters(rec)) {
+      const lock = this.#locks.get(name);
+      if (!lock) continue;
+      lock.waiters = lock.waiters.filter((w) => w.waiterId !== waiterId);
+      this.#locks.dropIfIdle(lock);
+    }
+    rec.waiting.clear();
+    const deleted = this.#deleteKeys([...rec.keys].sort(compareKeys));
+    this.#leases.delete(rec.id);
+    this.#pending.leaseChanges.push({
+      type: expired ? "expire" : "revoke",
+      id: rec.id,
+    });
+    for (const name of [...rec.locks].sort(compareKeys)) {
+      const lock = this.#locks.get(name);
+      if (!lock?.holder) continue;
+      const holder = lock.holder;
+      lock.holder = null;
+      if (expired && holder.lockDelay > 0) {
+        lock.delay = { delayMs: holder.lockDelay, revision: this.#revision };
+        this.#pending.leaseChanges.push({
+          type: "lockDelayStart",
+          name,
+          delayMs: holder.lockDelay,
+          revision: this.#revision,
+        });
+      } else {
+        this.#grantNext(lock);
+      }
+    }
+    rec.locks.clear();
+    return deleted;
+  }
+
+  // --- locks
+
+  #acquire(cmd: LockAcquireCommand, index: number): AcquireResult {
+    let leaseRec: LeaseRecord | undefined;
+    if (cmd.lease !== undefined) {
+      leaseRec = this.#leases.get(cmd.lease);
+      if (!leaseRec) {
+        return failure("not_found", `Lease ${cmd.lease} not found`);
+      }
+    }
+    const owner = cmd.owner ?? "";
+    const lockDelay = cmd.lockDelay ?? 0;
+    const existing = this.#locks.get(cmd.name);
+    if (
+      existing &&
+      (existing.holder || existing.delay || existing.waiters.length > 0)
+    ) {
+      if (cmd.tryOnly) {
+        return failure(
+          "lock_held",
+          existing.holder
+            ? `Lock '${cmd.name}' is held`
+            : `Lock '${cmd.name}' is in its lock-delay`,
+          {
+            holder: existing.holder ? LockTable.holder(existing.holder) : null,
+          },
+        );
+      }
+      const waiterId = cmd.waiterId!;
+      if (existing.holder?.waiterId === waiterId) {
+        return failure(
+          "bad_request",
+          `Waiter '${waiterId}' already holds lock '${cmd.name}'`,
+        );
+      }
+      if (existing.waiters.some((w) => w.waiterId === waiterId)) {
+        return failure(
+          "bad_request",
+          `Waiter '${waiterId}' is already queued for lock '${cmd.name}'`,
+        );
+      }
+      const createdLease = leaseRec === undefined;
+      leaseRec ??= this.#grantLease(cmd.ttl!, index);
+      const w: WaiterRecord = {
+        waiterId,
+        lease: leaseRec.id,
+        owner,
+        lockDelay,
+        createdLease,
+      };
+      existing.waiters.push(w);
+      LeaseTable.addWaiter(leaseRec, cmd.name, waiterId);
+      return {
+        ok: true,
+        queued: true,
+        name: cmd.name,
+        position: existing.waiters.length,
+        lease: leaseRec.id,
+        waiterId,
+      };
+    }
+    const createdLease = leaseRec === undefined;
+    leaseRec ??= this.#grantLease(cmd.ttl!, index);
+    const lock = this.#locks.ensure(cmd.name);
+    const h = this.#grant(
+      lock,
+      { lease: leaseRec.id, owner, lockDelay, createdLease },
+      cmd.waiterId ?? null,
+    );
+    return {
+      ok: true,
+      name: cmd.name,
+      token: h.token,
+      lease: h.lease,
+      owner: h.owner,
+    };
+  }
+
+  #release(cmd: LockReleaseCommand): ReleaseResult {
+    const lock = this.#locks.get(cmd.name);
+    if (!lock?.holder || lock.holder.token !== cmd.token) {
+      return failure(
+        "stale_token",
+        `Token ${cmd.token} does not hold lock '${cmd.name}'`,
+      );
+    }
+    this.#releaseHolder(lock);
+    this.#grantNext(lock);
+    return { ok: true, released: true, revision: this.#revision };
+  }
+
+  #cancel(cmd: LockCancelCommand): CancelResult {
+    const lock = this.#locks.get(cmd.name);
+    if (lock) {
+      const i = lock.waiters.findIndex((w) => w.waiterId === cmd.waiterId);
+      if (i >= 0) {
+        const [w] = lock.waiters.splice(i, 1);
+        const lease = this.#leases.get(w.lease);
+        if (lease) {
+          LeaseTable.removeWaiter(lease, cmd.name, w.waiterId);
+          if (w.createdLease) this.#dropLeaseIfIdle(lease);
+        }
+        this.#locks.dropIfIdle(lock);
+        return {
+          ok: true,
+          cancelled: true,
+          released: false,
+          revision: this.#revision,
+        };
+      }
+      if (lock.holder && lock.holder.waiterId === cmd.waiterId) {
+        // Granted after its client gave up: nobody knows the token, so
+        // release it rather than leave it held until the lease expires.
+        this.#releaseHolder(lock);
+        this.#grantNext(lock);
+        return {
+          ok: true,
+          cancelled: true,
+          released: true,
+          revision: this.#revision,
+        };
+      }
+    }
+    return failure(
+      "not_found",
+      `Waiter '${cmd.waiterId}' is not queued for lock '${cmd.name}'`,
+    );
+  }
+
+  #lockDelayEnd(cmd: LockDelayEndCommand): LockDelayEndResult {
+    const lock = this.#locks.get(cmd.name);
+    if (
+      !lock?.delay ||
+      (cmd.revision !== undefined && cmd.revision !== lock.delay.revision)
+    ) {
+      return { ok: true, ended: false, revision: this.#revision };
+    }
+    lock.delay = null;
+    this.#pending.leaseChanges.push({ type: "lockDelayEnd", name: cmd.name });
+    this.#grantNext(lock);
+    return { ok: true, ended: true, revision: this.#revision };
+  }
+
+  // Grants `lock` (which must be free); raises the revision: the token.
+  #grant(
+    lock: LockRecord,
+    w: Omit<WaiterRecord, "waiterId">,
+    waiterId: string | null,
+  ): HolderRecord {
+    this.#revision += 1;
+    const holder: HolderRecord = {
+      token: this.#revision,
+      lease: w.lease,
+      owner: w.owner,
+      waiterId,
+      lockDelay: w.lockDelay,
+      createdLease: w.createdLease,
+    };
+    lock.holder = holder;
+    this.#leases.get(w.lease)?.locks.add(lock.name);
+    this.#pending.grants.push({
+      name: lock.name,
+      waiterId,
+      token: holder.token,
+      lease: holder.lease,
+      owner: holder.owner,
+    });
+    return holder;
+  }
+
+  // Grants a free, undelayed lock to its first waiter; forgets an idle lock.
+  #grantNext(lock: LockRecord): void {
+    while (!lock.holder && !lock.delay && lock.waiters.length > 0) {
+      const w = lock.waiters.shift()!;
+      const lease = this.#leases.get(w.lease);
+      if (!lease) continue; // cannot happen: a lease takes its waiters along
+      LeaseTable.removeWaiter(lease, lock.name, w.waiterId);
+      this.#grant(lock, w, w.waiterId);
+    }
+    this.#locks.dropIfIdle(lock);
+  }
+
+  // Clears the holder; a lease the acquire created goes with it if idle.
+  #releaseHolder(lock: LockRecord): void {
+    const h = lock.holder!;
+    lock.holder = null;
+    const lease = this.#leases.get(h.lease);
+    if (!lease) return;
+    lease.locks.delete(lock.name);
+    if (h.createdLease) this.#dropLeaseIfIdle(lease);
+  }
+
+  #dropLeaseIfIdle(lease: LeaseRecord): void {
+    if (!LeaseTable.isIdle(lease)) return;
+    this.#leases.delete(lease.id);
+    this.#pending.leaseChanges.push({ type: "revoke", id: lease.id });
+  }
+
+  // ---------------------------------------------------------------------
+  // Restore
+
+  #newHistory(): History {
+    return new History(
+      this.#options.historySize,
+      this.#options.historyMaxBytes,
+    );
+  }
+
+  #newDedupe(): DedupeTable {
+    return new DedupeTable(
+      this.#options.dedupePerClient,
+      this.#options.dedupeMaxClients,
+    );
+  }
+
+  #load(s: Record<string, unknown>): void {
+    const revision = int(s.revision);
+    const nextLeaseId = int(s.nextLeaseId);
+    const compactRevision = int(s.compactRevision);
+
+    const leases = new LeaseTable();
+    leases.load(
+      arr(s.leases).map((t) => {
+        const [id, ttl, keepaliveIndex] = tuple(t, 3);
+        return {
+          id: int(id),
+          ttl: int(ttl),
+          keepaliveIndex: int(keepaliveIndex),
+        };
+      }),
+      nextLeaseId,
+    );
+    const leaseOf = (id: number): LeaseRecord => {
+      const rec = leases.get(id);
+      if (!rec) throw new Error(`missing lease ${id}`);
+      return rec;
+    };
+
+    const kv = new KvStore();
+    for (const t of arr(s.kvs)) {
+      const [key, value, createRevision, modRevision, version, lease] = tuple(
+        t,
+        6,
+      );
+      const rec: KeyValue = {
+        key: text(key),
+        value: text(value),
+        createRevision: int(createRevision),
+        modRevision: int(modRevision),
+        version: int(version),
+      };
+      if (int(lease) !== 0) {
+        rec.lease = int(lease);
+        leaseOf(rec.lease).keys.add(rec.key);
+      }
+      kv.set(rec);
+    }
+
+    const locks = new LockTable();
+    for (const t of arr(s.locks)) {
+      const [name, holder, waiters, delay] = tuple(t, 4);
+      const lock = locks.ensure(text(name));
+      if (holder !== null) {
+        const [token, lease, owner, waiterId, lockDelay, createdLease] = tuple(
+          holder,
+          6,
+        );
+        lock.holder = {
+          token: int(token),
+          lease: int(lease),
+          owner: text(owner),
+          waiterId: waiterId === null ? null : text(waiterId),
+          lockDelay: int(lockDelay),
+          createdLease: bool(createdLease),
+        };
+        leaseOf(lock.holder.lease).locks.add(lock.name);
+      }
+      for (const wt of arr(waiters)) {
+        const [waiterId, lease, owner, lockDelay, createdLease] = tuple(wt, 5);
+        const w: WaiterRecord = {
+          waiterId: text(waiterId),
+          lease: int(lease),
+          owner: text(owner),
+          lockDelay: int(lockDelay),
+          createdLease: bool(createdLease),
+        };
+        lock.waiters.push(w);
+        LeaseTable.addWaiter(leaseOf(w.lease), lock.name, w.waiterId);
+      }
+      if (delay !== null) {
+        const [delayMs, rev] = tuple(delay, 2);
+        lock.delay = { delayMs: int(delayMs), revision: int(rev) };
+      }
+    }
+
+    const history = this.#newHistory();
+    history.load(
+      arr(s.history).map((t): WatchEvent => {
+        const a = arr(t);
+        if (a[0] === 1) {
+          const [, key, rev, value, createRevision, version, lease] = tuple(
+            a,
+            7,
+          );
+          const e: WatchEvent = {
+            type: "put",
+            key: text(key),
+            value: text(value),
+            modRevision: int(rev),
+            revision: int(rev),
+            createRevision: int(createRevision),
+            version: int(version),
+          };
+          if (int(lease) !== 0) e.lease = int(lease);
+          return e;
+        }
+        const [, key, rev] = tuple(a, 3);
+        return {
+          type: "delete",
+          key: text(key),
+          modRevision: int(rev),
+          revision: int(rev),
+        };
+      }),
+      compactRevision,
+    );
+
+    const dedupe = this.#newDedupe();
+    dedupe.load(
+      arr(s.dedupe).map((t): DedupeClientEntry => {
+        const [client, results] = tuple(t, 2);
+        return [
+          text(client),
+          arr(results).map((r): [number, Uint8Array] => {
+            const [seq, bytes] = tuple(r, 2);
+            if (!(bytes instanceof Uint8Array)) throw new Error("bad result");
+            return [int(seq), bytes];
+          }),
+        ];
+      }),
+    );
+
+    this.#revision = revision;
+    this.#kv = kv;
+    this.#leases = leases;
+    this.#locks = locks;
+    this.#history = history;
+    this.#dedupe = dedupe;
+  }
+}
+
+/** The lock service's state machine (an alias of {@linkcode ServiceStateMachine}). */
+export { ServiceStateMachine as LockService };
+
+// Snapshot encodings: fixed-shape tuples, so equal states encode to equal
+// bytes (0 stands for "no lease", null for "none").
+
+function kvTuple(k: KeyValue): unknown[] {
+  return [
+    k.key,
+    k.value,
+    k.createRevision,
+    k.modRevision,
+    k.version,
+    k.lease ?? 0,
+  ];
+}
+
+function leaseTuple(l: LeaseRecord): unknown[] {
+  return [l.id, l.ttl, l.keepaliveIndex];
+}
+
+function lockTuple(l: LockRecord): unknown[] {
+  const h = l.holder;
+  return [
+    l.name,
+    h
+      ? [h.token, h.lease, h.owner, h.waiterId, h.lockDelay, h.createdLease]
+      : null,
+    l.waiters.map((w) => [
+      w.waiterId,
+      w.lease,
+      w.owner,
+      w.lockDelay,
+      w.createdLease,
+    ]),
+    l.delay ? [l.delay.delayMs, l.delay.revision] : null,
+  ];
+}
+
+function eventTuple(e: WatchEvent): unknown[] {
+  return e.type === "put"
+    ? [1, e.key, e.revision, e.value, e.createRevision, e.version, e.lease ?? 0]
+    : [0, e.key, e.revision];
+}
+
+function int(v: unknown): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) {
+    throw new Error(`expected an integer, got ${typeof v}`);
+  }
+  return v;
+}
+
+function text(v: unknown): string {
+  if (typeof v !== "string") {
+    throw new Error(`expected a string, got ${typeof v}`);
+  }
+  return v;
+}
+
+function bool(v: unknown): boolean {
+  if (typeof v !== "boolean") {
+    throw new Error(`expected a boolean, got ${typeof v}`);
+  }
+  return v;
+}
+
+function arr(v: unknown): unknown[] {
+  if (!Array.isArray(v)) throw new Error(`expected an array, got ${typeof v}`);
+  return v;
+}
+
+function tuple(v: unknown, n: number): unknown[] {
+  const a = arr(v);
+  if (a.length !== n) throw new Error(`expected ${n} fields, got ${a.length}`);
+  return a;
+}

@@ -1,0 +1,41 @@
+/**
+ * The replicated state machine of raftlock: config keys with revisions,
+ * watch history, leases, locks with fencing tokens and duplicate
+ * suppression ({@linkcode ServiceStateMachine}), its commands
+ * ({@linkcode encodeCommand}, {@linkcode decodeCommand}), and the leader's
+ * non-replicated lease clock ({@linkcode LeaseClock}).
+ *
+ * @module
+ */
+
+export * from "./commands.ts";
+export * from "./results.ts";
+export { compareKeys, type RangePage } from "./kv.ts";
+export {
+  type DeleteEvent,
+  type EventsSince,
+  matchesFilter,
+  type PutEvent,
+  type WatchEvent,
+  type WatchFilter,
+} from "./history.ts";
+export type { LeaseDetail, LeaseSummary } from "./leases.ts";
+export type { LockDelay, LockInfo, PendingLockDelay } from "./locks.ts";
+export {
+  type ApplyContext,
+  type LeaseChange,
+  type LockGrant,
+  LockService,
+  type RangeQuery,
+  type RangeResult,
+  ServiceStateMachine,
+  type ServiceStateMachineOptions,
+  type StateCounts,
+} from "./machine.ts";
+export {
+  type ClockLease,
+  type DueExpiry,
+  type DueLockDelay,
+  LeaseClock,
+  type LeaseClockOptions,
+} from "./lease_clock.ts";

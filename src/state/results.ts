@@ -1,0 +1,163 @@
+/**
+ * What applying a command answers: a discriminated union on `ok`. Success
+ * shapes mirror the HTTP API's response bodies; failures carry an
+ * `error: {code, message}` the API maps to a status.
+ *
+ * @module
+ */
+
+import type { CommandType } from "./commands.ts";
+
+/** A stored key. */
+export interface KeyValue {
+  /** The key. */
+  key: string;
+  /** The value. */
+  value: string;
+  /** The revision that created the key (since it last did not exist). */
+  createRevision: number;
+  /** The revision of the last write to the key. */
+  modRevision: number;
+  /** Writes since creation: 1 after the creating put. */
+  version: number;
+  /** The lease the key is attached to, if any. */
+  lease?: number;
+}
+
+/** A lock's holder as the API shows it. */
+export interface LockHolder {
+  /** The fencing token of the grant. */
+  token: number;
+  /** The lease that keeps the lock. */
+  lease: number;
+  /** The owner string given at acquire. */
+  owner: string;
+}
+
+/** Why a command failed. */
+export type ErrorCode =
+  | "conflict"
+  | "not_found"
+  | "lock_held"
+  | "stale_token"
+  | "bad_request";
+
+/** A failed command's error. */
+export interface ErrorInfo {
+  /** The error code. */
+  code: ErrorCode;
+  /** What went wrong, sentence case, no final period. */
+  message: string;
+  /** For `conflict`: the key as it is now (null: missing). */
+  current?: KeyValue | null;
+  /** For `lock_held`: the holder (null while a lock-delay is pending). */
+  holder?: LockHolder | null;
+}
+
+/** A failed command. */
+export interface Failure {
+  /** Always false. */
+  ok: false;
+  /** What went wrong. */
+  error: ErrorInfo;
+}
+
+/** The result of one transaction operation. */
+export type TxnOpResult =
+  | { type: "put"; revision: number }
+  | { type: "delete"; deleted: number }
+  | { type: "get"; kvs: KeyValue[]; more: boolean };
+
+/** put → the revision of the write. */
+export type PutResult = { ok: true; revision: number } | Failure;
+/** delete → how many keys were deleted, and the revision after. */
+export type DeleteResult =
+  | { ok: true; deleted: number; revision: number }
+  | Failure;
+/** txn → which branch ran, its operations' results, the revision after. */
+export type TxnResult =
+  | { ok: true; succeeded: boolean; results: TxnOpResult[]; revision: number }
+  | Failure;
+/** leaseGrant and leaseKeepalive → the lease id and its TTL (seconds). */
+export type LeaseResult = { ok: true; id: number; ttl: number } | Failure;
+/** leaseRevoke → keys deleted and locks released; revision after. */
+export type LeaseRevokeResult =
+  | { ok: true; id: number; revoked: true; deleted: number; revision: number }
+  | Failure;
+/** leaseExpire → whether it expired (false: a later keepalive won). */
+export type LeaseExpireResult =
+  | {
+    ok: true;
+    id: number;
+    expired: boolean;
+    deleted: number;
+    revision: number;
+  }
+  | Failure;
+/** lockAcquire → granted (with the fencing token) or queued. */
+export type AcquireResult =
+  | { ok: true; name: string; token: number; lease: number; owner: string }
+  | {
+    ok: true;
+    queued: true;
+    name: string;
+    /** 1-based place in the queue. */
+    position: number;
+    /** The waiter's lease (created by the command when it gave a ttl). */
+    lease: number;
+    waiterId: string;
+  }
+  | Failure;
+/** lockRelease → released; the revision after (a next waiter's grant raises it). */
+export type ReleaseResult =
+  | { ok: true; released: true; revision: number }
+  | Failure;
+/** lockCancel → the waiter was removed, or its grant released. */
+export type CancelResult =
+  | { ok: true; cancelled: true; released: boolean; revision: number }
+  | Failure;
+/** lockDelayEnd → whether a pending delay ended. */
+export type LockDelayEndResult =
+  | { ok: true; ended: boolean; revision: number }
+  | Failure;
+
+/** The result type of each command type. */
+export interface ResultMap {
+  /** put */
+  put: PutResult;
+  /** delete */
+  delete: DeleteResult;
+  /** txn */
+  txn: TxnResult;
+  /** leaseGrant */
+  leaseGrant: LeaseResult;
+  /** leaseKeepalive */
+  leaseKeepalive: LeaseResult;
+  /** leaseRevoke */
+  leaseRevoke: LeaseRevokeResult;
+  /** leaseExpire */
+  leaseExpire: LeaseExpireResult;
+  /** lockAcquire */
+  lockAcquire: AcquireResult;
+  /** lockRelease */
+  lockRelease: ReleaseResult;
+  /** lockCancel */
+  lockCancel: CancelResult;
+  /** lockDelayEnd */
+  lockDelayEnd: LockDelayEndResult;
+}
+
+/** The result of a command of type `T`. */
+export type ResultFor<T extends CommandType> = ResultMap[T];
+
+/** Any command's result. */
+export type CommandResult = ResultMap[CommandType];
+
+/** Builds a failure. */
+export function failure(
+  code: ErrorCode,
+  message: string,
+  extra?: { current?: KeyValue | null; holder?: LockHolder | null },
+): Failure {
+  return { ok: false, error: { code, message, ...extra } };
+}
