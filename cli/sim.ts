@@ -17,6 +17,7 @@ import { measureFailover } from "../src/sim/failover.ts";
 import { NEMESIS_KINDS, type NemesisKind } from "../src/sim/nemesis.ts";
 import {
   runSimulation,
+  runSimulationOnDisk,
   type SimOptions,
   type SimResult,
 } from "../src/sim/run.ts";
@@ -31,6 +32,7 @@ const USAGE = `Usage: deno task sim [options]
   --nemesis a,b,...  faults to inject (default all: ${NEMESIS_KINDS.join(",")})
   --knob NAME        plant a bug (voteTwice, commitPreviousTermByCounting, skipReadIndexQuorum)
   --failover N       time N leader failovers (crash to new leader) and print the distribution
+  --disk             with --seed: file-backed slow mode (real WAL and snapshot files in a temp dir)
   --quiet            with --seed: print only the summary
   -h, --help         show this help`;
 
@@ -52,7 +54,7 @@ function parseIntArg(
   return n;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -65,6 +67,7 @@ function main(): void {
         nemesis: { type: "string" },
         knob: { type: "string" },
         quiet: { type: "boolean" },
+        disk: { type: "boolean" },
         failover: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -144,6 +147,22 @@ function main(): void {
 
   if (v.seed !== undefined) {
     const seed = parseIntArg("seed", v.seed, 0);
+    if (v.disk) {
+      const dir = await Deno.makeTempDir({ prefix: "raftlock-sim-" });
+      try {
+        const r = await runSimulationOnDisk({
+          ...base,
+          seed,
+          dir,
+          trace: v.quiet ? undefined : (l) => console.log(l),
+        });
+        report(r, extra + " --disk");
+        if (r.violation) Deno.exit(1);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+      return;
+    }
     const r = runSimulation({
       ...base,
       seed,

@@ -20,6 +20,8 @@ import {
 } from "../raft/types.ts";
 import { decodeConfChange } from "../raft/confchange.ts";
 import { MemoryStorage } from "../storage/memory.ts";
+import type { LogStore } from "../storage/types.ts";
+import type { ConfState } from "../raft/types.ts";
 import { FaultyNetwork } from "../transport/memory.ts";
 import { SafetyChecker } from "./checker.ts";
 
@@ -36,6 +38,13 @@ export interface SimClusterOptions {
   snapshotEvery?: number;
   /** Planted bugs (tests of the tests). */
   knobs?: TestingKnobs;
+  /**
+   * Opens a node's durable store (the file-backed "slow mode"); a crash
+   * closes it and a restart opens it again, running recovery. Without it
+   * nodes use `MemoryStorage` and the cluster runs synchronously. With it,
+   * drive the cluster with `tickAsync()`.
+   */
+  openStorage?: (id: NodeId, conf: ConfState | undefined) => Promise<LogStore>;
   /** Receives a line for each notable event (for `--seed` replays). */
   trace?: (line: string) => void;
 }
@@ -53,7 +62,9 @@ export class SimNode {
   /** The node's id. */
   readonly id: NodeId;
   /** What survives a crash. */
-  storage: MemoryStorage;
+  storage: LogStore;
+  /** The bootstrap configuration (for a store that must be created). */
+  conf: ConfState | undefined;
   /** The running core, absent while crashed. */
   raft: Raft | undefined;
   /** The state machine (rebuilt from the snapshot on restart). */
@@ -64,11 +75,19 @@ export class SimNode {
   retired = false;
   /** Entries applied since the last snapshot. */
   sinceSnapshot = 0;
+  /** File-backed mode: what the store held when the node crashed. */
+  persisted?: {
+    hardState: { term: number; vote: string; commit: number };
+    lastIndex: number;
+    lastTerm: number;
+    snapshotIndex: number;
+  };
 
   /** A node over `storage`. */
-  constructor(id: NodeId, storage: MemoryStorage) {
+  constructor(id: NodeId, storage: LogStore, conf?: ConfState) {
     this.id = id;
     this.storage = storage;
+    this.conf = conf;
   }
 
   /** True while the process runs. */
@@ -135,31 +154,71 @@ export class SimCluster {
   readonly #knobs?: TestingKnobs;
   readonly #trace?: (line: string) => void;
   #nextId: number;
+  readonly #openStorage?: (
+    id: NodeId,
+    conf: ConfState | undefined,
+  ) => Promise<LogStore>;
+  // File-backed mode: stores to close (crashed nodes), nodes to reopen, and
+  // snapshot writes in flight.
+  #toClose: LogStore[] = [];
+  #toOpen = new Set<SimNode>();
+  #pendingIo: Promise<unknown>[] = [];
   #proposalSeq = 0;
   #readSeq = 0;
   #seenLeaderTerms = new Set<number>();
 
-  /** Creates and starts the initial voters `n1..nN`. */
-  constructor(options: SimClusterOptions) {
+  /**
+   * Creates and starts the initial voters `n1..nN` over `MemoryStorage`, or
+   * over `stores` when given (see {@linkcode SimCluster.openOnDisk}).
+   */
+  constructor(options: SimClusterOptions, stores?: Map<NodeId, LogStore>) {
     this.#random = options.random;
     this.#snapshotEvery = options.snapshotEvery ?? 64;
     this.#knobs = options.knobs;
     this.#trace = options.trace;
+    this.#openStorage = options.openStorage;
     this.network = new FaultyNetwork({ random: this.#random });
     this.#maxSizePerMsg =
       [64, 256, 4096, 1024 * 1024][Math.floor(this.#random() * 4)];
     this.#maxInflight = [2, 8, 256][Math.floor(this.#random() * 3)];
     const n = options.nodes ?? 3;
-    const voters = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+    const voters = SimCluster.initialVoters(n);
     this.#nextId = n + 1;
     for (const id of voters) {
+      const conf = { voters, learners: [] };
       const node = new SimNode(
         id,
-        new MemoryStorage({ conf: { voters, learners: [] } }),
+        stores?.get(id) ?? new MemoryStorage({ conf }),
+        conf,
       );
       this.nodes.set(id, node);
       this.#boot(node);
     }
+  }
+
+  /** The ids of the first `n` voters. */
+  static initialVoters(n: number): NodeId[] {
+    return Array.from({ length: n }, (_, i) => `n${i + 1}`);
+  }
+
+  /** A cluster whose nodes persist through `options.openStorage` (drive it with `tickAsync`). */
+  static async openOnDisk(
+    options:
+      & SimClusterOptions
+      & Required<Pick<SimClusterOptions, "openStorage">>,
+  ): Promise<SimCluster> {
+    const voters = SimCluster.initialVoters(options.nodes ?? 3);
+    const stores = new Map<NodeId, LogStore>();
+    for (const id of voters) {
+      stores.set(id, await options.openStorage(id, { voters, learners: [] }));
+    }
+    return new SimCluster(options, stores);
+  }
+
+  /** Closes every open store (file-backed mode). */
+  async close(): Promise<void> {
+    await this.#io();
+    for (const n of this.nodes.values()) if (n.up) await n.storage.close();
   }
 
   /** The seeded generator. */
@@ -224,6 +283,18 @@ export class SimCluster {
     if (!node.up) return;
     node.raft = undefined;
     node.reads.clear();
+    // Everything saved is durable (saves are awaited); recovery must bring it back.
+    if (this.#openStorage) {
+      const st = node.storage;
+      const last = st.lastIndex();
+      node.persisted = {
+        hardState: st.initialState().hardState,
+        lastIndex: last,
+        lastTerm: st.term(last),
+        snapshotIndex: st.firstIndex() - 1,
+      };
+      this.#toClose.push(st);
+    }
     this.network.dropTo(node.id);
     this.stats.crashes++;
     this.trace(`${node.id} CRASH`);
@@ -232,6 +303,10 @@ export class SimCluster {
   /** Restarts a crashed node from its persisted state. */
   restart(node: SimNode): void {
     if (node.up || node.retired) return;
+    if (this.#openStorage) {
+      this.#toOpen.add(node); // opened (with recovery) at the next tickAsync
+      return;
+    }
     this.#boot(node);
     this.trace(
       `${node.id} RESTART term=${node.raft!.term} commit=${
@@ -279,9 +354,11 @@ export class SimCluster {
       return undefined;
     }
     this.#nextId++;
+    // In file-backed mode the placeholder store is replaced before first use.
     const node = new SimNode(id, new MemoryStorage());
     this.nodes.set(id, node);
-    this.#boot(node);
+    if (this.#openStorage) this.#toOpen.add(node);
+    else this.#boot(node);
     this.trace(`${id} JOIN as learner`);
     return node;
   }
@@ -320,11 +397,12 @@ export class SimCluster {
     if (applied <= node.storage.firstIndex() - 1) return;
     // The log may not reach applied yet if a snapshot is pending install.
     if (applied > node.storage.lastIndex()) return;
-    node.storage.createSnapshot(
+    const done = node.storage.createSnapshot(
       applied,
       node.raft!.confStateAt(applied),
       encodeState(node.state),
     );
+    if (done instanceof Promise) this.#pendingIo.push(done);
     node.sinceSnapshot = 0;
     this.stats.snapshots++;
   }
@@ -333,6 +411,41 @@ export class SimCluster {
 
   /** One tick: deliver due messages, tick every node, handle Readies, check. */
   tick(): void {
+    this.#beginTick();
+    this.settle();
+  }
+
+  /** One tick in file-backed mode: store I/O is awaited. */
+  async tickAsync(): Promise<void> {
+    await this.#io();
+    this.#beginTick();
+    await this.settleAsync();
+  }
+
+  // What a reopened store recovered must be exactly what was saved.
+  #checkRecovered(node: SimNode): void {
+    const was = node.persisted;
+    if (!was) return;
+    const st = node.storage;
+    const last = st.lastIndex();
+    const now = {
+      hardState: st.initialState().hardState,
+      lastIndex: last,
+      lastTerm: st.term(last),
+      snapshotIndex: st.firstIndex() - 1,
+    };
+    if (JSON.stringify(now) !== JSON.stringify(was)) {
+      this.checker.violation ??= {
+        invariant: "durability",
+        detail: `${node.id} recovered ${JSON.stringify(now)} but had saved ${
+          JSON.stringify(was)
+        }`,
+        step: this.stepCount,
+      };
+    }
+  }
+
+  #beginTick(): void {
     this.stepCount++;
     this.now += TICK_MS;
     this.checker.step = this.stepCount;
@@ -340,7 +453,6 @@ export class SimCluster {
     for (const node of this.nodes.values()) {
       if (node.up) node.raft!.tick();
     }
-    this.settle();
   }
 
   /** Handles Readies until every node is quiet (messages go to the network). */
@@ -349,11 +461,59 @@ export class SimCluster {
       if (!node.up) continue;
       let guard = 0;
       while (node.raft && node.raft.hasReady()) {
-        this.#handleReady(node, node.raft.ready());
+        const rd = node.raft.ready();
+        if (this.#persist(node, rd) instanceof Promise) {
+          throw new Error(
+            "A file-backed cluster must be driven with tickAsync()",
+          );
+        }
+        this.#finishReady(node, rd);
         node.raft.advance();
         if (++guard > 1000) throw new Error(`Node ${node.id} never settles`);
       }
       if (node.raft) this.#observe(node);
+    }
+  }
+
+  /** {@linkcode settle} for file-backed stores: each save is awaited before sending. */
+  async settleAsync(): Promise<void> {
+    for (const node of this.nodes.values()) {
+      if (!node.up) continue;
+      let guard = 0;
+      while (node.raft && node.raft.hasReady()) {
+        const rd = node.raft.ready();
+        await this.#persist(node, rd);
+        this.#finishReady(node, rd);
+        node.raft.advance();
+        if (++guard > 1000) throw new Error(`Node ${node.id} never settles`);
+      }
+      if (node.raft) this.#observe(node);
+      await this.#io();
+    }
+  }
+
+  // Closes crashed nodes' stores, reopens restarting ones (recovery), and
+  // waits for snapshot writes.
+  async #io(): Promise<void> {
+    const pending = this.#pendingIo;
+    this.#pendingIo = [];
+    await Promise.all(pending);
+    const closing = this.#toClose;
+    this.#toClose = [];
+    for (const s of closing) await s.close();
+    if (this.#toOpen.size === 0 || !this.#openStorage) return;
+    const opening = [...this.#toOpen];
+    this.#toOpen.clear();
+    for (const node of opening) {
+      if (node.up || node.retired) continue;
+      node.storage = await this.#openStorage(node.id, node.conf);
+      this.#checkRecovered(node);
+      this.#boot(node);
+      this.trace(
+        `${node.id} REOPEN term=${node.raft!.term} commit=${
+          node.raft!.log.committed
+        }`,
+      );
     }
   }
 
@@ -363,14 +523,17 @@ export class SimCluster {
     node.raft!.step(m);
   }
 
-  #handleReady(node: SimNode, rd: Ready): void {
-    const raft = node.raft!;
-    // 1. Persist (one durable write).
-    node.storage.save({
+  // 1. Persist (one durable write).
+  #persist(node: SimNode, rd: Ready): void | Promise<void> {
+    return node.storage.save({
       snapshot: rd.snapshot,
       entries: rd.entries,
       hardState: rd.hardState,
     });
+  }
+
+  #finishReady(node: SimNode, rd: Ready): void {
+    const raft = node.raft!;
     if (rd.hardState) {
       this.checker.observePersistHardState(node.id, rd.hardState);
     }
@@ -476,7 +639,7 @@ export class SimCluster {
   }
 }
 
-function safeTerm(s: MemoryStorage, i: number): number | undefined {
+function safeTerm(s: LogStore, i: number): number | undefined {
   if (i < s.firstIndex() - 1 || i > s.lastIndex()) return undefined;
   return s.term(i);
 }

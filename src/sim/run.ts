@@ -9,6 +9,9 @@
 import { mulberry32 } from "../raft/rand.ts";
 import type { TestingKnobs } from "../raft/raft.ts";
 import { SimCluster, type SimStats } from "./cluster.ts";
+import { DiskStorage } from "../storage/disk_storage.ts";
+import type { LogStore } from "../storage/types.ts";
+import type { ConfState, NodeId } from "../raft/types.ts";
 import type { Violation } from "./checker.ts";
 import { Nemesis, NEMESIS_KINDS, type NemesisKind } from "./nemesis.ts";
 
@@ -48,69 +51,167 @@ export interface SimResult {
   faults: Record<string, number>;
 }
 
-/** Runs one seed and returns what happened. */
-export function runSimulation(options: SimOptions): SimResult {
-  const random = mulberry32(options.seed);
-  const nodes = options.nodes ?? 3;
-  const steps = options.steps ?? 3000;
-  const proposeRate = options.proposeRate ?? 0.5;
-  const readRate = options.readRate ?? 0.2;
-  const cluster = new SimCluster({
-    nodes,
+/** Options for a file-backed run: each node persists to a `DiskStorage` under `dir`. */
+export interface DiskSimOptions extends SimOptions {
+  /** A directory for the nodes' data directories (created, left in place). */
+  dir: string;
+  /** Opens a node's store (defaults to `DiskStorage.open(dir/id)`); tests inject a file system here. */
+  openStorage?: (id: NodeId, conf: ConfState | undefined) => Promise<LogStore>;
+}
+
+interface Run {
+  cluster: SimCluster;
+  nemesis: Nemesis;
+  steps: number;
+  recovery: number;
+  proposeRate: number;
+  readRate: number;
+  result: () => SimResult;
+}
+
+function prepare(
+  options: SimOptions,
+  random: () => number,
+  cluster: SimCluster,
+): Run {
+  const nemesis = new Nemesis({
+    kinds: options.nemesis ?? NEMESIS_KINDS,
+    rate: options.nemesisRate,
+    voters: options.nodes ?? 3,
+  });
+  cluster.network.setFaults({ minDelay: 1, maxDelay: 5 });
+  return {
+    cluster,
+    nemesis,
+    steps: options.steps ?? 3000,
+    recovery: options.recoveryTicks ?? 600,
+    proposeRate: options.proposeRate ?? 0.5,
+    readRate: options.readRate ?? 0.2,
+    result: () => ({
+      seed: options.seed,
+      violation: cluster.checker.violation,
+      stats: cluster.stats,
+      faults: nemesis.counts,
+    }),
+  };
+}
+
+function clusterOptions(options: SimOptions, random: () => number) {
+  return {
+    nodes: options.nodes ?? 3,
     random,
     knobs: options.knobs,
     trace: options.trace,
     snapshotEvery: 32 + Math.floor(random() * 96),
-  });
-  const nemesis = new Nemesis({
-    kinds: options.nemesis ?? NEMESIS_KINDS,
-    rate: options.nemesisRate,
-    voters: nodes,
-  });
-  cluster.network.setFaults({ minDelay: 1, maxDelay: 5 });
+  };
+}
 
-  const result = (): SimResult => ({
-    seed: options.seed,
-    violation: cluster.checker.violation,
-    stats: cluster.stats,
-    faults: nemesis.counts,
-  });
+// The body of one faulty step, before the tick.
+function faultStep(r: Run): void {
+  r.nemesis.act(r.cluster);
+  workload(r.cluster, r.proposeRate, r.readRate);
+}
 
-  for (let i = 0; i < steps; i++) {
-    nemesis.act(cluster);
-    workload(cluster, proposeRate, readRate);
-    cluster.tick();
-    if (cluster.checker.violation) return result();
-    if (i % 50 === 0) cluster.retireRemoved();
+// Recovery phase bookkeeping: true once a leader committed an entry of its
+// own term after every fault healed.
+function recovered(r: Run, before: number): boolean {
+  const leader = r.cluster.leader();
+  if (!leader || r.cluster.checker.maxCommit() <= before) return false;
+  const t = r.cluster.checker.committedTerm(r.cluster.checker.maxCommit());
+  return t === leader.raft!.term;
+}
+
+function startRecovery(r: Run): number {
+  r.nemesis.healAll(r.cluster);
+  r.cluster.trace("nemesis HEAL ALL (recovery check)");
+  return r.cluster.checker.maxCommit();
+}
+
+function recoveryStep(r: Run, i: number): void {
+  const l = r.cluster.leader();
+  if (l && i % 5 === 0) r.cluster.propose(l);
+}
+
+function notRecovered(r: Run): void {
+  r.cluster.checker.violation = {
+    invariant: "liveness after heal",
+    detail:
+      `No leader committed an entry within ${r.recovery} ticks of healing every fault`,
+    step: r.cluster.stepCount,
+  };
+}
+
+/** Runs one seed and returns what happened. */
+export function runSimulation(options: SimOptions): SimResult {
+  const random = mulberry32(options.seed);
+  const r = prepare(
+    options,
+    random,
+    new SimCluster(clusterOptions(options, random)),
+  );
+  const c = r.cluster;
+  for (let i = 0; i < r.steps; i++) {
+    faultStep(r);
+    c.tick();
+    if (c.checker.violation) return r.result();
+    if (i % 50 === 0) c.retireRemoved();
   }
+  if (r.recovery > 0) {
+    const before = startRecovery(r);
+    let ok = false;
+    for (let i = 0; i < r.recovery && !ok; i++) {
+      recoveryStep(r, i);
+      c.tick();
+      if (c.checker.violation) return r.result();
+      ok = recovered(r, before);
+    }
+    if (!ok) notRecovered(r);
+  }
+  return r.result();
+}
 
-  const recovery = options.recoveryTicks ?? 600;
-  if (recovery > 0) {
-    nemesis.healAll(cluster);
-    cluster.trace("nemesis HEAL ALL (recovery check)");
-    const before = cluster.checker.maxCommit();
-    let committedAfter = false;
-    for (let i = 0; i < recovery && !committedAfter; i++) {
-      const l = cluster.leader();
-      if (l && i % 5 === 0) cluster.propose(l);
-      cluster.tick();
-      if (cluster.checker.violation) return result();
-      const leader = cluster.leader();
-      if (leader && cluster.checker.maxCommit() > before) {
-        const t = cluster.checker.committedTerm(cluster.checker.maxCommit());
-        committedAfter = t === leader.raft!.term;
+/**
+ * The file-backed "slow mode": the same run with every node persisting to
+ * a real data directory; a crash closes the store and a restart recovers it
+ * from disk.
+ */
+export async function runSimulationOnDisk(
+  options: DiskSimOptions,
+): Promise<SimResult> {
+  const random = mulberry32(options.seed);
+  const open = options.openStorage ??
+    ((id: NodeId, conf: ConfState | undefined) =>
+      DiskStorage.open(`${options.dir}/${id}`, {
+        conf,
+        log: () => {},
+      }) as Promise<LogStore>);
+  const cluster = await SimCluster.openOnDisk({
+    ...clusterOptions(options, random),
+    openStorage: open,
+  });
+  const r = prepare(options, random, cluster);
+  try {
+    for (let i = 0; i < r.steps; i++) {
+      faultStep(r);
+      await cluster.tickAsync();
+      if (cluster.checker.violation) return r.result();
+      if (i % 50 === 0) cluster.retireRemoved();
+    }
+    if (r.recovery > 0) {
+      const before = startRecovery(r);
+      let ok = false;
+      for (let i = 0; i < r.recovery && !ok; i++) {
+        recoveryStep(r, i);
+        await cluster.tickAsync();
+        if (cluster.checker.violation) return r.result();
+        ok = recovered(r, before);
       }
+      if (!ok) notRecovered(r);
     }
-    if (!committedAfter) {
-      cluster.checker.violation = {
-        invariant: "liveness after heal",
-        detail:
-          `No leader committed an entry within ${recovery} ticks of healing every fault`,
-        step: cluster.stepCount,
-      };
-    }
+    return r.result();
+  } finally {
+    await cluster.close();
   }
-  return result();
 }
 
 function workload(c: SimCluster, proposeRate: number, readRate: number): void {
