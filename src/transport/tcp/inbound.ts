@@ -1,0 +1,278 @@
+/**
+ * The accepting side: handshake checks, then the message loop (or one
+ * snapshot stream). Anything wrong closes the connection with a logged,
+ * counted reason; nothing a peer sends can stop the node.
+ *
+ * @module
+ */
+
+import {
+  encodeFrame,
+  FrameError,
+  type FrameReader,
+} from "../../codec/frame.ts";
+import { decodeMessage } from "../../codec/message.ts";
+import type { NodeId } from "../../raft/types.ts";
+import {
+  closeQuietly,
+  Deadline,
+  errorText,
+  remoteOf,
+  writeAll,
+} from "./net.ts";
+import {
+  encodeControl,
+  FrameKind,
+  type Hello,
+  MAX_HANDSHAKE_FRAME_BYTES,
+  parseHello,
+  PROTOCOL_VERSION,
+  STREAM_READ_BUFFER_BYTES,
+} from "./protocol.ts";
+import type { Shared } from "./shared.ts";
+import { receiveSnapshot } from "./snapshot.ts";
+
+/** Why the listener refused or closed a connection. */
+export class Refusal extends Error {
+  /** Reason code (the key in `stats().rejected`). */
+  readonly reason: string;
+  /** Send a Reject frame to the peer before closing. */
+  readonly tell: boolean;
+
+  /** Creates a refusal. */
+  constructor(reason: string, detail: string, tell = false) {
+    super(detail);
+    this.reason = reason;
+    this.tell = tell;
+  }
+}
+
+/** Bookkeeping the transport keeps about accepted connections. */
+export interface InboundRegistry {
+  /** Called once the handshake passed. */
+  attach(peer: NodeId, kind: Hello["k"], conn: Deno.Conn): void;
+  /** Called when the connection is finished. */
+  detach(peer: NodeId, kind: Hello["k"], conn: Deno.Conn): void;
+  /** Inbound connections still in their handshake. */
+  pendingHandshakes: number;
+}
+
+/** Serves one accepted connection until it closes. Never throws. */
+export async function serveInbound(
+  sh: Shared,
+  conn: Deno.Conn,
+  reader: FrameReader,
+  reg: InboundRegistry,
+): Promise<void> {
+  const remote = remoteOf(conn);
+  let peer: NodeId | undefined;
+  let kind: Hello["k"] | undefined;
+  let attached = false;
+  reg.pendingHandshakes++;
+  let pending = true;
+  const deadline = new Deadline(
+    sh.o.handshakeTimeoutMs,
+    () => closeQuietly(conn),
+  );
+  try {
+    if (reg.pendingHandshakes > sh.o.maxPendingHandshakes) {
+      throw new Refusal(
+        "too_many_handshakes",
+        `more than ${sh.o.maxPendingHandshakes} connections are in their handshake`,
+      );
+    }
+    // Handshake.
+    let hello: Hello;
+    try {
+      hello = await readHello(sh, reader);
+    } catch (e) {
+      if (deadline.expired) {
+        throw new Refusal(
+          "handshake_timeout",
+          `no handshake within ${sh.o.handshakeTimeoutMs} ms`,
+        );
+      }
+      throw e;
+    }
+    peer = hello.f;
+    kind = hello.k;
+    await writeAll(
+      conn,
+      encodeFrame(
+        FrameKind.HelloOk,
+        encodeControl({ v: PROTOCOL_VERSION, c: sh.o.clusterId, f: sh.id }),
+      ),
+      sh.o.writeTimeoutMs,
+    );
+    deadline.clear();
+    reg.pendingHandshakes--;
+    pending = false;
+    if (sh.closed) return;
+    if (!sh.peers.has(peer)) {
+      throw new Refusal("unknown_node", `node ${peer} was removed`);
+    }
+    reg.attach(peer, kind, conn);
+    attached = true;
+    reader.resize(STREAM_READ_BUFFER_BYTES);
+    sh.log("debug", "Accepted peer connection", { peer, remote, stream: kind });
+
+    if (kind === "snap") {
+      const failure = await receiveSnapshot(sh, peer, conn, reader);
+      if (failure?.reason !== undefined) {
+        throw new Refusal(failure.reason, failure.detail);
+      }
+      if (failure !== undefined && !sh.closed) {
+        sh.log("warn", "Snapshot receive failed", {
+          peer,
+          remote,
+          reason: failure.detail,
+        });
+      }
+      return;
+    }
+    await messageLoop(sh, peer, reader);
+  } catch (e) {
+    if (sh.closed) return;
+    let refusal: Refusal;
+    if (e instanceof Refusal) {
+      refusal = e;
+    } else if (e instanceof FrameError) {
+      refusal = new Refusal(e.code, e.message);
+    } else if (deadline.expired) {
+      refusal = new Refusal(
+        "handshake_timeout",
+        `no handshake within ${sh.o.handshakeTimeoutMs} ms`,
+      );
+    } else if (pending) {
+      // The socket or TLS failed before the peer identified itself.
+      refusal = new Refusal("handshake_failed", errorText(e));
+    } else {
+      // The socket failed (reset, closed under us): not the peer's fault.
+      sh.log("debug", "Peer connection ended", {
+        peer,
+        remote,
+        reason: errorText(e),
+      });
+      return;
+    }
+    sh.countRejected(refusal.reason);
+    const quiet = refusal.reason === "closed_before_handshake";
+    sh.log(quiet ? "info" : "warn", "Closing peer connection", {
+      peer,
+      remote,
+      stream: kind,
+      reason: refusal.reason,
+      detail: refusal.message,
+    });
+    if (refusal.tell) {
+      try {
+        await writeAll(
+          conn,
+          encodeFrame(
+            FrameKind.Reject,
+            encodeControl({ r: refusal.reason, d: refusal.message }),
+          ),
+          1000,
+        );
+      } catch {
+        // Best effort.
+      }
+    }
+  } finally {
+    deadline.clear();
+    if (pending) reg.pendingHandshakes--;
+    closeQuietly(conn);
+    if (attached) reg.detach(peer!, kind!, conn);
+  }
+}
+
+async function readHello(sh: Shared, reader: FrameReader): Promise<Hello> {
+  const frame = await reader.read(MAX_HANDSHAKE_FRAME_BYTES);
+  if (frame === null) {
+    throw new Refusal(
+      "closed_before_handshake",
+      "peer closed the connection before the handshake",
+    );
+  }
+  sh.stats.bytesReceived += frame.body.byteLength + 5;
+  if (frame.kind !== FrameKind.Hello) {
+    throw new Refusal(
+      "bad_handshake",
+      `expected a handshake, got frame kind ${frame.kind}`,
+    );
+  }
+  const hello = parseHello(frame.body);
+  if (typeof hello === "string") throw new Refusal("bad_handshake", hello);
+  if (hello.v !== PROTOCOL_VERSION) {
+    throw new Refusal(
+      "wrong_version",
+      `protocol version ${hello.v}, expected ${PROTOCOL_VERSION}`,
+      true,
+    );
+  }
+  if (hello.c !== sh.o.clusterId) {
+    throw new Refusal(
+      "wrong_cluster",
+      `cluster ${JSON.stringify(hello.c)}, expected ${
+        JSON.stringify(sh.o.clusterId)
+      }`,
+      true,
+    );
+  }
+  if (hello.t !== sh.id) {
+    throw new Refusal(
+      "wrong_recipient",
+      `handshake for node ${hello.t}, this is ${sh.id}`,
+      true,
+    );
+  }
+  if (!sh.peers.has(hello.f) || hello.f === sh.id) {
+    throw new Refusal("unknown_node", `node ${hello.f} is not a peer`, true);
+  }
+  return hello;
+}
+
+async function messageLoop(
+  sh: Shared,
+  peer: NodeId,
+  reader: FrameReader,
+): Promise<void> {
+  const max = sh.o.maxFrameBytes;
+  const stats = sh.stats;
+  for (;;) {
+    const frame = await reader.read(max);
+    if (frame === null) {
+      sh.log("debug", "Peer closed its connection", { peer });
+      return;
+    }
+    stats.bytesReceived += frame.body.byteLength + 5;
+    if (frame.kind !== FrameKind.Message) {
+      throw new Refusal(
+        "unexpected_frame",
+        `expected a message, got frame kind ${frame.kind}`,
+      );
+    }
+    const r = decodeMessage(frame.body);
+    if (!r.ok) {
+      throw new Refusal(
+        r.reason === "undecodable" ? "undecodable" : "invalid_message",
+        r.error,
+      );
+    }
+    const m = r.message;
+    if (m.from !== peer) {
+      throw new Refusal(
+        "wrong_sender",
+        `message from ${m.from} on a connection from ${peer}`,
+      );
+    }
+    if (m.to !== sh.id) {
+      throw new Refusal(
+        "wrong_recipient",
+        `message for ${m.to} arrived at ${sh.id}`,
+      );
+    }
+    if (sh.closed) return;
+    sh.deliver(m);
+  }
+}
