@@ -72,6 +72,8 @@ export interface NodeOptions {
   logger?: Logger;
   /** Called once if the store fails; the process must exit (default: log only). */
   onFatal?: (error: Error) => void;
+  /** Called after each durable write with its duration in seconds (metrics). */
+  onPersisted?: (seconds: number, entries: number) => void;
   /** Core settings (timeouts, flow control, PreVote, CheckQuorum). */
   raft?: Omit<RaftConfig, "id" | "storage" | "applied" | "logger">;
 }
@@ -144,9 +146,11 @@ export class RaftNode {
   readonly #sm: StateMachine;
   readonly #log: Logger;
   readonly #onFatal?: (e: Error) => void;
+  readonly #onPersisted?: (seconds: number, entries: number) => void;
   readonly #tickMs: number;
   readonly #snapshotEvery: number;
   readonly #timeoutMs: number;
+  readonly #electionTimeoutMs: number;
   readonly #self?: Omit<MemberInfo, "id">;
   readonly #nonce = newNonce();
   #seq = 0;
@@ -168,6 +172,9 @@ export class RaftNode {
   #appliedSelf: MemberInfo | undefined;
   #publishing = false;
   readonly #leaderWaiters = new Set<() => void>();
+  readonly #roleListeners = new Set<
+    (role: Role, leader: NodeId, term: number) => void
+  >();
 
   private constructor(options: NodeOptions) {
     this.id = options.id;
@@ -176,9 +183,13 @@ export class RaftNode {
     this.#sm = options.stateMachine;
     this.#log = options.logger ?? nullLogger;
     this.#onFatal = options.onFatal;
+    this.#onPersisted = options.onPersisted;
     this.#tickMs = options.tickMs ?? 10;
     this.#snapshotEvery = options.snapshotEvery ?? 10_000;
     this.#timeoutMs = options.requestTimeoutMs ?? 5_000;
+    const et = options.raft?.electionTicks ?? 15;
+    this.#electionTimeoutMs = (options.raft?.electionTicksMax ?? et * 2) *
+      this.#tickMs;
     this.#self = options.self;
     for (const p of options.peers ?? []) this.#members.set(p.id, { ...p });
     if (this.#self) this.#members.set(this.id, { id: this.id, ...this.#self });
@@ -459,6 +470,22 @@ export class RaftNode {
     });
   }
 
+  /**
+   * Calls `fn` whenever this node's role or known leader changes (after the
+   * change is persisted). Returns a function that unsubscribes.
+   */
+  onRoleChange(
+    fn: (role: Role, leader: NodeId, term: number) => void,
+  ): () => void {
+    this.#roleListeners.add(fn);
+    return () => this.#roleListeners.delete(fn);
+  }
+
+  /** The election timeout in ms (the longest randomized one), for lease extension on failover. */
+  get electionTimeoutMs(): number {
+    return this.#electionTimeoutMs;
+  }
+
   // --------------------------------------------------------------- status
 
   /** True while this node believes it is the leader. */
@@ -622,11 +649,13 @@ export class RaftNode {
     }
     for (const e of rd.entries) this.#noteOwnEntry(e);
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+      const t0 = performance.now();
       await this.#storage.save({
         snapshot: rd.snapshot,
         entries: rd.entries,
         hardState: rd.hardState,
       });
+      this.#onPersisted?.((performance.now() - t0) / 1000, rd.entries.length);
       if (rd.hardState) {
         this.#durableTerm = rd.hardState.term;
         this.#durableVote = rd.hardState.vote;

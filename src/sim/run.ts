@@ -71,7 +71,6 @@ interface Run {
 
 function prepare(
   options: SimOptions,
-  random: () => number,
   cluster: SimCluster,
 ): Run {
   const nemesis = new Nemesis({
@@ -144,11 +143,7 @@ function notRecovered(r: Run): void {
 /** Runs one seed and returns what happened. */
 export function runSimulation(options: SimOptions): SimResult {
   const random = mulberry32(options.seed);
-  const r = prepare(
-    options,
-    random,
-    new SimCluster(clusterOptions(options, random)),
-  );
+  const r = prepare(options, new SimCluster(clusterOptions(options, random)));
   const c = r.cluster;
   for (let i = 0; i < r.steps; i++) {
     faultStep(r);
@@ -189,7 +184,7 @@ export async function runSimulationOnDisk(
     ...clusterOptions(options, random),
     openStorage: open,
   });
-  const r = prepare(options, random, cluster);
+  const r = prepare(options, cluster);
   try {
     for (let i = 0; i < r.steps; i++) {
       faultStep(r);

@@ -1,0 +1,181 @@
+/**
+ * `raftd`: one raftlock node — the Raft core over a durable WAL, TCP to its
+ * peers, and the HTTP API.
+ *
+ * ```sh
+ * deno run -A cli/raftd.ts                        # single-node cluster on defaults
+ * deno run -A cli/raftd.ts --id n1 --data-dir ./data/n1 \
+ *   --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \
+ *   --peers n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { startServer } from "../src/server/server.ts";
+import { jsonLineLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
+
+const USAGE = `Usage: raftd [options]
+
+Runs one raftlock node. With no --peers (and no --join) it starts a
+single-node cluster; the data directory keeps its state across restarts.
+
+  --id ID              this node's id (default n1)
+  --data-dir DIR       data directory (default ./data/<id>)
+  --listen HOST:PORT   peer (Raft) address (default 127.0.0.1:7001)
+  --http HOST:PORT     HTTP API address (default 127.0.0.1:8001)
+  --peers LIST         initial voters: id=host:port,... including this node
+  --join URL           join an existing cluster through any member's HTTP API
+                       (this node is added as a learner, then promoted)
+  --cluster-id NAME    refuse peers of another cluster (default raftlock)
+  --tick-ms N          Raft tick (default 10)
+  --election-ticks N   minimum election timeout in ticks (default 15)
+  --heartbeat-ticks N  heartbeat interval in ticks (default 5)
+  --snapshot-every N   snapshot after N applied entries (default 10000)
+  --peer-cert FILE     TLS certificate for peer traffic (with --peer-key, --peer-ca)
+  --peer-key FILE      TLS private key for peer traffic
+  --peer-ca FILE       CA that signs every peer's certificate
+  --log-level LEVEL    debug, info, warn or error (default info)
+  -h, --help           show this help
+
+Signals: SIGINT and SIGTERM shut down cleanly. SIGKILL is safe at any instant:
+every acknowledged write is durable before it is acknowledged.`;
+
+function fail(message: string): never {
+  console.error(`raftd: ${message}\n\nRun with --help for the options.`);
+  Deno.exit(2);
+}
+
+function address(flag: string, v: string): { hostname: string; port: number } {
+  const m = v.match(/^(.*):(\d+)$/);
+  if (!m || Number(m[2]) > 65535) fail(`--${flag} takes host:port, got "${v}"`);
+  return { hostname: m[1] || "127.0.0.1", port: Number(m[2]) };
+}
+
+function positive(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) {
+    fail(`--${flag} takes a positive whole number, got "${v}"`);
+  }
+  return n;
+}
+
+async function main(): Promise<void> {
+  let v;
+  try {
+    v = parseArgs({
+      args: Deno.args,
+      options: {
+        id: { type: "string", default: "n1" },
+        "data-dir": { type: "string" },
+        listen: { type: "string", default: "127.0.0.1:7001" },
+        http: { type: "string", default: "127.0.0.1:8001" },
+        peers: { type: "string" },
+        join: { type: "string" },
+        "cluster-id": { type: "string", default: "raftlock" },
+        "tick-ms": { type: "string", default: "10" },
+        "election-ticks": { type: "string", default: "15" },
+        "heartbeat-ticks": { type: "string", default: "5" },
+        "snapshot-every": { type: "string", default: "10000" },
+        "peer-cert": { type: "string" },
+        "peer-key": { type: "string" },
+        "peer-ca": { type: "string" },
+        "log-level": { type: "string", default: "info" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (v.help) {
+    console.log(USAGE);
+    return;
+  }
+  const id = v.id!;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+    fail(`--id must be 1-64 letters, digits, '_', '.' or '-', got "${id}"`);
+  }
+  if (!(LEVELS as readonly string[]).includes(v["log-level"]!)) {
+    fail(`--log-level must be one of ${LEVELS.join(", ")}`);
+  }
+  address("listen", v.listen!);
+  address("http", v.http!);
+  const peers: Record<string, string> = {};
+  if (v.peers) {
+    for (const part of v.peers.split(",")) {
+      const m = part.trim().match(/^([A-Za-z0-9_.-]+)=(.+:\d+)$/);
+      if (!m) fail(`--peers takes id=host:port,..., got "${part}"`);
+      peers[m[1]] = m[2];
+    }
+    if (!(id in peers)) {
+      fail(`--peers must include this node (${id}=${v.listen})`);
+    }
+  }
+  if (v.peers && v.join) {
+    fail(
+      "use either --peers (a new cluster) or --join (an existing one), not both",
+    );
+  }
+  const tlsFlags = [v["peer-cert"], v["peer-key"], v["peer-ca"]];
+  if (tlsFlags.some((f) => f) && !tlsFlags.every((f) => f)) {
+    fail("peer TLS needs all three of --peer-cert, --peer-key and --peer-ca");
+  }
+
+  const logger = jsonLineLogger({
+    minLevel: v["log-level"] as LogLevel,
+    base: { node: id },
+  });
+  const server = await startServer({
+    id,
+    dataDir: v["data-dir"] ?? `./data/${id}`,
+    listen: v.listen!,
+    http: v.http!,
+    peers: v.peers ? peers : undefined,
+    join: v.join,
+    clusterId: v["cluster-id"]!,
+    tickMs: positive("tick-ms", v["tick-ms"]!),
+    electionTicks: positive("election-ticks", v["election-ticks"]!),
+    heartbeatTicks: positive("heartbeat-ticks", v["heartbeat-ticks"]!),
+    snapshotEvery: positive("snapshot-every", v["snapshot-every"]!),
+    tls: v["peer-cert"]
+      ? {
+        certFile: v["peer-cert"]!,
+        keyFile: v["peer-key"]!,
+        caFile: v["peer-ca"]!,
+      }
+      : undefined,
+    logger,
+    onFatal: (e) => {
+      logger("raftd.fatal", {
+        level: "error",
+        error: e.message,
+        hint:
+          "The node stopped to protect its data; fix the cause (disk full or failing?) and restart it",
+      });
+      Deno.exit(1);
+    },
+  }).catch((e) => {
+    logger("raftd.startFailed", {
+      level: "error",
+      error: (e as Error).message,
+    });
+    console.error(`raftd: could not start: ${(e as Error).message}`);
+    Deno.exit(1);
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger("raftd.shutdown", { level: "info", signal });
+    const force = setTimeout(() => Deno.exit(1), 5000);
+    await server.stop();
+    clearTimeout(force);
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+if (import.meta.main) main();

@@ -1,0 +1,162 @@
+/**
+ * The metrics a node exposes at `GET /metrics`: Raft (term, indexes, leader
+ * changes, proposals, WAL persist latency), HTTP latency by route, and the
+ * service's keys, leases, locks and watchers.
+ *
+ * @module
+ */
+
+import type { RaftNode } from "../node/node.ts";
+import type { LockService } from "../service/service.ts";
+import { Counter, Gauge, Histogram, Registry } from "./metrics.ts";
+
+/** A gauge that the code moves up and down. */
+export class UpDown {
+  /** The current value. */
+  value = 0;
+  /** Adds one. */
+  inc(): void {
+    this.value++;
+  }
+  /** Removes one. */
+  dec(): void {
+    this.value--;
+  }
+}
+
+/** The node's metrics. */
+export interface ApiMetrics {
+  /** Everything, for rendering. */
+  registry: Registry;
+  /** HTTP request latency by route, method and status. */
+  http: Histogram;
+  /** Time to make one Ready durable (write + sync). */
+  persist: Histogram;
+  /** Leader changes seen by this node. */
+  leaderChanges: Counter;
+  /** Locks granted through this node. */
+  lockGrants: Counter;
+  /** Open watch streams. */
+  watchers: UpDown;
+}
+
+/** Creates the metrics; call {@linkcode bindNodeMetrics} once the node and service exist. */
+export function createMetrics(): ApiMetrics {
+  const registry = new Registry();
+  return {
+    registry,
+    http: registry.add(
+      new Histogram(
+        "raftlock_http_request_duration_seconds",
+        "HTTP request latency",
+      ),
+    ),
+    persist: registry.add(
+      new Histogram(
+        "raftlock_wal_persist_duration_seconds",
+        "Time to write and sync one batch to the WAL",
+      ),
+    ),
+    leaderChanges: registry.add(
+      new Counter(
+        "raftlock_leader_changes_total",
+        "Leader changes seen by this node",
+      ),
+    ),
+    lockGrants: registry.add(
+      new Counter(
+        "raftlock_lock_grants_total",
+        "Locks granted through this node",
+      ),
+    ),
+    watchers: new UpDown(),
+  };
+}
+
+/** Adds the gauges that read the node and the service. */
+export function bindNodeMetrics(
+  m: ApiMetrics,
+  node: RaftNode,
+  service: LockService,
+): void {
+  const r = m.registry;
+  r.add(new Gauge("raftlock_raft_term", "Current Raft term", () => node.term));
+  r.add(
+    new Gauge(
+      "raftlock_raft_is_leader",
+      "1 if this node is the leader",
+      () => (node.isLeader ? 1 : 0),
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_raft_commit_index",
+      "Commit index",
+      () => node.status().commit,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_raft_applied_index",
+      "Applied index",
+      () => node.applied,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_proposals_total",
+      "Proposals made by this node's service",
+      () => service.counters.proposals,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_proposal_errors_total",
+      "Proposals that failed (no leader, timeout)",
+      () => service.counters.proposalErrors,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_revision",
+      "Current revision of the key space",
+      () => service.state.revision,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_keys",
+      "Keys stored",
+      () => service.state.counts().keys,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_leases",
+      "Leases alive",
+      () => service.state.counts().leases,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_locks",
+      "Locks known",
+      () => service.state.counts().locks,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_lock_waiters",
+      "Queued lock waiters",
+      () => service.state.counts().waiters,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_watchers",
+      "Open watch streams on this node",
+      () => m.watchers.value,
+    ),
+  );
+  node.onRoleChange(() => m.leaderChanges.inc());
+}

@@ -1,0 +1,170 @@
+/**
+ * Request schemas (zod) with the API's bounds: key length, value size,
+ * TTLs, waits and list limits.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import {
+  MAX_KEY_BYTES,
+  MAX_LEASE_TTL,
+  MAX_LOCK_DELAY_MS,
+  MAX_TXN_OPS,
+  MAX_VALUE_BYTES,
+  MIN_LEASE_TTL,
+  utf8Length,
+} from "../state/commands.ts";
+
+/** Longest a lock acquire may wait, in ms. */
+export const MAX_WAIT_MS = 300_000;
+/** Largest page of a key listing. */
+export const MAX_LIST_LIMIT = 10_000;
+/** Longest lock name or owner, in bytes. */
+export const MAX_NAME_BYTES = 256;
+
+const revision = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const id = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** A key: 1..1024 bytes of UTF-8. */
+export const keySchema: z.ZodType<string> = z.string().min(
+  1,
+  "key must not be empty",
+).refine(
+  (k) => utf8Length(k) <= MAX_KEY_BYTES,
+  `key must be at most ${MAX_KEY_BYTES} bytes`,
+);
+
+/** A lock name: 1..256 bytes. */
+export const nameSchema: z.ZodType<string> = z.string().min(1).refine(
+  (k) => utf8Length(k) <= MAX_NAME_BYTES,
+  `name must be at most ${MAX_NAME_BYTES} bytes`,
+);
+
+const valueSchema = z.string().refine(
+  (v) => utf8Length(v) <= MAX_VALUE_BYTES,
+  `value must be at most ${MAX_VALUE_BYTES} bytes`,
+);
+
+const fenceSchema = z.strictObject({ lock: nameSchema, token: id });
+
+/** `PUT /v1/kv/{key}` body. */
+export const putBody = z.strictObject({
+  value: valueSchema,
+  lease: id.optional(),
+  ifModRevision: revision.optional(),
+  ifVersion: revision.optional(),
+  fence: fenceSchema.optional(),
+});
+
+const compareSchema = z.union([
+  z.strictObject({
+    key: keySchema,
+    target: z.literal("value"),
+    op: z.enum(["==", "!=", "<", ">"]),
+    value: z.string(),
+  }),
+  z.strictObject({
+    key: keySchema,
+    target: z.enum(["version", "modRevision", "createRevision", "lease"]),
+    op: z.enum(["==", "!=", "<", ">"]),
+    value: revision,
+  }),
+]);
+
+const txnOpSchema = z.union([
+  z.strictObject({
+    put: z.strictObject({
+      key: keySchema,
+      value: valueSchema,
+      lease: id.optional(),
+    }),
+  }),
+  z.strictObject({
+    delete: z.strictObject({ key: keySchema, prefix: z.boolean().optional() }),
+  }),
+  z.strictObject({
+    get: z.strictObject({
+      key: z.string().refine((k) => utf8Length(k) <= MAX_KEY_BYTES),
+      prefix: z.boolean().optional(),
+      limit: z.number().int().min(1).max(MAX_LIST_LIMIT).optional(),
+    }),
+  }),
+]);
+
+/** One transaction operation as the API spells it. */
+export type ApiTxnOp = z.infer<typeof txnOpSchema>;
+
+/** `POST /v1/txn` body. */
+export const txnBody = z.strictObject({
+  compare: z.array(compareSchema).max(MAX_TXN_OPS).default([]),
+  success: z.array(txnOpSchema).max(MAX_TXN_OPS).default([]),
+  failure: z.array(txnOpSchema).max(MAX_TXN_OPS).default([]),
+  fence: fenceSchema.optional(),
+});
+
+/** `POST /v1/leases` body. */
+export const leaseBody = z.strictObject({
+  ttl: z.number().int().min(MIN_LEASE_TTL).max(MAX_LEASE_TTL),
+});
+
+/** `POST /v1/locks/{name}/acquire` body. */
+export const acquireBody = z.strictObject({
+  ttl: z.number().int().min(MIN_LEASE_TTL).max(MAX_LEASE_TTL).optional(),
+  lease: id.optional(),
+  wait: z.number().int().min(0).max(MAX_WAIT_MS).optional(),
+  owner: z.string().refine(
+    (s) => utf8Length(s) <= MAX_NAME_BYTES,
+    `owner must be at most ${MAX_NAME_BYTES} bytes`,
+  )
+    .optional(),
+  lockDelay: z.number().int().min(0).max(MAX_LOCK_DELAY_MS).optional(),
+}).refine(
+  (b) => !(b.ttl !== undefined && b.lease !== undefined),
+  "give either ttl or lease, not both",
+);
+
+/** `POST /v1/locks/{name}/release` body. */
+export const releaseBody = z.strictObject({ token: id });
+
+/** `POST /v1/cluster/members` body. */
+export const memberBody = z.strictObject({
+  id: z.string().regex(
+    /^[A-Za-z0-9_.-]{1,64}$/,
+    "id must be 1-64 letters, digits, '_', '.' or '-'",
+  ),
+  peerAddress: z.string().regex(
+    /^[^\s:]+:\d{1,5}$/,
+    "peerAddress must be host:port",
+  ),
+  httpAddress: z.string().regex(
+    /^[^\s:]+:\d{1,5}$/,
+    "httpAddress must be host:port",
+  ).optional(),
+  learner: z.boolean().optional(),
+});
+
+/** `POST /v1/cluster/leader` body. */
+export const transferBody = z.strictObject({ to: z.string().min(1).max(64) });
+
+/** Parses a whole non-negative number from a query string; undefined when absent. */
+export function queryInt(
+  v: string | undefined,
+  name: string,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d{1,16}$/.test(v) || Number(v) > max) {
+    throw new QueryError(`${name} must be a whole number from 0 to ${max}`);
+  }
+  return Number(v);
+}
+
+/** A bad query parameter. */
+export class QueryError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "QueryError";
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * One raftlock server process, assembled: the data directory (WAL and
+ * snapshots), the TCP peer transport, the Raft node, the lock service and
+ * the HTTP API on `Deno.serve`. `cli/raftd.ts` parses flags into
+ * {@linkcode ServerOptions}; tests start servers in-process the same way.
+ *
+ * @module
+ */
+
+import { createApp } from "../api/app.ts";
+import { bindNodeMetrics, createMetrics } from "../api/api_metrics.ts";
+import { type Logger, nullLogger } from "../node/logger.ts";
+import { RaftNode } from "../node/node.ts";
+import type { ConfState, NodeId } from "../raft/types.ts";
+import { LockService } from "../service/service.ts";
+import { ServiceStateMachine } from "../state/machine.ts";
+import { DiskStorage } from "../storage/disk_storage.ts";
+import { TcpTransport } from "../transport/tcp.ts";
+
+/** How to run a server. */
+export interface ServerOptions {
+  /** This node's id. */
+  id: NodeId;
+  /** Its data directory. */
+  dataDir: string;
+  /** Peer (Raft) listen address, host:port (port 0 picks one). */
+  listen: string;
+  /** HTTP API listen address, host:port (port 0 picks one). */
+  http: string;
+  /** Initial voters id → peer address (a new cluster); absent for a single node or a join. */
+  peers?: Record<NodeId, string>;
+  /** Join an existing cluster through this member's HTTP URL. */
+  join?: string;
+  /** Peers of another cluster id are refused (default "raftlock"). */
+  clusterId?: string;
+  /** Raft tick in ms (default 10). */
+  tickMs?: number;
+  /** Minimum election timeout in ticks (default 15). */
+  electionTicks?: number;
+  /** Heartbeat interval in ticks (default 5). */
+  heartbeatTicks?: number;
+  /** Snapshot after this many applied entries (default 10 000). */
+  snapshotEvery?: number;
+  /** Peer TLS files. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+  /** Structured logs. */
+  logger?: Logger;
+  /** Called when storage fails; the process should exit. */
+  onFatal?: (e: Error) => void;
+}
+
+/** A running server. */
+export interface Server {
+  /** The node. */
+  node: RaftNode;
+  /** The lock service. */
+  service: LockService;
+  /** The bound HTTP address, host:port. */
+  httpAddress: string;
+  /** The bound peer address, host:port. */
+  peerAddress: string;
+  /** Stops HTTP, the service, the node, the transport and the store. */
+  stop(): Promise<void>;
+}
+
+/** Opens the data directory, recovers, and starts the node and its HTTP API. */
+export async function startServer(options: ServerOptions): Promise<Server> {
+  const log = options.logger ?? nullLogger;
+  const id = options.id;
+  let conf: ConfState | undefined;
+  if (options.peers) {
+    conf = { voters: Object.keys(options.peers).sort(), learners: [] };
+  } else if (!options.join) conf = { voters: [id], learners: [] };
+
+  // Filled in once started; the transport's callbacks run only after that.
+  const ref: { node?: RaftNode; app?: ReturnType<typeof createApp> } = {};
+  const storage = await DiskStorage.open(options.dataDir, {
+    conf,
+    log: (event, fields) =>
+      log(`storage.${event}`, { level: "warn", ...fields }),
+    onFatal: (e) => options.onFatal?.(e),
+  });
+  const fresh = storage.lastIndex() === 0 &&
+    storage.initialState().hardState.term === 0;
+
+  const peers: Record<string, string> = {};
+  for (const [pid, addr] of Object.entries(options.peers ?? {})) {
+    if (pid !== id) peers[pid] = addr;
+  }
+  let transport: TcpTransport;
+  try {
+    transport = await TcpTransport.listen({
+      id,
+      clusterId: options.clusterId ?? "raftlock",
+      listen: options.listen,
+      peers,
+      tls: options.tls,
+      logger: (level, message, fields) =>
+        log("transport", { level, message, ...fields }),
+      onSnapshotStatus: (to, ok) => ref.node?.reportSnapshot(to, ok),
+      onUnreachable: (to) => ref.node?.reportUnreachable(to),
+    });
+  } catch (e) {
+    await storage.close();
+    throw new Error(
+      `Cannot listen for peers on ${options.listen}: ${(e as Error).message}`,
+    );
+  }
+  const peerAddress = transport.addr;
+
+  const metrics = createMetrics();
+  const state = new ServiceStateMachine();
+  // The HTTP listener starts before the node so its bound address can be
+  // published; requests arriving before the node exists get 503.
+  const [hostname, portText] = splitHostPort(options.http);
+  let httpServer: Deno.HttpServer;
+  try {
+    httpServer = Deno.serve({
+      hostname,
+      port: Number(portText),
+      onListen: () => {},
+    }, (req) =>
+      ref.app ? ref.app.fetch(req) : Response.json(
+        {
+          error: {
+            code: "unavailable",
+            message: "The node is starting; retry shortly",
+          },
+        },
+        { status: 503, headers: { "Retry-After": "1" } },
+      ));
+  } catch (e) {
+    await transport.close();
+    await storage.close();
+    throw new Error(
+      `Cannot serve HTTP on ${options.http}: ${(e as Error).message}`,
+    );
+  }
+  const addr = httpServer.addr as Deno.NetAddr;
+  const httpAddress = `${addr.hostname}:${addr.port}`;
+
+  const node = RaftNode.start({
+    id,
+    storage,
+    transport,
+    stateMachine: state,
+    self: { peerAddress, httpAddress },
+    peers: Object.entries(options.peers ?? {}).map(([pid, a]) => ({
+      id: pid,
+      peerAddress: a,
+    })),
+    tickMs: options.tickMs,
+    snapshotEvery: options.snapshotEvery,
+    logger: log,
+    onFatal: options.onFatal,
+    onPersisted: (s) => metrics.persist.observe(s),
+    raft: {
+      electionTicks: options.electionTicks,
+      heartbeatTicks: options.heartbeatTicks,
+    },
+  });
+  const service = new LockService({ node, state, logger: log });
+  bindNodeMetrics(metrics, node, service);
+  ref.node = node;
+  ref.app = createApp({ service, metrics });
+  log("server.ready", {
+    level: "info",
+    id,
+    http: httpAddress,
+    peer: peerAddress,
+    dataDir: options.dataDir,
+    fresh,
+  });
+
+  let joining: Promise<void> | undefined;
+  if (options.join && fresh) {
+    joining = join(options.join, id, peerAddress, httpAddress, node, log);
+  }
+
+  return {
+    node,
+    service,
+    httpAddress,
+    peerAddress,
+    async stop() {
+      await httpServer.shutdown().catch(() => {});
+      service.close();
+      await node.stop();
+      await joining?.catch(() => {});
+    },
+  };
+}
+
+function splitHostPort(a: string): [string, string] {
+  const i = a.lastIndexOf(":");
+  if (i < 0) throw new Error(`Address ${a} must be host:port`);
+  return [a.slice(0, i) || "127.0.0.1", a.slice(i + 1)];
+}
+
+// Asks a member to add this node as a learner, waits until this node has
+// caught up with the leader, then asks for its promotion to voter.
+async function join(
+  url: string,
+  id: NodeId,
+  peerAddress: string,
+  httpAddress: string,
+  node: RaftNode,
+  log: Logger,
+): Promise<void> {
+  const base = url.replace(/\/$/, "");
+  const post = async (path: string, body?: unknown) => {
+    const r = await fetch(`${base}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await r.text();
+    if (!r.ok && r.status !== 409) throw new Error(`${r.status} ${text}`);
+  };
+  for (let attempt = 1;; attempt++) {
+    try {
+      await post("/v1/cluster/members", {
+        id,
+        peerAddress,
+        httpAddress,
+        learner: true,
+      });
+      log("server.join", {
+        level: "info",
+        step: "added as learner",
+        via: base,
+      });
+      break;
+    } catch (e) {
+      log("server.join", {
+        level: "warn",
+        step: "add failed, retrying",
+        attempt,
+        error: String(e),
+      });
+      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * attempt)));
+    }
+  }
+  // Promote once this node has applied close to what the leader has.
+  for (let attempt = 1;; attempt++) {
+    const s = node.status();
+    if (s.members.find((m) => m.id === id)?.role === "voter") return;
+    if (s.leader && s.applied > 0 && s.applied >= s.commit) {
+      try {
+        await post(`/v1/cluster/members/${encodeURIComponent(id)}/promote`);
+        log("server.join", { level: "info", step: "promoted to voter" });
+        return;
+      } catch (e) {
+        log("server.join", {
+          level: "warn",
+          step: "promote failed, retrying",
+          error: String(e),
+        });
+      }
+    }
+    await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+  }
+}

@@ -1,0 +1,546 @@
+/**
+ * The lock, lease and config service on one node: turns requests into
+ * replicated commands, serves reads behind a ReadIndex barrier, holds lock
+ * waiters while their request is open, runs live watches, and — while this
+ * node leads — proposes lease expiries and lock-delay ends from its own
+ * monotonic clock.
+ *
+ * @module
+ */
+
+import type { RaftNode } from "../node/node.ts";
+import {
+  type Command,
+  encodeCommand,
+  type Fence,
+  type RequestId,
+  type TxnCommand,
+} from "../state/commands.ts";
+import type { EventsSince, WatchEvent, WatchFilter } from "../state/history.ts";
+import { LeaseClock } from "../state/lease_clock.ts";
+import type {
+  LockGrant,
+  RangeQuery,
+  RangeResult,
+  ServiceStateMachine,
+} from "../state/machine.ts";
+import type { KeyValue, ResultFor } from "../state/results.ts";
+import type { LeaseDetail, LeaseSummary } from "../state/leases.ts";
+import type { LockInfo } from "../state/locks.ts";
+import { ApiError } from "../api/errors.ts";
+import { type Logger, nullLogger } from "../node/logger.ts";
+
+/** Options for a {@linkcode LockService}. */
+export interface LockServiceOptions {
+  /** The running node. */
+  node: RaftNode;
+  /** The state machine the node applies to. */
+  state: ServiceStateMachine;
+  /** Structured logs. */
+  logger?: Logger;
+  /** How often the leader checks lease deadlines, in ms (default 50). */
+  clockIntervalMs?: number;
+}
+
+/** Options common to writes. */
+export interface WriteOptions {
+  /** A client-chosen request id: a retry with the same id is applied once. */
+  requestId?: RequestId;
+  /** Deadline in ms. */
+  timeoutMs?: number;
+}
+
+/** Consistency of a read. */
+export type Consistency = "linearizable" | "serializable";
+
+/** What a lock acquire asks for. */
+export interface AcquireOptions {
+  /** TTL in seconds of a lease made for this lock (when `lease` is not given). */
+  ttl?: number;
+  /** An existing lease to hold the lock with. */
+  lease?: number;
+  /** How long to wait in the queue, in ms (0 = try once). */
+  wait: number;
+  /** Who holds it (free text). */
+  owner?: string;
+  /** Lock-delay in ms after the holder's lease expires. */
+  lockDelay?: number;
+  /** Aborts the wait (the client went away). */
+  signal?: AbortSignal;
+}
+
+/** A granted lock. */
+export interface Granted {
+  /** The lock's name. */
+  name: string;
+  /** The fencing token. */
+  token: number;
+  /** The lease holding it. */
+  lease: number;
+  /** The owner string. */
+  owner: string;
+}
+
+/** A lease with its remaining time. */
+export interface LeaseView extends LeaseDetail {
+  /** Seconds left before the lease expires (by the leader's clock), or null when unknown. */
+  remaining: number | null;
+}
+
+/** A live watch: events after a revision, then every new event. */
+export interface WatchHandle {
+  /** Stops the watch. */
+  close(): void;
+}
+
+/** The service on one node. */
+export class LockService {
+  readonly #node: RaftNode;
+  readonly #state: ServiceStateMachine;
+  readonly #log: Logger;
+  readonly #clock = new LeaseClock();
+  readonly #grantWaiters = new Map<string, (g: LockGrant) => void>();
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly #clockTimer: ReturnType<typeof setInterval>;
+  readonly #clientId = `svc-${crypto.randomUUID()}`;
+  #seq = 0;
+  readonly #watchers = new Set<{ resync(): void }>();
+  /** Requests served, by outcome, for metrics. */
+  readonly counters: {
+    proposals: number;
+    proposalErrors: number;
+    leaseExpiries: number;
+  } = {
+    proposals: 0,
+    proposalErrors: 0,
+    leaseExpiries: 0,
+  };
+
+  /** Wires the service to a node and its state machine. */
+  constructor(options: LockServiceOptions) {
+    this.#node = options.node;
+    this.#state = options.state;
+    this.#log = options.logger ?? nullLogger;
+    this.#unsubscribe.push(
+      this.#state.onLockGranted((g) => {
+        if (g.waiterId) this.#grantWaiters.get(g.waiterId)?.(g);
+      }),
+      this.#state.onLeaseChanges((changes) =>
+        this.#clock.onApplied(performance.now(), changes)
+      ),
+      this.#state.onRestore(() => {
+        for (const w of this.#watchers) w.resync();
+      }),
+      this.#node.onRoleChange((role) => this.#onRole(role)),
+    );
+    if (this.#node.isLeader) this.#onRole("leader");
+    this.#clockTimer = setInterval(
+      () => this.#driveClock(),
+      options.clockIntervalMs ?? 50,
+    );
+  }
+
+  /** The state machine (for queries that need no barrier). */
+  get state(): ServiceStateMachine {
+    return this.#state;
+  }
+
+  /** The node. */
+  get node(): RaftNode {
+    return this.#node;
+  }
+
+  /** Stops timers and listeners. */
+  close(): void {
+    clearInterval(this.#clockTimer);
+    for (const u of this.#unsubscribe) u();
+    for (const w of [...this.#watchers]) w.resync = () => {};
+    this.#watchers.clear();
+  }
+
+  // ------------------------------------------------------------ leader clock
+
+  #onRole(role: string): void {
+    if (role === "leader") {
+      // Every lease gets its full TTL plus an election timeout from now, so
+      // a failover never expires a live lease early.
+      this.#clock.onBecomeLeader(
+        performance.now(),
+        this.#state.leases(),
+        this.#node.electionTimeoutMs,
+        this.#state.pendingLockDelays(),
+      );
+      this.#log("service.leaseClock", {
+        level: "info",
+        leases: this.#clock.size,
+        state: "started",
+      });
+    } else if (this.#clock.active) {
+      this.#clock.onStepDown();
+      this.#log("service.leaseClock", { level: "info", state: "stopped" });
+    }
+  }
+
+  #driveClock(): void {
+    if (!this.#clock.active || !this.#node.isLeader) return;
+    const now = performance.now();
+    for (const due of this.#clock.due(now)) {
+      this.#clock.markProposed(due.id, now);
+      this.counters.leaseExpiries++;
+      this.#proposeQuiet({
+        type: "leaseExpire",
+        id: due.id,
+        keepaliveIndex: due.keepaliveIndex,
+      });
+    }
+    for (const d of this.#clock.dueLockDelays(now)) {
+      this.#clock.markLockDelayProposed(d.name, now);
+      this.#proposeQuiet({
+        type: "lockDelayEnd",
+        name: d.name,
+        revision: d.revision,
+      });
+    }
+  }
+
+  #proposeQuiet(cmd: Command): void {
+    this.#node.propose(encodeCommand(cmd)).catch((e) => {
+      this.#log("service.clockProposalFailed", {
+        level: "debug",
+        type: cmd.type,
+        error: String(e),
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /**
+   * Replicates one command and returns its successful result; a failed
+   * condition or a bad request becomes an {@linkcode ApiError}.
+   */
+  async run<T extends Command>(
+    cmd: T,
+    options: WriteOptions = {},
+  ): Promise<Extract<ResultFor<T["type"]>, { ok: true }>> {
+    const withId = {
+      ...cmd,
+      requestId: options.requestId ??
+        { client: this.#clientId, seq: ++this.#seq },
+    };
+    this.counters.proposals++;
+    let applied;
+    try {
+      applied = await this.#node.propose<ResultFor<T["type"]>>(
+        encodeCommand(withId),
+        { timeoutMs: options.timeoutMs },
+      );
+    } catch (e) {
+      this.counters.proposalErrors++;
+      throw e;
+    }
+    const r = applied.result;
+    if (!r.ok) {
+      const { code, message, ...extra } = r.error;
+      throw new ApiError(code, message, extra);
+    }
+    return r as Extract<ResultFor<T["type"]>, { ok: true }>;
+  }
+
+  /** Puts a key. */
+  put(
+    body: {
+      key: string;
+      value: string;
+      lease?: number;
+      ifModRevision?: number;
+      ifVersion?: number;
+      fence?: Fence;
+    },
+    options?: WriteOptions,
+  ): Promise<{ revision: number }> {
+    return this.run({ type: "put", ...body }, options).then((r) => ({
+      revision: r.revision,
+    }));
+  }
+
+  /** Deletes a key or a prefix. */
+  delete(
+    body: {
+      key: string;
+      prefix?: boolean;
+      ifModRevision?: number;
+      fence?: Fence;
+    },
+    options?: WriteOptions,
+  ): Promise<{ deleted: number; revision: number }> {
+    return this.run({ type: "delete", ...body }, options).then((r) => ({
+      deleted: r.deleted,
+      revision: r.revision,
+    }));
+  }
+
+  /** Runs a transaction. */
+  txn(
+    body: Omit<TxnCommand, "type" | "requestId">,
+    options?: WriteOptions,
+  ): Promise<unknown> {
+    return this.run({ type: "txn", ...body }, options).then((
+      { ok: _ok, ...rest },
+    ) => rest);
+  }
+
+  /** Grants a lease. */
+  grantLease(
+    ttl: number,
+    options?: WriteOptions,
+  ): Promise<{ id: number; ttl: number }> {
+    return this.run({ type: "leaseGrant", ttl }, options).then((r) => ({
+      id: r.id,
+      ttl: r.ttl,
+    }));
+  }
+
+  /** Keeps a lease alive. */
+  keepAlive(
+    id: number,
+    options?: WriteOptions,
+  ): Promise<{ id: number; ttl: number }> {
+    return this.run({ type: "leaseKeepalive", id }, options).then((r) => ({
+      id: r.id,
+      ttl: r.ttl,
+    }));
+  }
+
+  /** Revokes a lease (deleting its keys and releasing its locks). */
+  revoke(
+    id: number,
+    options?: WriteOptions,
+  ): Promise<{ id: number; deleted: number; revision: number }> {
+    return this.run({ type: "leaseRevoke", id }, options).then((r) => ({
+      id: r.id,
+      deleted: r.deleted,
+      revision: r.revision,
+    }));
+  }
+
+  /** Releases a lock held with `token`. */
+  release(
+    name: string,
+    token: number,
+    options?: WriteOptions,
+  ): Promise<{ released: true; revision: number }> {
+    return this.run({ type: "lockRelease", name, token }, options).then((
+      r,
+    ) => ({
+      released: true as const,
+      revision: r.revision,
+    }));
+  }
+
+  /**
+   * Acquires a lock, waiting in the FIFO queue up to `wait` ms. While it
+   * waits, a lease made for it is kept alive by this node only as long as
+   * the request is open: a waiter never outlives its client. A wait that
+   * ends without a grant removes the waiter (and releases the lock if the
+   * grant raced the cancel) and answers `lock_held`.
+   */
+  async acquire(name: string, options: AcquireOptions): Promise<Granted> {
+    const base = {
+      type: "lockAcquire" as const,
+      name,
+      owner: options.owner,
+      ttl: options.lease === undefined ? options.ttl : undefined,
+      lease: options.lease,
+      lockDelay: options.lockDelay,
+    };
+    if (options.wait <= 0) {
+      const r = await this.run({ ...base, tryOnly: true });
+      if ("queued" in r) throw new Error("A try-lock was queued");
+      return { name: r.name, token: r.token, lease: r.lease, owner: r.owner };
+    }
+    const waiterId = crypto.randomUUID();
+    let granted: LockGrant | undefined;
+    let wake: (() => void) | undefined;
+    this.#grantWaiters.set(waiterId, (g) => {
+      granted = g;
+      wake?.();
+    });
+    let keepalive: ReturnType<typeof setInterval> | undefined;
+    try {
+      const r = await this.run({ ...base, waiterId });
+      if (!("queued" in r)) {
+        return { name: r.name, token: r.token, lease: r.lease, owner: r.owner };
+      }
+      if (!granted) {
+        if (options.ttl !== undefined && options.lease === undefined) {
+          // Keep the waiter's own lease alive while the request is open.
+          const every = Math.max(200, (options.ttl * 1000) / 3);
+          keepalive = setInterval(() => {
+            this.#proposeQuiet({ type: "leaseKeepalive", id: r.lease });
+          }, every);
+        }
+        await new Promise<void>((resolve) => {
+          const finish = () => {
+            clearTimeout(timer);
+            options.signal?.removeEventListener("abort", finish);
+            resolve();
+          };
+          const timer = setTimeout(finish, options.wait);
+          options.signal?.addEventListener("abort", finish, { once: true });
+          if (options.signal?.aborted) finish();
+          wake = finish;
+        });
+      }
+      if (granted) {
+        return {
+          name: granted.name,
+          token: granted.token,
+          lease: granted.lease,
+          owner: granted.owner,
+        };
+      }
+      // Not granted in time: leave the queue. If the grant raced the cancel,
+      // the cancel releases it, since our client never saw the token.
+      await this.run({ type: "lockCancel", name, waiterId }).catch(() =>
+        undefined
+      );
+      const info = this.#state.lock(name);
+      throw new ApiError(
+        "lock_held",
+        options.signal?.aborted
+          ? `Lock ${name} was not granted before the request ended`
+          : `Lock ${name} is held; it was not granted within ${options.wait} ms`,
+        { holder: info.holder },
+      );
+    } finally {
+      clearInterval(keepalive);
+      this.#grantWaiters.delete(waiterId);
+    }
+  }
+
+  // ------------------------------------------------------------------- reads
+
+  /** Waits for a linearizable read point unless the read is serializable. */
+  async barrier(
+    consistency: Consistency = "linearizable",
+    timeoutMs?: number,
+  ): Promise<void> {
+    if (consistency === "linearizable") await this.#node.read({ timeoutMs });
+  }
+
+  /** Reads one key. */
+  async get(key: string, consistency?: Consistency): Promise<KeyValue | null> {
+    await this.barrier(consistency);
+    return this.#state.get(key);
+  }
+
+  /** Lists keys by prefix. */
+  async range(
+    query: RangeQuery,
+    consistency?: Consistency,
+  ): Promise<RangeResult> {
+    await this.barrier(consistency);
+    return this.#state.range(query);
+  }
+
+  /** A lease's details, with the time left by the leader's clock. */
+  async lease(id: number): Promise<LeaseView | null> {
+    await this.barrier();
+    const l = this.#state.lease(id);
+    if (!l) return null;
+    const ms = this.#clock.active
+      ? this.#clock.remaining(id, performance.now())
+      : undefined;
+    return {
+      ...l,
+      remaining: ms === undefined
+        ? null
+        : Math.max(0, Math.round(ms / 100) / 10),
+    };
+  }
+
+  /** All leases. */
+  async leases(): Promise<LeaseSummary[]> {
+    await this.barrier();
+    return this.#state.leases();
+  }
+
+  /** A lock's holder and waiters. */
+  async lock(name: string): Promise<LockInfo> {
+    await this.barrier();
+    return this.#state.lock(name);
+  }
+
+  /** All locks. */
+  async locks(): Promise<LockInfo[]> {
+    await this.barrier();
+    return this.#state.locks();
+  }
+
+  /** True when `token` still holds lock `name`. */
+  async checkToken(name: string, token: number): Promise<boolean> {
+    await this.barrier();
+    return this.#state.checkToken(name, token);
+  }
+
+  // ----------------------------------------------------------------- watches
+
+  /**
+   * Watches keys: first the retained events after `afterRevision`, then
+   * every new one, each exactly once and in revision order. `onCompacted`
+   * is called (and the watch ends) when the history no longer reaches back
+   * to `afterRevision`.
+   */
+  watch(
+    filter: WatchFilter,
+    afterRevision: number,
+    handlers: {
+      onEvents(events: WatchEvent[]): void;
+      onCompacted(compactRevision: number): void;
+    },
+  ): WatchHandle {
+    let last = afterRevision;
+    let closed = false;
+    const matches = (e: WatchEvent) =>
+      filter.key !== undefined
+        ? e.key === filter.key
+        : filter.prefix === undefined || e.key.startsWith(filter.prefix);
+    const deliver = (events: WatchEvent[]) => {
+      const fresh = events.filter((e) => e.revision > last && matches(e));
+      if (fresh.length === 0) return;
+      last = fresh[fresh.length - 1].revision;
+      handlers.onEvents(fresh);
+    };
+    const catchUp = () => {
+      const since: EventsSince = this.#state.eventsSince(last, filter);
+      if (since.compacted) {
+        handle.close();
+        handlers.onCompacted(since.compactRevision);
+        return;
+      }
+      deliver(since.events);
+    };
+    const entry = { resync: () => !closed && catchUp() };
+    // Subscribing and reading history in one synchronous step leaves no gap.
+    const unsubscribe = this.#state.onEvents((events) =>
+      !closed && deliver([...events])
+    );
+    this.#watchers.add(entry);
+    const handle: WatchHandle = {
+      close: () => {
+        if (closed) return;
+        closed = true;
+        unsubscribe();
+        this.#watchers.delete(entry);
+      },
+    };
+    catchUp();
+    return handle;
+  }
+
+  /** Live watches, for metrics. */
+  get watchers(): number {
+    return this.#watchers.size;
+  }
+}
