@@ -866,6 +866,7 @@ export class RaftNode {
     this.#leader = leader;
     this.#role = role;
     if (leader) { for (const w of [...this.#leaderWaiters]) w(); }
+    for (const fn of this.#roleListeners) fn(role, leader, this.#raft.term);
   }
 
   async #takeSnapshot(): Promise<void> {
