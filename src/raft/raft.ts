@@ -842,7 +842,7 @@ export class Raft {
           pr.inflights.freeFirstOne();
         }
         if (pr.match < this.log.lastIndex()) this.#sendAppend(m.from);
-        if (!m.context) return;
+        if (m.context === undefined) return;
         const acks = this.#readOnly.recvAck(m.from, m.context);
         if (!acks) return;
         let ackVoters = 0;
@@ -970,10 +970,11 @@ export class Raft {
   }
 
   #sendReadIndexHeartbeat(m: Message): void {
-    const ctx = m.context ?? "";
-    this.#readOnly.addRequest(this.log.committed, m);
-    this.#readOnly.recvAck(this.id, ctx);
-    this.#bcastHeartbeat(ctx);
+    // The heartbeat carries the leader's own id for this read, so requests
+    // with equal contexts from different nodes never merge.
+    const round = this.#readOnly.addRequest(this.log.committed, m);
+    this.#readOnly.recvAck(this.id, round);
+    this.#bcastHeartbeat(round);
   }
 
   #respondToReadIndex(req: Message, index: number): void {
@@ -1165,11 +1166,7 @@ export class Raft {
   #stepFollower(m: Message): void {
     switch (m.type) {
       case "prop":
-        if (this.lead === "") {
-          this.#drop(m, "No leader is known; retry once one is elected");
-          return;
-        }
-        this.#send({ ...m, to: this.lead, term: 0 });
+        this.#forward(m, "No leader is known; retry once one is elected");
         return;
       case "app":
         this.#electionElapsed = 0;
@@ -1187,11 +1184,7 @@ export class Raft {
         this.#handleSnapshot(m);
         return;
       case "transferLeader":
-        if (this.lead === "") {
-          this.#drop(m, "No leader is known; cannot transfer leadership");
-          return;
-        }
-        this.#send({ ...m, to: this.lead, term: 0 });
+        this.#forward(m, "No leader is known; cannot transfer leadership");
         return;
       case "timeoutNow":
         // §3.10: the leader chose us; campaign at once, skipping PreVote and
@@ -1200,14 +1193,10 @@ export class Raft {
         this.#hup("transfer");
         return;
       case "readIndex":
-        if (this.lead === "") {
-          this.#drop(
-            m,
-            "No leader is known; retry the read once one is elected",
-          );
-          return;
-        }
-        this.#send({ ...m, to: this.lead, term: 0 });
+        this.#forward(
+          m,
+          "No leader is known; retry the read once one is elected",
+        );
         return;
       case "readIndexResp":
         this.#readStates.push({
@@ -1216,6 +1205,19 @@ export class Raft {
         });
         return;
     }
+  }
+
+  // Forwards this node's own request to the leader. A request another node
+  // forwarded here (it still thought we led) is dropped, not relayed: a
+  // relay would have to speak for the original sender, which peers refuse,
+  // and the sender's host retries after its timeout anyway.
+  #forward(m: Message, noLeader: string): void {
+    if (m.from !== this.id) return;
+    if (this.lead === "") {
+      this.#drop(m, noLeader);
+      return;
+    }
+    this.#send({ ...m, to: this.lead, term: 0 });
   }
 
   #handleAppendEntries(m: Message): void {
@@ -1365,7 +1367,7 @@ export class Raft {
         self.match = this.#stableLastIndex();
         self.becomeReplicate();
       }
-      // The quorum may have shrunk: entries may commit now.
+      // A smaller quorum lets entries commit at the next acknowledgement.
       if (
         this.#leadTransferee !== "" &&
         !this.tracker.voters.has(this.#leadTransferee)

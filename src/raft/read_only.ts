@@ -2,6 +2,11 @@
  * ReadIndex bookkeeping: read requests waiting for a heartbeat round to
  * confirm that the leader is still the leader.
  *
+ * Each request gets a round id of the leader's own making, carried as the
+ * heartbeat context; requests are never merged by the caller's context, so
+ * two nodes (or a restarted node) using the same context are each answered
+ * at their own index.
+ *
  * @module
  */
 
@@ -13,7 +18,7 @@ export interface ReadIndexStatus {
   request: Message;
   /** The commit index when the request arrived. */
   index: number;
-  /** Who acknowledged the heartbeat that carried this request's context. */
+  /** Who acknowledged a heartbeat carrying this round or a later one. */
   acks: Set<NodeId>;
 }
 
@@ -21,29 +26,30 @@ export interface ReadIndexStatus {
 export class ReadOnly {
   readonly #pending = new Map<string, ReadIndexStatus>();
   #queue: string[] = [];
+  #seq = 0;
 
-  /** Queues a read at commit index `index`. */
-  addRequest(index: number, request: Message): void {
-    const ctx = request.context ?? "";
-    if (this.#pending.has(ctx)) return;
-    this.#pending.set(ctx, { index, request, acks: new Set() });
-    this.#queue.push(ctx);
+  /** Queues a read at commit index `index`; returns its round id. */
+  addRequest(index: number, request: Message): string {
+    const round = `rd${++this.#seq}`;
+    this.#pending.set(round, { index, request, acks: new Set() });
+    this.#queue.push(round);
+    return round;
   }
 
-  /** Records `id`'s acknowledgement of `ctx`; returns the acks so far. */
-  recvAck(id: NodeId, ctx: string): Set<NodeId> | undefined {
-    const rs = this.#pending.get(ctx);
+  /** Records `id`'s acknowledgement of `round`; returns the acks so far. */
+  recvAck(id: NodeId, round: string): Set<NodeId> | undefined {
+    const rs = this.#pending.get(round);
     if (!rs) return undefined;
     rs.acks.add(id);
     return rs.acks;
   }
 
   /**
-   * Confirms `ctx` and every read queued before it (a heartbeat that
+   * Confirms `round` and every read queued before it (a heartbeat that
    * confirms a later read confirms the earlier ones too).
    */
-  advance(ctx: string): ReadIndexStatus[] {
-    const i = this.#queue.indexOf(ctx);
+  advance(round: string): ReadIndexStatus[] {
+    const i = this.#queue.indexOf(round);
     if (i < 0) return [];
     const done = this.#queue.slice(0, i + 1);
     this.#queue = this.#queue.slice(i + 1);
@@ -56,7 +62,7 @@ export class ReadOnly {
     return out;
   }
 
-  /** The context of the newest pending read, which the next heartbeat carries. */
+  /** The newest pending round, which the next heartbeat carries. */
   lastPendingContext(): string | undefined {
     return this.#queue.length > 0
       ? this.#queue[this.#queue.length - 1]
