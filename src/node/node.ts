@@ -295,7 +295,7 @@ export class RaftNode {
    */
   read(options: { timeoutMs?: number } = {}): Promise<number> {
     this.#assertRunning();
-    const ctx = `${this.id}:${++this.#readSeq}`;
+    const ctx = `${this.id}:${this.#nonce}:${++this.#readSeq}`;
     return new Promise<number>((resolve, reject) => {
       try {
         this.#raft.readIndex(ctx);
