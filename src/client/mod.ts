@@ -1,0 +1,45 @@
+/**
+ * The raftlock client: a typed HTTP client with failover, idempotent
+ * retries, held locks with keepalive, resumable watches and config
+ * helpers.
+ *
+ * ```ts
+ * import { Client } from "./mod.ts";
+ *
+ * const client = new Client({ endpoints: ["http://127.0.0.1:8001"] });
+ * await using lock = await client.lock("jobs/nightly", { ttl: 10 });
+ * await client.put("jobs/nightly/last", new Date().toISOString(), {
+ *   fence: lock.fence(),
+ * });
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type AcquireOptions,
+  type AddMemberOptions,
+  Client,
+  type ClientOptions,
+  type ClusterOptions,
+  type DeleteOptions,
+  type FollowOptions,
+  type GetOptions,
+  type ListOptions,
+  type PrefixChange,
+  type PrefixOptions,
+  type PrefixValues,
+  type PutOptions,
+  type StatusOptions,
+} from "./client.ts";
+export {
+  isRaftlockError,
+  RaftlockError,
+  type RaftlockErrorCode,
+  type RaftlockErrorDetails,
+} from "./errors.ts";
+export { Lock, type LockOptions } from "./lock.ts";
+export { Watch, type WatchFilter, type WatchOptions } from "./watch.ts";
+export { type CallOptions, DEFAULT_ENDPOINTS } from "./transport.ts";
+export { type SseMessage, SseParser } from "./sse.ts";
+export type * from "./types.ts";
