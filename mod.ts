@@ -2,9 +2,12 @@
  * raftlock: a Deno-native distributed lock, lease and configuration service
  * built on Raft.
  *
- * This module is the library's public surface. Today it exports the pure
- * Raft core, in-memory storage and transport, and the deterministic
- * simulator:
+ * This module is the library's public surface: the typed `Client`, a
+ * whole server (`startServer`), and the pieces underneath it — the pure
+ * Raft core, storage (`DiskStorage`, `MemoryStorage`), transports, the node
+ * runtime, the replicated state machine and the deterministic simulator.
+ *
+ * Driving the core by hand:
  *
  * ```ts
  * import { MemoryStorage, Raft } from "./mod.ts";
@@ -38,7 +41,7 @@ export {
   type InitialState,
   SnapshotTemporarilyUnavailableError,
   type Storage,
-  UnavailableError,
+  UnavailableError as LogUnavailableError,
 } from "./src/raft/storage.ts";
 export { decodeConfChange, encodeConfChange } from "./src/raft/confchange.ts";
 export { mulberry32 } from "./src/raft/rand.ts";
@@ -59,3 +62,27 @@ export {
   type SimOptions,
   type SimResult,
 } from "./src/sim/run.ts";
+export * from "./src/client/mod.ts";
+export {
+  type Server,
+  type ServerOptions,
+  startServer,
+} from "./src/server/server.ts";
+export {
+  type NodeOptions,
+  type NodeStatus,
+  RaftNode,
+} from "./src/node/node.ts";
+export type { ApplyContext, StateMachine } from "./src/node/state_machine.ts";
+export {
+  ProposalLostError,
+  TimeoutError,
+  UnavailableError,
+} from "./src/node/errors.ts";
+export { LeaseClock, ServiceStateMachine } from "./src/state/mod.ts";
+export {
+  DiskStorage,
+  type DiskStorageOptions,
+  StorageFatalError,
+} from "./src/storage/mod.ts";
+export { TcpTransport } from "./src/transport/tcp.ts";

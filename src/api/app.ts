@@ -44,6 +44,8 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /** Seconds between idle watch progress events (default 5). */
   watchProgressSeconds?: number;
+  /** Aborted when the server stops: open watch streams end. */
+  shutdown?: AbortSignal;
 }
 
 type Ctx = Context;
@@ -332,8 +334,11 @@ export function createApp(options: AppOptions): Hono {
               event: "compacted",
               data: JSON.stringify({ compactRevision }),
             });
-            queue.then(() => stream.close());
-            closed = true;
+            // Close only after the queued event is written.
+            queue = queue.then(() => {
+              closed = true;
+              return stream.close();
+            });
           },
         },
       );
@@ -342,8 +347,21 @@ export function createApp(options: AppOptions): Hono {
         handle.close();
       });
       try {
+        // Wake early when the server stops, so shutdown never waits on a watch.
+        const stopping = options.shutdown;
+        let wake = () => {};
+        const stopped = new Promise<void>((r) => (wake = r));
+        const onStop = () => {
+          closed = true;
+          wake();
+        };
+        stopping?.addEventListener("abort", onStop, { once: true });
+        if (stopping?.aborted) onStop();
         while (!closed) {
-          await stream.sleep(Math.min(1000, progressMs));
+          await Promise.race([
+            stream.sleep(Math.min(1000, progressMs)),
+            stopped,
+          ]);
           if (!closed && Date.now() - lastSent >= progressMs) {
             lastSent = Date.now();
             send({
@@ -353,6 +371,7 @@ export function createApp(options: AppOptions): Hono {
           }
         }
         await queue;
+        stopping?.removeEventListener("abort", onStop);
       } finally {
         handle.close();
         metrics.watchers.dec();

@@ -863,6 +863,23 @@ export class RaftNode {
         }
       }
     }
+    if (changed && this.#leader !== "") {
+      // A proposal that never reached this node's log was with the old
+      // leader: it may be lost, or the new leader may still commit it. Say
+      // so at once instead of timing out; a retry with the same request id
+      // is applied at most once.
+      for (const [seq, p] of this.#pending) {
+        if (p.index === undefined) {
+          clearTimeout(p.timer);
+          this.#pending.delete(seq);
+          p.reject(
+            new UnavailableError(
+              "Leadership changed while the write was in flight; it may or may not have been applied, so retry with the same X-Request-Id",
+            ),
+          );
+        }
+      }
+    }
     this.#leader = leader;
     this.#role = role;
     if (leader) { for (const w of [...this.#leaderWaiters]) w(); }

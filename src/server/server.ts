@@ -162,7 +162,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const service = new LockService({ node, state, logger: log });
   bindNodeMetrics(metrics, node, service);
   ref.node = node;
-  ref.app = createApp({ service, metrics });
+  const stopping = new AbortController();
+  ref.app = createApp({ service, metrics, shutdown: stopping.signal });
   log("server.ready", {
     level: "info",
     id,
@@ -183,6 +184,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     httpAddress,
     peerAddress,
     async stop() {
+      stopping.abort();
       await httpServer.shutdown().catch(() => {});
       service.close();
       await node.stop();

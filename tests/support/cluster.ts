@@ -24,20 +24,32 @@ export class TestCluster {
   http: Record<string, string> = {};
   #dir = "";
 
-  /** Starts `n` nodes (n1..nN) and waits until all know the leader. */
+  /**
+   * Starts `n` nodes (n1..nN) and waits until all know the leader. Ports are
+   * picked free and released before use, so a parallel test can take one in
+   * between: then the whole start is tried again on fresh ports.
+   */
   static async start(
     n = 3,
     options: { snapshotEvery?: number } = {},
   ): Promise<TestCluster> {
-    const c = new TestCluster();
-    c.#dir = await Deno.makeTempDir({ prefix: "raftlock-test-" });
-    for (let i = 1; i <= n; i++) {
-      c.peers[`n${i}`] = `127.0.0.1:${freePort()}`;
-      c.http[`n${i}`] = `127.0.0.1:${freePort()}`;
+    for (let attempt = 1;; attempt++) {
+      const c = new TestCluster();
+      c.#dir = await Deno.makeTempDir({ prefix: "raftlock-test-" });
+      for (let i = 1; i <= n; i++) {
+        c.peers[`n${i}`] = `127.0.0.1:${freePort()}`;
+        c.http[`n${i}`] = `127.0.0.1:${freePort()}`;
+      }
+      try {
+        for (const id of Object.keys(c.peers)) await c.startNode(id, options);
+      } catch (e) {
+        await c.close();
+        if (attempt < 4 && /in use/i.test(String(e))) continue;
+        throw e;
+      }
+      await c.waitForLeader();
+      return c;
     }
-    for (const id of Object.keys(c.peers)) await c.startNode(id, options);
-    await c.waitForLeader();
-    return c;
   }
 
   /** (Re)starts one node with its data directory. */
