@@ -22,6 +22,7 @@ import {
   type ConfState,
   type Entry,
   EntryType,
+  type HardState,
   type Message,
   type NodeId,
   type Ready,
@@ -548,6 +549,14 @@ export class RaftNode {
     clearInterval(this.#ticker);
     this.#kick();
     await this.#loop;
+    if (this.#lazyHard && !this.#fatal) {
+      try {
+        await this.#storage.save({ entries: [], hardState: this.#lazyHard });
+      } catch {
+        // The commit index is only a hint on restart; losing it is safe.
+      }
+      this.#lazyHard = undefined;
+    }
     const err = new UnavailableError(
       "The node is shutting down; retry on another node",
     );
@@ -648,18 +657,25 @@ export class RaftNode {
       } else late.push(m);
     }
     for (const e of rd.entries) this.#noteOwnEntry(e);
-    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+    // A change of the commit index alone needs no sync: Raft may forget it
+    // (a restarted node learns it again). Carry it with the next write
+    // instead of paying a sync on the path of every commit.
+    const hardState = rd.hardState ?? this.#lazyHard;
+    if (rd.mustSync || rd.snapshot || rd.entries.length > 0) {
       const t0 = performance.now();
       await this.#storage.save({
         snapshot: rd.snapshot,
         entries: rd.entries,
-        hardState: rd.hardState,
+        hardState,
       });
+      this.#lazyHard = undefined;
       this.#onPersisted?.((performance.now() - t0) / 1000, rd.entries.length);
-      if (rd.hardState) {
-        this.#durableTerm = rd.hardState.term;
-        this.#durableVote = rd.hardState.vote;
+      if (hardState) {
+        this.#durableTerm = hardState.term;
+        this.#durableVote = hardState.vote;
       }
+    } else if (rd.hardState) {
+      this.#lazyHard = rd.hardState;
     }
     for (const m of late) this.#transport.send(m);
     if (rd.snapshot) {
@@ -687,6 +703,8 @@ export class RaftNode {
   }
 
   #durableTerm = -1;
+  // A commit-only hard state not yet written (see #handleReady).
+  #lazyHard: HardState | undefined;
   #durableVote = "";
 
   #noteOwnEntry(e: Entry): void {
