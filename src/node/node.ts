@@ -156,6 +156,7 @@ export class RaftNode {
   readonly #nonce = newNonce();
   #seq = 0;
   #readSeq = 0;
+  #batch: { data: Uint8Array; seq: number }[] = [];
   readonly #pending = new Map<number, PendingProposal>();
   readonly #reads = new Map<string, PendingRead>();
   #confWaiters: ConfWaiter[] = [];
@@ -269,12 +270,10 @@ export class RaftNode {
     const seq = ++this.#seq;
     const data = encodeEnvelope(kind, this.#nonce, seq, payload);
     return new Promise<Applied>((resolve, reject) => {
-      try {
-        this.#raft.propose(data);
-      } catch (e) {
-        reject(this.#asUnavailable(e));
-        return;
-      }
+      // Queued, and handed to the core as one batch when the Ready loop
+      // next runs: proposals that arrive while a write is syncing become
+      // one append and one AppendEntries per follower.
+      this.#batch.push({ data, seq });
       const timeout = options.timeoutMs ?? this.#timeoutMs;
       const timer = setTimeout(() => {
         this.#pending.delete(seq);
@@ -613,8 +612,27 @@ export class RaftNode {
     }
   }
 
+  #flushProposals(): void {
+    if (this.#batch.length === 0) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    try {
+      this.#raft.propose(...batch.map((b) => b.data));
+    } catch (e) {
+      const err = this.#asUnavailable(e);
+      for (const b of batch) {
+        const p = this.#pending.get(b.seq);
+        if (!p) continue;
+        clearTimeout(p.timer);
+        this.#pending.delete(b.seq);
+        p.reject(err);
+      }
+    }
+  }
+
   async #run(): Promise<void> {
     while (!this.#stopped) {
+      this.#flushProposals();
       if (!this.#raft.hasReady()) {
         await new Promise<void>((r) => (this.#wake = r));
         continue;

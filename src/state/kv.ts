@@ -55,7 +55,11 @@ export interface RangeOptions {
  */
 export class KvStore {
   #map: Map<string, KeyValue> = new Map();
+  // Sorted keys, plus keys added since the last sort: a put of a new key
+  // costs O(1), and the sorted index is brought up to date (one sort of the
+  // new keys and one merge) only when something reads it in order.
   #sorted: string[] = [];
+  #pending: Set<string> = new Set();
 
   /** How many keys there are. */
   get size(): number {
@@ -70,9 +74,7 @@ export class KvStore {
   /** Stores a record (replacing the key's previous one). */
   set(kv: KeyValue): void {
     const frozen = Object.freeze(kv);
-    if (!this.#map.has(kv.key)) {
-      this.#sorted.splice(this.#lowerBound(kv.key), 0, kv.key);
-    }
+    if (!this.#map.has(kv.key)) this.#pending.add(kv.key);
     this.#map.set(kv.key, frozen);
   }
 
@@ -81,12 +83,15 @@ export class KvStore {
     const prev = this.#map.get(key);
     if (prev === undefined) return undefined;
     this.#map.delete(key);
-    this.#sorted.splice(this.#lowerBound(key), 1);
+    if (!this.#pending.delete(key)) {
+      this.#sorted.splice(this.#lowerBound(key), 1);
+    }
     return prev;
   }
 
   /** The keys starting with `prefix`, in key order. */
   keysWithPrefix(prefix: string): string[] {
+    this.#merge();
     const out: string[] = [];
     for (let i = this.#lowerBound(prefix); i < this.#sorted.length; i++) {
       const k = this.#sorted[i];
@@ -98,6 +103,7 @@ export class KvStore {
 
   /** A page of the records under a prefix, in key order. */
   range(options: RangeOptions = {}): RangePage {
+    this.#merge();
     const prefix = options.prefix ?? "";
     const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
     let i = this.#lowerBound(prefix);
@@ -117,6 +123,7 @@ export class KvStore {
 
   /** Every record, in key order. */
   *entries(): IterableIterator<KeyValue> {
+    this.#merge();
     for (const k of this.#sorted) yield this.#map.get(k)!;
   }
 
@@ -124,6 +131,23 @@ export class KvStore {
   clear(): void {
     this.#map.clear();
     this.#sorted = [];
+    this.#pending.clear();
+  }
+
+  // Folds the keys added since the last read in order into #sorted.
+  #merge(): void {
+    if (this.#pending.size === 0) return;
+    const added = [...this.#pending].sort(compareKeys);
+    this.#pending.clear();
+    const old = this.#sorted;
+    const out: string[] = new Array(old.length + added.length);
+    let i = 0, j = 0, k = 0;
+    while (i < old.length && j < added.length) {
+      out[k++] = compareKeys(old[i], added[j]) < 0 ? old[i++] : added[j++];
+    }
+    while (i < old.length) out[k++] = old[i++];
+    while (j < added.length) out[k++] = added[j++];
+    this.#sorted = out;
   }
 
   // The first index whose key is >= key.
