@@ -28,6 +28,9 @@ single-node cluster; the data directory keeps its state across restarts.
   --peers LIST         initial voters: id=host:port,... including this node
   --join URL           join an existing cluster through any member's HTTP API
                        (this node is added as a learner, then promoted)
+  --advertise-peer H:P the peer address others dial (default: --listen; needed
+                       when listening on 0.0.0.0 or behind a proxy)
+  --advertise-http H:P the HTTP address clients are told (default: --http)
   --cluster-id NAME    refuse peers of another cluster (default raftlock)
   --tick-ms N          Raft tick (default 10)
   --election-ticks N   minimum election timeout in ticks (default 15)
@@ -73,6 +76,8 @@ async function main(): Promise<void> {
         http: { type: "string", default: "127.0.0.1:8001" },
         peers: { type: "string" },
         join: { type: "string" },
+        "advertise-peer": { type: "string" },
+        "advertise-http": { type: "string" },
         "cluster-id": { type: "string", default: "raftlock" },
         "tick-ms": { type: "string", default: "10" },
         "election-ticks": { type: "string", default: "15" },
@@ -101,6 +106,8 @@ async function main(): Promise<void> {
   }
   address("listen", v.listen!);
   address("http", v.http!);
+  if (v["advertise-peer"]) address("advertise-peer", v["advertise-peer"]);
+  if (v["advertise-http"]) address("advertise-http", v["advertise-http"]);
   const peers: Record<string, string> = {};
   if (v.peers) {
     for (const part of v.peers.split(",")) {
@@ -133,6 +140,8 @@ async function main(): Promise<void> {
     http: v.http!,
     peers: v.peers ? peers : undefined,
     join: v.join,
+    advertisePeer: v["advertise-peer"],
+    advertiseHttp: v["advertise-http"],
     clusterId: v["cluster-id"]!,
     tickMs: positive("tick-ms", v["tick-ms"]!),
     electionTicks: positive("election-ticks", v["election-ticks"]!),

@@ -88,7 +88,15 @@ function firstIssue(error: z.ZodError): string {
  * `-d` sends a form type); an empty body counts as `{}`.
  */
 async function body<T>(c: Ctx, schema: z.ZodType<T>): Promise<T> {
-  const text = await c.req.text();
+  let text: string;
+  try {
+    text = await c.req.text();
+  } catch (e) {
+    throw new ApiError(
+      "bad_request",
+      `Could not read the request body: ${(e as Error).message}`,
+    );
+  }
   let raw: unknown = {};
   if (text.trim() !== "") {
     try {

@@ -161,6 +161,9 @@ export class RaftNode {
   readonly #reads = new Map<string, PendingRead>();
   #confWaiters: ConfWaiter[] = [];
   readonly #members = new Map<NodeId, MemberInfo>();
+  // Peer addresses from the configuration, and what the transport dials.
+  readonly #configured = new Map<NodeId, string>();
+  readonly #dialed = new Map<NodeId, string>();
   #applied: number;
   #snapshotIndex: number;
   #ticker: ReturnType<typeof setInterval> | undefined;
@@ -193,7 +196,12 @@ export class RaftNode {
     this.#electionTimeoutMs = (options.raft?.electionTicksMax ?? et * 2) *
       this.#tickMs;
     this.#self = options.self;
-    for (const p of options.peers ?? []) this.#members.set(p.id, { ...p });
+    for (const p of options.peers ?? []) {
+      this.#members.set(p.id, { ...p });
+      if (p.peerAddress && p.id !== this.id) {
+        this.#configured.set(p.id, p.peerAddress);
+      }
+    }
     if (this.#self) this.#members.set(this.id, { id: this.id, ...this.#self });
 
     const snap = this.#storage.snapshot();
@@ -227,11 +235,7 @@ export class RaftNode {
    */
   static start(options: NodeOptions): RaftNode {
     const node = new RaftNode(options);
-    for (const m of node.#members.values()) {
-      if (m.id !== node.id && m.peerAddress) {
-        node.#transport.addPeer?.(m.id, m.peerAddress);
-      }
-    }
+    for (const id of node.#members.keys()) if (id !== node.id) node.#dial(id);
     node.#transport.onMessage((m) => node.#step(m));
     node.#ticker = setInterval(() => {
       node.#raft.tick();
@@ -801,7 +805,10 @@ export class RaftNode {
     }
     if (change.type === "remove") {
       this.#members.delete(change.node);
-      if (change.node !== this.id) this.#transport.removePeer?.(change.node);
+      if (change.node !== this.id) {
+        this.#transport.removePeer?.(change.node);
+        this.#dialed.delete(change.node);
+      }
     }
     this.#log("node.membership", {
       level: "info",
@@ -835,12 +842,17 @@ export class RaftNode {
     const next = { ...prev, ...info };
     this.#members.set(info.id, next);
     if (fromLog && info.id === this.id) this.#appliedSelf = next;
-    if (
-      info.id !== this.id && next.peerAddress &&
-      next.peerAddress !== prev?.peerAddress
-    ) {
-      this.#transport.addPeer?.(info.id, next.peerAddress);
-    }
+    if (info.id !== this.id) this.#dial(info.id);
+  }
+
+  // Points the transport at a peer: an address given in the configuration
+  // (--peers) wins over the one the peer published about itself, which may
+  // be a bind address that others cannot use (0.0.0.0, behind a proxy).
+  #dial(id: NodeId): void {
+    const addr = this.#configured.get(id) ?? this.#members.get(id)?.peerAddress;
+    if (!addr || this.#dialed.get(id) === addr) return;
+    this.#dialed.set(id, addr);
+    this.#transport.addPeer?.(id, addr);
   }
 
   // Each node publishes its addresses through the log so every node can

@@ -31,6 +31,10 @@ export interface ServerOptions {
   peers?: Record<NodeId, string>;
   /** Join an existing cluster through this member's HTTP URL. */
   join?: string;
+  /** The peer address other nodes should dial (default: the bound `listen` address). */
+  advertisePeer?: string;
+  /** The HTTP address clients should use (default: the bound `http` address). */
+  advertiseHttp?: string;
   /** Peers of another cluster id are refused (default "raftlock"). */
   clusterId?: string;
   /** Raft tick in ms (default 10). */
@@ -76,8 +80,17 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const ref: { node?: RaftNode; app?: ReturnType<typeof createApp> } = {};
   const storage = await DiskStorage.open(options.dataDir, {
     conf,
+    // Routine storage events are info; cuts, removals of damage and fatal
+    // errors are warnings or errors.
     log: (event, fields) =>
-      log(`storage.${event}`, { level: "warn", ...fields }),
+      log(event.startsWith("storage.") ? event : `storage.${event}`, {
+        level: event === "storage.fatal"
+          ? "error"
+          : /torn|broken|orphan|temp_removed/.test(event)
+          ? "warn"
+          : "info",
+        ...fields,
+      }),
     onFatal: (e) => options.onFatal?.(e),
   });
   const fresh = storage.lastIndex() === 0 &&
@@ -106,7 +119,14 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       `Cannot listen for peers on ${options.listen}: ${(e as Error).message}`,
     );
   }
-  const peerAddress = transport.addr;
+  const peerAddress = options.advertisePeer ?? transport.addr;
+  if (/^(0\.0\.0\.0|\[::\]|::):/.test(peerAddress)) {
+    await transport.close();
+    await storage.close();
+    throw new Error(
+      `Peers cannot dial ${peerAddress}; give --advertise-peer with this machine's reachable host:port`,
+    );
+  }
 
   const metrics = createMetrics();
   const state = new ServiceStateMachine();
@@ -137,7 +157,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     );
   }
   const addr = httpServer.addr as Deno.NetAddr;
-  const httpAddress = `${addr.hostname}:${addr.port}`;
+  const httpAddress = options.advertiseHttp ?? `${addr.hostname}:${addr.port}`;
 
   const node = RaftNode.start({
     id,
@@ -175,7 +195,15 @@ export async function startServer(options: ServerOptions): Promise<Server> {
 
   let joining: Promise<void> | undefined;
   if (options.join && fresh) {
-    joining = join(options.join, id, peerAddress, httpAddress, node, log);
+    joining = join(options.join, {
+      id,
+      peerAddress,
+      httpAddress,
+      node,
+      transport,
+      log,
+      signal: stopping.signal,
+    });
   }
 
   return {
@@ -184,10 +212,13 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     httpAddress,
     peerAddress,
     async stop() {
+      // End watches and waiting lock acquires, then stop the node so every
+      // request still in flight is answered (503) at once; only then wait
+      // for the HTTP server to drain.
       stopping.abort();
-      await httpServer.shutdown().catch(() => {});
       service.close();
       await node.stop();
+      await httpServer.shutdown().catch(() => {});
       await joining?.catch(() => {});
     },
   };
@@ -199,16 +230,22 @@ function splitHostPort(a: string): [string, string] {
   return [a.slice(0, i) || "127.0.0.1", a.slice(i + 1)];
 }
 
-// Asks a member to add this node as a learner, waits until this node has
-// caught up with the leader, then asks for its promotion to voter.
+// Learns the members from the cluster (so this node accepts the leader's
+// connection), asks a member to add this node as a learner, waits until
+// this node has caught up, then asks for its promotion to voter.
 async function join(
   url: string,
-  id: NodeId,
-  peerAddress: string,
-  httpAddress: string,
-  node: RaftNode,
-  log: Logger,
+  self: {
+    id: NodeId;
+    peerAddress: string;
+    httpAddress: string;
+    node: RaftNode;
+    transport: TcpTransport;
+    log: Logger;
+    signal: AbortSignal;
+  },
 ): Promise<void> {
+  const { id, peerAddress, httpAddress, node, transport, log, signal } = self;
   const base = url.replace(/\/$/, "");
   const post = async (path: string, body?: unknown) => {
     const r = await fetch(`${base}${path}`, {
@@ -220,8 +257,20 @@ async function join(
     const text = await r.text();
     if (!r.ok && r.status !== 409) throw new Error(`${r.status} ${text}`);
   };
-  for (let attempt = 1;; attempt++) {
+  for (let attempt = 1; !signal.aborted; attempt++) {
     try {
+      const r = await fetch(`${base}/v1/cluster`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
+      const cluster = await r.json() as {
+        members: { id: string; peerAddress?: string }[];
+      };
+      for (const m of cluster.members) {
+        if (m.id !== id && m.peerAddress) {
+          transport.addPeer(m.id, m.peerAddress);
+        }
+      }
       await post("/v1/cluster/members", {
         id,
         peerAddress,
@@ -245,7 +294,7 @@ async function join(
     }
   }
   // Promote once this node has applied close to what the leader has.
-  for (let attempt = 1;; attempt++) {
+  for (let attempt = 1; !signal.aborted; attempt++) {
     const s = node.status();
     if (s.members.find((m) => m.id === id)?.role === "voter") return;
     if (s.leader && s.applied > 0 && s.applied >= s.commit) {

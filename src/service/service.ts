@@ -28,6 +28,7 @@ import type { KeyValue, ResultFor } from "../state/results.ts";
 import type { LeaseDetail, LeaseSummary } from "../state/leases.ts";
 import type { LockInfo } from "../state/locks.ts";
 import { ApiError } from "../api/errors.ts";
+import { UnavailableError } from "../node/errors.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
 
 /** Options for a {@linkcode LockService}. */
@@ -104,6 +105,9 @@ export class LockService {
   readonly #clockTimer: ReturnType<typeof setInterval>;
   readonly #clientId = `svc-${crypto.randomUUID()}`;
   #seq = 0;
+  #closing = false;
+  // Wakes every acquire that is waiting in a lock queue.
+  readonly #waits = new Set<() => void>();
   readonly #watchers = new Set<{ resync(): void }>();
   /** Requests served, by outcome, for metrics. */
   readonly counters: {
@@ -150,8 +154,10 @@ export class LockService {
     return this.#node;
   }
 
-  /** Stops timers and listeners. */
+  /** Stops timers and listeners, and ends waiting lock acquires (503). */
   close(): void {
+    this.#closing = true;
+    for (const wake of this.#waits) wake();
     clearInterval(this.#clockTimer);
     for (const u of this.#unsubscribe) u();
     for (const w of [...this.#watchers]) w.resync = () => {};
@@ -388,9 +394,18 @@ export class LockService {
           };
           const timer = setTimeout(finish, options.wait);
           options.signal?.addEventListener("abort", finish, { once: true });
-          if (options.signal?.aborted) finish();
+          if (options.signal?.aborted || this.#closing) finish();
           wake = finish;
+          this.#waits.add(finish);
         });
+        if (wake) this.#waits.delete(wake);
+      }
+      if (!granted && this.#closing) {
+        // The node is stopping: the waiter's lease (no longer kept alive)
+        // expires and takes the waiter with it.
+        throw new UnavailableError(
+          "The node is shutting down; retry the lock on another node",
+        );
       }
       if (granted) {
         return {

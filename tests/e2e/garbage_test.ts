@@ -379,12 +379,6 @@ Deno.test({
 
 Deno.test({
   name: "e2e: a request body cut short is a client error, not a 500",
-  // BUG: src/api/app.ts body() lets the error of c.req.text() escape (a
-  // client that promises Content-Length: 100, sends 4 bytes and closes its
-  // side): app.onError maps it to 500 "internal" and console.error prints an
-  // unstructured stack trace ("BadResource: Cannot read body as underlying
-  // resource unavailable") on the node's stderr. See the e2e report.
-  ignore: true,
   ...E2E,
   fn: () =>
     withCluster({ nodes: 1 }, async (c) => {

@@ -204,12 +204,6 @@ Deno.test({
 
 Deno.test({
   name: "e2e: raftd --join adds itself as a learner and gets promoted",
-  // BUG: a node started with --join has no peers in its TCP transport, so it
-  // refuses the leader's connections ("unknown_node: node n1 is not a peer")
-  // and never receives the log: it stays a learner with applied 0 forever
-  // (src/server/server.ts startServer/join, src/transport/tcp/inbound.ts
-  // readHello). See the e2e report.
-  ignore: true,
   ...E2E,
   fn: () =>
     withCluster({ nodes: 3 }, (c) =>

@@ -47,13 +47,6 @@ function around(proxies: Proxies, id: string): FaultProxy[] {
 
 Deno.test({
   name: "e2e: partitioned leader stops committing; majority elects; heal",
-  // BUG: node addresses published through the log replace the --peers
-  // addresses (src/node/node.ts RaftNode#setMember calls transport.addPeer
-  // with the member's self-reported bound address), so within a second of
-  // start every node dials the others' real ports and the proxies carry
-  // nothing: blocking them does not partition anything and the "isolated"
-  // leader keeps committing. See the e2e report.
-  ignore: true,
   ...E2E,
   fn: async () => {
     const proxies: Proxies = {};
@@ -113,9 +106,6 @@ Deno.test({
 
 Deno.test({
   name: "e2e: peers keep the proxy addresses given in --peers",
-  // BUG: same cause as above — RaftNode#setMember replaces the configured
-  // peer address with the address a member publishes about itself.
-  ignore: true,
   ...E2E,
   fn: async () => {
     const proxies: Proxies = {};

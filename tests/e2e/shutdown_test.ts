@@ -102,13 +102,6 @@ Deno.test({
 
 Deno.test({
   name: "e2e: SIGTERM with a write in flight still exits promptly with 0",
-  // BUG: Server.stop() (src/server/server.ts) awaits httpServer.shutdown()
-  // before node.stop(), and shutdown waits for every in-flight request. A
-  // PUT whose proposal cannot commit (no quorum, or this node was just
-  // removed) keeps the handler waiting for the 5 s proposal timeout, so
-  // raftd's 5 s force-exit timer (cli/raftd.ts shutdown) fires first and
-  // the process exits with code 1 after ~5 s instead of 0 at once.
-  ignore: true,
   ...E2E,
   fn: () =>
     withCluster({ nodes: 3 }, async (c) => {
@@ -131,10 +124,6 @@ Deno.test({
 
 Deno.test({
   name: "e2e: SIGTERM with a lock waiter waiting exits promptly with 0",
-  // BUG: same cause as above; a lock acquire that waits (wait: 30000) keeps
-  // its request open, httpServer.shutdown() waits for it, and raftd's 5 s
-  // force-exit timer ends the process with exit code 1.
-  ignore: true,
   ...E2E,
   fn: () =>
     withCluster({ nodes: 1 }, async (c) => {
