@@ -13,6 +13,7 @@
  */
 
 import { decode, encode } from "../codec/msgpack.ts";
+import { concatYielding } from "../codec/concat.ts";
 import { decodeConfChange } from "../raft/confchange.ts";
 import { ProposalDroppedError } from "../raft/errors.ts";
 import { Raft, type RaftConfig, type RaftEvent } from "../raft/raft.ts";
@@ -29,6 +30,7 @@ import {
   type Role,
 } from "../raft/types.ts";
 import type { LogStore } from "../storage/types.ts";
+import { StorageFatalError } from "../storage/errors.ts";
 import type { Transport } from "../transport/types.ts";
 import {
   decodeEnvelope,
@@ -191,6 +193,9 @@ export class RaftNode {
     this.#onPersisted = options.onPersisted;
     this.#tickMs = options.tickMs ?? 10;
     this.#snapshotEvery = options.snapshotEvery ?? 10_000;
+    this.#snapshotJitter = Math.floor(
+      Math.random() * (this.#snapshotEvery / 4),
+    );
     this.#timeoutMs = options.requestTimeoutMs ?? 5_000;
     const et = options.raft?.electionTicks ?? 15;
     this.#electionTimeoutMs = (options.raft?.electionTicksMax ?? et * 2) *
@@ -237,7 +242,19 @@ export class RaftNode {
     const node = new RaftNode(options);
     for (const id of node.#members.keys()) if (id !== node.id) node.#dial(id);
     node.#transport.onMessage((m) => node.#step(m));
+    let last = performance.now();
     node.#ticker = setInterval(() => {
+      const now = performance.now();
+      // A blocked event loop delays ticks, heartbeats and votes alike; say
+      // so, since it explains elections that no fault caused.
+      if (now - last > 100) {
+        node.#log("node.eventLoopStall", {
+          level: "warn",
+          id: node.id,
+          ms: Math.round(now - last),
+        });
+      }
+      last = now;
       node.#raft.tick();
       node.#kick();
     }, node.#tickMs);
@@ -552,6 +569,7 @@ export class RaftNode {
     clearInterval(this.#ticker);
     this.#kick();
     await this.#loop;
+    await this.#snapshotting;
     if (this.#lazyHard && !this.#fatal) {
       try {
         await this.#storage.save({ entries: [], hardState: this.#lazyHard });
@@ -716,15 +734,21 @@ export class RaftNode {
       if (r) r.index = rs.index;
     }
     this.#serveReads();
-    if (this.#applied - this.#snapshotIndex >= this.#snapshotEvery) {
-      await this.#takeSnapshot();
-    }
+    if (
+      !this.#snapshotting &&
+      this.#applied - this.#snapshotIndex >=
+        this.#snapshotEvery + this.#snapshotJitter
+    ) this.#startSnapshot();
     if (!this.#publishing && this.#raft.lead && !this.#selfPublished()) {
       this.#publishSelf();
     }
   }
 
   #durableTerm = -1;
+  #snapshotting: Promise<void> | undefined;
+  // Nodes reach the snapshot point at different entries, so they do not
+  // all snapshot at once.
+  #snapshotJitter = 0;
   // A commit-only hard state not yet written (see #handleReady).
   #lazyHard: HardState | undefined;
   #durableVote = "";
@@ -934,29 +958,42 @@ export class RaftNode {
     for (const fn of this.#roleListeners) fn(role, leader, this.#raft.term);
   }
 
-  async #takeSnapshot(): Promise<void> {
+  // Snapshots run beside the Ready loop: the state is captured at the
+  // applied index at once, encoded in chunks (when the state machine can),
+  // and written while the node keeps replicating and answering heartbeats.
+  #startSnapshot(): void {
+    if (this.#snapshotting) return;
     const index = this.#applied;
-    const data = this.#encodeSnapshot();
-    await this.#storage.createSnapshot(
-      index,
-      this.#raft.confStateAt(index),
-      data,
-    );
-    this.#snapshotIndex = index;
-    this.#log("node.snapshot", {
-      level: "info",
-      id: this.id,
-      index,
-      bytes: data.byteLength,
-    });
-  }
-
-  #encodeSnapshot(): Uint8Array {
-    return encode({
-      v: 1,
-      members: [...this.#members.values()],
-      app: this.#sm.snapshot(),
-    });
+    const conf = this.#raft.confStateAt(index);
+    const members = [...this.#members.values()].map((m) => ({ ...m }));
+    const app = this.#sm.snapshotAsync
+      ? this.#sm.snapshotAsync()
+      : Promise.resolve(this.#sm.snapshot());
+    const t0 = performance.now();
+    this.#snapshotting = (async () => {
+      const data = await encodeNodeSnapshot(members, await app);
+      await this.#storage.createSnapshot(index, conf, data);
+      this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
+      // Spread the next snapshot point so nodes do not all write at once.
+      this.#snapshotJitter = Math.floor(
+        Math.random() * (this.#snapshotEvery / 4),
+      );
+      this.#log("node.snapshot", {
+        level: "info",
+        id: this.id,
+        index,
+        bytes: data.byteLength,
+        ms: Math.round(performance.now() - t0),
+      });
+    })().catch((e) => {
+      if (e instanceof StorageFatalError) this.#die(e);
+      else {this.#log("node.snapshotFailed", {
+          level: "warn",
+          id: this.id,
+          index,
+          error: String(e),
+        });}
+    }).finally(() => (this.#snapshotting = undefined));
   }
 
   #restoreSnapshot(data: Uint8Array): void {
@@ -993,4 +1030,25 @@ export class RaftNode {
     }
     this.#confWaiters = [];
   }
+}
+
+// The node snapshot, msgpack {v: 1, members, app}, written by hand so the
+// (possibly large) app bytes are copied a slice at a time, not in one go.
+function encodeNodeSnapshot(
+  members: MemberInfo[],
+  app: Uint8Array,
+): Promise<Uint8Array> {
+  const bin = new Uint8Array(5);
+  bin[0] = 0xc6; // bin 32
+  new DataView(bin.buffer).setUint32(1, app.byteLength);
+  return concatYielding([
+    Uint8Array.of(0x83),
+    encode("v"),
+    encode(1),
+    encode("members"),
+    encode(members),
+    encode("app"),
+    bin,
+    app,
+  ]);
 }

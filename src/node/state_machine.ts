@@ -23,6 +23,12 @@ export interface StateMachine {
   apply(command: Uint8Array, context: ApplyContext): unknown;
   /** Encodes the whole state (called at an applied index). */
   snapshot(): Uint8Array;
+  /**
+   * Optional: captures the state now (before its first await) and encodes
+   * it without blocking the event loop for long. Used for the node's
+   * periodic snapshots when present.
+   */
+  snapshotAsync?(): Promise<Uint8Array>;
   /** Replaces the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
 }

@@ -313,9 +313,12 @@ export class DiskStorage implements LogStore {
       mode: "compact",
       metadata: snap.metadata,
     }];
-    return this.#enqueue(items, this.#writeSnapshot(snap), true).then(() =>
-      snap
-    );
+    // The snapshot file is written and synced beside the WAL, so saves keep
+    // flowing meanwhile; only its marker (which needs the file durable)
+    // joins the write queue, after whatever was saved in the meantime.
+    const file = this.#writeSnapshot(snap);
+    const enqueue = () => this.#enqueue(items, file, true);
+    return file.then(enqueue, enqueue).then(() => snap);
   }
 
   /** Resolves once everything saved so far is durable. */

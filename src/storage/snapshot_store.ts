@@ -59,7 +59,9 @@ export interface SnapshotStoreOptions {
 }
 
 /** Encodes a snapshot in the file format described in this module. */
-export function encodeSnapshotFile(snapshot: Snapshot): Uint8Array {
+export function encodeSnapshotFrame(
+  snapshot: Snapshot,
+): { head: Uint8Array; trailer: Uint8Array } {
   const m = snapshot.metadata;
   const meta = encode({
     index: m.index,
@@ -67,20 +69,29 @@ export function encodeSnapshotFile(snapshot: Snapshot): Uint8Array {
     voters: m.conf.voters,
     learners: m.conf.learners,
   });
-  const size = MAGIC.byteLength + 4 + meta.byteLength +
-    snapshot.data.byteLength + TRAILER_SIZE;
-  const buf = new Uint8Array(size);
-  const dv = new DataView(buf.buffer);
-  buf.set(MAGIC, 0);
-  let p = MAGIC.byteLength;
-  dv.setUint32(p, meta.byteLength, true);
-  p += 4;
-  buf.set(meta, p);
-  p += meta.byteLength;
-  buf.set(snapshot.data, p);
-  p += snapshot.data.byteLength;
-  dv.setUint32(p, crc32(buf.subarray(0, p)), true);
-  buf.set(TRAILER_MAGIC, p + 4);
+  const head = new Uint8Array(MAGIC.byteLength + 4 + meta.byteLength);
+  head.set(MAGIC, 0);
+  new DataView(head.buffer).setUint32(MAGIC.byteLength, meta.byteLength, true);
+  head.set(meta, MAGIC.byteLength + 4);
+  const trailer = new Uint8Array(TRAILER_SIZE);
+  new DataView(trailer.buffer).setUint32(
+    0,
+    crc32(snapshot.data, crc32(head)),
+    true,
+  );
+  trailer.set(TRAILER_MAGIC, 4);
+  return { head, trailer };
+}
+
+/** The whole snapshot file in one buffer (see {@linkcode encodeSnapshotFrame}). */
+export function encodeSnapshotFile(snapshot: Snapshot): Uint8Array {
+  const { head, trailer } = encodeSnapshotFrame(snapshot);
+  const buf = new Uint8Array(
+    head.byteLength + snapshot.data.byteLength + trailer.byteLength,
+  );
+  buf.set(head, 0);
+  buf.set(snapshot.data, head.byteLength);
+  buf.set(trailer, head.byteLength + snapshot.data.byteLength);
   return buf;
 }
 
@@ -224,14 +235,18 @@ export class SnapshotStore {
     const m = snapshot.metadata;
     const path = join(this.#dir, snapshotFileName(m.term, m.index));
     const tmp = path + ".tmp";
-    const bytes = encodeSnapshotFile(snapshot);
+    // Written as head, data, trailer, with the CRC carried across, so the
+    // (possibly large) data is never copied into one more buffer.
+    const { head, trailer } = encodeSnapshotFrame(snapshot);
     const f = await this.#fs.open(tmp, {
       write: true,
       create: true,
       truncate: true,
     });
     try {
-      await writeAll(f, bytes);
+      await writeAll(f, head);
+      await writeAll(f, snapshot.data);
+      await writeAll(f, trailer);
       await f.sync();
     } finally {
       f.close();
