@@ -86,3 +86,4 @@ export {
   StorageFatalError,
 } from "./src/storage/mod.ts";
 export { TcpTransport } from "./src/transport/tcp.ts";
+export * as check from "./src/check/mod.ts";
