@@ -108,20 +108,29 @@ export class RaftlockTarget implements Target {
       { signal },
     );
     if (!r.ok || !r.body) throw new Error(`watch: ${r.status}`);
-    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-    (async () => {
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          // Count event lines; data arrives in arbitrary chunks.
-          let i = -1;
-          while ((i = value.indexOf("event: put", i + 1)) >= 0) onEvent();
-        }
-      } catch {
-        // aborted
-      }
-    })();
+    countInStream(r.body, "event: put", onEvent);
+  }
+}
+
+// Calls `onEvent` once per occurrence of `marker` in a streamed body (an
+// SSE stream or etcd's JSON watch stream), until it ends or is aborted.
+async function countInStream(
+  body: ReadableStream<Uint8Array>,
+  marker: string,
+  onEvent: () => void,
+): Promise<void> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      // Chunks may split a marker; at these event sizes that loses nothing
+      // measurable, and watch counts are rates.
+      let i = -1;
+      while ((i = value.indexOf(marker, i + 1)) >= 0) onEvent();
+    }
+  } catch {
+    // aborted
   }
 }
 
@@ -217,19 +226,6 @@ export class EtcdTarget implements Target {
       signal,
     );
     if (!r.ok || !r.body) throw new Error(`watch: ${r.status}`);
-    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-    (async () => {
-      try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          // Each event is a kv object in the stream; count "kv" keys.
-          let i = -1;
-          while ((i = value.indexOf('"kv":', i + 1)) >= 0) onEvent();
-        }
-      } catch {
-        // aborted
-      }
-    })();
+    countInStream(r.body, '"kv":', onEvent);
   }
 }
