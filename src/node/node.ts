@@ -940,6 +940,8 @@ export class RaftNode {
       // leader: it may be lost, or the new leader may still commit it. Say
       // so at once instead of timing out; a retry with the same request id
       // is applied at most once.
+      // Queued ones not yet handed to the core are dropped with them.
+      this.#batch = [];
       for (const [seq, p] of this.#pending) {
         if (p.index === undefined) {
           clearTimeout(p.timer);
