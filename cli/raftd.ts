@@ -13,7 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { startServer } from "../src/server/server.ts";
+import { type Server, startServer } from "../src/server/server.ts";
 import { jsonLineLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
 
 const USAGE = `Usage: raftd [options]
@@ -133,7 +133,20 @@ async function main(): Promise<void> {
     minLevel: v["log-level"] as LogLevel,
     base: { node: id },
   });
-  const server = await startServer({
+  // Set once started; a removal noticed during start-up waits for it.
+  let server: Server | undefined;
+  let stopping = false;
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    logger("raftd.shutdown", { level: "info", signal });
+    const force = setTimeout(() => Deno.exit(1), 5000);
+    while (!server) await new Promise((r) => setTimeout(r, 50));
+    await server.stop();
+    clearTimeout(force);
+    Deno.exit(0);
+  }
+  server = await startServer({
     id,
     dataDir: v["data-dir"] ?? `./data/${id}`,
     listen: v.listen!,
@@ -155,6 +168,12 @@ async function main(): Promise<void> {
       }
       : undefined,
     logger,
+    onRemoved: () => {
+      console.error(
+        "raftd: this node was removed from the cluster; stopping. Wipe its data directory before adding it back.",
+      );
+      shutdown("removed");
+    },
     onFatal: (e) => {
       logger("raftd.fatal", {
         level: "error",
@@ -173,16 +192,6 @@ async function main(): Promise<void> {
     Deno.exit(1);
   });
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger("raftd.shutdown", { level: "info", signal });
-    const force = setTimeout(() => Deno.exit(1), 5000);
-    await server.stop();
-    clearTimeout(force);
-    Deno.exit(0);
-  };
   Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
 }

@@ -4,6 +4,7 @@
  * ```sh
  * deno task sim --seed 7 [--nodes 5] [--steps 3000]   # replay one seed, with a trace
  * deno task sim --seeds 1..300 [--nodes 5]            # sweep a range of seeds
+ * deno task sim --workload --seeds 1..100             # client workload, histories checked
  * ```
  *
  * On a violation it prints the invariant, the failing seed and the command
@@ -22,6 +23,11 @@ import {
   type SimResult,
 } from "../src/sim/run.ts";
 import type { TestingKnobs } from "../src/raft/raft.ts";
+import {
+  runWorkload,
+  type WorkloadOptions,
+  type WorkloadResult,
+} from "../src/sim/workload.ts";
 
 const USAGE = `Usage: deno task sim [options]
 
@@ -32,6 +38,11 @@ const USAGE = `Usage: deno task sim [options]
   --nemesis a,b,...  faults to inject (default all: ${NEMESIS_KINDS.join(",")})
   --knob NAME        plant a bug (voteTwice, commitPreviousTermByCounting, skipReadIndexQuorum)
   --failover N       time N leader failovers (crash to new leader) and print the distribution
+  --workload         run simulated clients through the real state machine and
+                     check every register and lock history for linearizability
+                     (steps default 1500)
+  --keep-going       with --workload: run on past a broken safety check, so the
+                     histories alone show what a planted bug did
   --disk             with --seed: file-backed slow mode (real WAL and snapshot files in a temp dir)
   --quiet            with --seed: print only the summary
   -h, --help         show this help`;
@@ -68,6 +79,8 @@ async function main(): Promise<void> {
         knob: { type: "string" },
         quiet: { type: "boolean" },
         disk: { type: "boolean" },
+        workload: { type: "boolean" },
+        "keep-going": { type: "boolean" },
         failover: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -82,7 +95,7 @@ async function main(): Promise<void> {
   }
   const nodes = parseIntArg("nodes", v.nodes, 3);
   if (nodes < 1 || nodes > 9) fail("--nodes must be between 1 and 9");
-  const steps = parseIntArg("steps", v.steps, 3000);
+  const steps = parseIntArg("steps", v.steps, v.workload ? 1500 : 3000);
   let nemesis: NemesisKind[] | undefined;
   if (v.nemesis) {
     nemesis = v.nemesis.split(",").map((k) => {
@@ -135,6 +148,22 @@ async function main(): Promise<void> {
         } ${n}`,
       );
     }
+    return;
+  }
+  if (v.workload) {
+    if (v.disk) fail("--workload does not support --disk");
+    workloadMain(
+      { nodes, steps, nemesis, knobs, stopOnViolation: !v["keep-going"] },
+      v.seed,
+      v.seeds,
+      [
+        nodes !== 3 ? ` --nodes ${nodes}` : "",
+        steps !== 1500 ? ` --steps ${steps}` : "",
+        v.nemesis ? ` --nemesis ${v.nemesis}` : "",
+        v.knob ? ` --knob ${v.knob}` : "",
+        v["keep-going"] ? " --keep-going" : "",
+      ].join(""),
+    );
     return;
   }
   const base: Omit<SimOptions, "seed"> = { nodes, steps, nemesis, knobs };
@@ -203,6 +232,73 @@ async function main(): Promise<void> {
       (maxCommit / total).toFixed(0)
     } entries committed per seed on average)`,
   );
+}
+
+function workloadMain(
+  base: Omit<WorkloadOptions, "seed">,
+  seedArg: string | undefined,
+  seedsArg: string | undefined,
+  extra: string,
+): void {
+  if (seedArg !== undefined) {
+    const r = runWorkload({ ...base, seed: parseIntArg("seed", seedArg, 0) });
+    reportWorkload(r, extra);
+    if (r.violation) Deno.exit(1);
+    return;
+  }
+  const range = (seedsArg ?? "1..100").match(/^(\d+)\.\.(\d+)$/);
+  if (!range) fail(`--seeds takes a range like 1..300, got "${seedsArg}"`);
+  const [from, to] = [Number(range[1]), Number(range[2])];
+  if (to < from) fail("--seeds range is empty");
+  const t0 = performance.now();
+  const total = to - from + 1;
+  let ok = 0, info = 0, ops = 0, unknown = 0;
+  for (let seed = from; seed <= to; seed++) {
+    const r = runWorkload({ ...base, seed });
+    ok += r.registerOps.ok + r.lockOps.ok;
+    info += r.registerOps.info + r.lockOps.info;
+    ops += r.registerOps.invoked + r.lockOps.invoked;
+    if (r.register.result === "unknown") unknown++;
+    if (r.lock.result === "unknown") unknown++;
+    if (r.violation) {
+      reportWorkload(r, extra);
+      Deno.exit(1);
+    }
+  }
+  console.log(
+    `${total} seeds × ${base.steps} steps, ${base.nodes} nodes, workload: every history linearizable ` +
+      `(${(ops / total).toFixed(0)} operations per seed, ${
+        (ok / total).toFixed(0)
+      } ok, ${
+        (info / total).toFixed(0)
+      } info; ${unknown} histories undecided) in ${
+        ((performance.now() - t0) / 1000).toFixed(1)
+      } s`,
+  );
+}
+
+function reportWorkload(r: WorkloadResult, extra: string): void {
+  const c = (o: WorkloadResult["registerOps"]) =>
+    `${o.invoked} invoked, ${o.ok} ok, ${o.fail} fail, ${o.info} info`;
+  console.log(
+    `seed ${r.seed}: register ops ${
+      c(r.registerOps)
+    } → ${r.register.result}; ` +
+      `lock ops ${c(r.lockOps)} → ${r.lock.result}; faults ${
+        JSON.stringify(r.faults)
+      }`,
+  );
+  if (r.violation) {
+    console.log(
+      `VIOLATION of ${r.violation.invariant} at step ${r.violation.step}: ${r.violation.detail}`,
+    );
+    for (const v of [r.register, r.lock]) {
+      if (v.report && r.violation.invariant !== "linearizability") {
+        console.log(v.report);
+      }
+    }
+    console.log(`replay: deno task sim --workload --seed ${r.seed}${extra}`);
+  }
 }
 
 function report(r: SimResult, extra: string): void {

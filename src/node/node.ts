@@ -75,6 +75,12 @@ export interface NodeOptions {
   logger?: Logger;
   /** Called once if the store fails; the process must exit (default: log only). */
   onFatal?: (error: Error) => void;
+  /**
+   * Called once when this node learns it was removed from the cluster (it
+   * applied its own removal, or a majority of the voters refuse it as an
+   * unknown node). The node has stopped ticking; the process should exit.
+   */
+  onRemoved?: () => void;
   /** Called after each durable write with its duration in seconds (metrics). */
   onPersisted?: (seconds: number, entries: number) => void;
   /** Core settings (timeouts, flow control, PreVote, CheckQuorum). */
@@ -150,6 +156,9 @@ export class RaftNode {
   readonly #log: Logger;
   readonly #onFatal?: (e: Error) => void;
   readonly #onPersisted?: (seconds: number, entries: number) => void;
+  readonly #onRemoved?: () => void;
+  #removed = false;
+  readonly #refusedBy = new Set<NodeId>();
   readonly #tickMs: number;
   readonly #snapshotEvery: number;
   readonly #timeoutMs: number;
@@ -191,6 +200,7 @@ export class RaftNode {
     this.#log = options.logger ?? nullLogger;
     this.#onFatal = options.onFatal;
     this.#onPersisted = options.onPersisted;
+    this.#onRemoved = options.onRemoved;
     this.#tickMs = options.tickMs ?? 10;
     this.#snapshotEvery = options.snapshotEvery ?? 10_000;
     this.#snapshotJitter = Math.floor(
@@ -462,6 +472,44 @@ export class RaftNode {
     if (this.#stopped) return;
     this.#raft.reportSnapshot(to, ok);
     this.#kick();
+  }
+
+  /**
+   * The transport reports that `peer` refused our handshake. A majority of
+   * the voters refusing this node as unknown means it was removed while it
+   * could not hear about it (a leader stops replicating to a node as soon
+   * as it appends the node's removal).
+   */
+  reportRefused(peer: NodeId, reason: string): void {
+    if (this.#stopped || this.#removed || reason !== "unknown_node") return;
+    const conf = this.#raft.confState();
+    // A node that is not a member yet (joining) is unknown to peers too.
+    if (!conf.voters.includes(this.id) && !conf.learners.includes(this.id)) {
+      return;
+    }
+    if (!conf.voters.includes(peer)) return;
+    this.#refusedBy.add(peer);
+    if (this.#refusedBy.size >= Math.floor(conf.voters.length / 2) + 1) {
+      this.#becomeRemoved(
+        `a majority of the voters (${
+          [...this.#refusedBy].join(", ")
+        }) refuse it as unknown`,
+      );
+    }
+  }
+
+  #becomeRemoved(why: string): void {
+    if (this.#removed) return;
+    this.#removed = true;
+    clearInterval(this.#ticker);
+    this.#log("node.removed", {
+      level: "warn",
+      id: this.id,
+      why,
+      hint:
+        "This node is no longer a member; wipe its data directory before adding it back",
+    });
+    this.#onRemoved?.();
   }
 
   /** The transport reports `to` unreachable. */
@@ -826,6 +874,10 @@ export class RaftNode {
       } catch {
         // Context is optional host data; a bad one only loses addresses.
       }
+    }
+    if (change.type === "remove" && change.node === this.id) {
+      // Applied here, so committed: this node is out for good.
+      queueMicrotask(() => this.#becomeRemoved("it applied its own removal"));
     }
     if (change.type === "remove") {
       this.#members.delete(change.node);

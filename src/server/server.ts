@@ -51,6 +51,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Called when storage fails; the process should exit. */
   onFatal?: (e: Error) => void;
+  /** Called when this node learns it was removed from the cluster. */
+  onRemoved?: () => void;
 }
 
 /** A running server. */
@@ -112,6 +114,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
         log("transport", { level, message, ...fields }),
       onSnapshotStatus: (to, ok) => ref.node?.reportSnapshot(to, ok),
       onUnreachable: (to) => ref.node?.reportUnreachable(to),
+      onRefused: (to, reason) => ref.node?.reportRefused(to, reason),
     });
   } catch (e) {
     await storage.close();
@@ -173,6 +176,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     snapshotEvery: options.snapshotEvery,
     logger: log,
     onFatal: options.onFatal,
+    onRemoved: options.onRemoved,
     onPersisted: (s) => metrics.persist.observe(s),
     raft: {
       electionTicks: options.electionTicks,

@@ -136,9 +136,17 @@ async function scenario(
       ms.map((m) => `${m.id}:${m.role}`).sort(),
       [leader, stays, "n4"].map((id) => `${id}:voter`).sort(),
     );
-    // SIGKILL: a SIGTERM would wait for the removed node's in-flight
-    // request (see shutdown_test.ts).
-    await c.node(removed).kill("SIGKILL");
+    // The removed node learns it was removed (the voters refuse it as an
+    // unknown node) and stops by itself with exit code 0.
+    const exit = await c.node(removed).waitExit(10_000);
+    assert.equal(
+      exit.code,
+      0,
+      `${removed} exit status ${JSON.stringify(exit)}`,
+    );
+    assert.ok(
+      c.node(removed).findLogs((r) => r.event === "node.removed").length > 0,
+    );
     await sleep(500);
     const stats = await w.stop();
     phase("stopped");

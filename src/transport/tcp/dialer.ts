@@ -61,9 +61,7 @@ export async function openStream(
     }
     if (frame.kind === FrameKind.Reject) {
       const { reason, detail } = parseReject(frame.body);
-      throw new Error(
-        `Peer refused the handshake: ${reason}${detail ? ` (${detail})` : ""}`,
-      );
+      throw new HandshakeRefusedError(reason, detail);
     }
     if (frame.kind !== FrameKind.HelloOk) {
       throw new Error(`Unexpected frame kind ${frame.kind} in the handshake`);
@@ -88,8 +86,23 @@ export async function openStream(
     if (deadline.expired) {
       throw new Error(`Handshake timed out after ${o.handshakeTimeoutMs} ms`);
     }
+    if (e instanceof HandshakeRefusedError) throw e;
     throw new Error(errorText(e));
   } finally {
     deadline.clear();
+  }
+}
+
+/** The peer answered the handshake with a refusal (for example `unknown_node`). */
+export class HandshakeRefusedError extends Error {
+  /** The peer's reason code. */
+  readonly reason: string;
+  /** Creates the error. */
+  constructor(reason: string, detail?: string) {
+    super(
+      `Peer refused the handshake: ${reason}${detail ? ` (${detail})` : ""}`,
+    );
+    this.name = "HandshakeRefusedError";
+    this.reason = reason;
   }
 }

@@ -12,7 +12,7 @@ import {
   writeFrameHeader,
 } from "../../codec/frame.ts";
 import type { NodeId } from "../../raft/types.ts";
-import { openStream } from "./dialer.ts";
+import { HandshakeRefusedError, openStream } from "./dialer.ts";
 import { closeQuietly, errorText, writeAll } from "./net.ts";
 import { FrameKind, MAX_CONTROL_FRAME_BYTES } from "./protocol.ts";
 import type { Shared } from "./shared.ts";
@@ -173,6 +173,9 @@ export class PeerLink {
       stream = await openStream(sh, this.peer, addr, "msg");
     } catch (e) {
       if (this.#state === "closed") return;
+      if (e instanceof HandshakeRefusedError) {
+        sh.reportRefused(this.peer, e.reason);
+      }
       this.#failed(`connect to ${addr} failed: ${errorText(e)}`);
       return;
     }

@@ -94,6 +94,8 @@ export interface TcpTransportOptions {
   onSnapshotStatus?: (to: NodeId, ok: boolean) => void;
   /** Called (asynchronously) when a connection to `to` failed or broke. */
   onUnreachable?: (to: NodeId) => void;
+  /** Called (asynchronously) when `to` refused our handshake, with its reason code. */
+  onRefused?: (to: NodeId, reason: string) => void;
   /** Source of jitter in `[0, 1)`; defaults to `Math.random`. */
   random?: () => number;
 }
@@ -103,10 +105,18 @@ export type ResolvedOptions =
   & Required<
     Omit<
       TcpTransportOptions,
-      "peers" | "tls" | "onSnapshotStatus" | "onUnreachable" | "logger"
+      | "peers"
+      | "tls"
+      | "onSnapshotStatus"
+      | "onUnreachable"
+      | "onRefused"
+      | "logger"
     >
   >
-  & Pick<TcpTransportOptions, "onSnapshotStatus" | "onUnreachable">
+  & Pick<
+    TcpTransportOptions,
+    "onSnapshotStatus" | "onUnreachable" | "onRefused"
+  >
   & { logger: TransportLogger };
 
 /** Fills in defaults and checks ranges. */
@@ -133,6 +143,7 @@ export function resolveOptions(o: TcpTransportOptions): ResolvedOptions {
     random: o.random ?? Math.random,
     onSnapshotStatus: o.onSnapshotStatus,
     onUnreachable: o.onUnreachable,
+    onRefused: o.onRefused,
   };
   if (typeof r.id !== "string" || r.id === "") {
     throw new TypeError("id must be a non-empty string");
@@ -356,6 +367,20 @@ export class Shared {
         cb(to, ok);
       } catch (e) {
         this.log("error", "onSnapshotStatus threw", { error: String(e) });
+      }
+    });
+  }
+
+  /** Reports a refused handshake to the callback, asynchronously. */
+  reportRefused(to: NodeId, reason: string): void {
+    const cb = this.o.onRefused;
+    if (cb === undefined) return;
+    queueMicrotask(() => {
+      if (this.closed) return;
+      try {
+        cb(to, reason);
+      } catch (e) {
+        this.log("error", "onRefused threw", { error: String(e) });
       }
     });
   }
