@@ -127,11 +127,29 @@ interface PendingProposal {
   term?: number;
 }
 
-interface PendingRead {
+interface ReadWaiter {
   resolve: (index: number) => void;
   reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  timer?: ReturnType<typeof setTimeout>;
+  done: boolean;
+}
+
+// One ReadIndex round, shared by every read that was waiting when the Ready
+// loop last came round.
+interface PendingRead {
+  waiters: ReadWaiter[];
   index?: number;
+}
+
+function settleRead(
+  w: ReadWaiter,
+  outcome: { index: number } | { error: Error },
+): void {
+  if (w.done) return;
+  w.done = true;
+  clearTimeout(w.timer);
+  if ("index" in outcome) w.resolve(outcome.index);
+  else w.reject(outcome.error);
 }
 
 interface ConfWaiter {
@@ -167,6 +185,7 @@ export class RaftNode {
   readonly #nonce = newNonce();
   #seq = 0;
   #readSeq = 0;
+  #readQueue: ReadWaiter[] = [];
   #batch: { data: Uint8Array; seq: number }[] = [];
   readonly #pending = new Map<number, PendingProposal>();
   readonly #reads = new Map<string, PendingRead>();
@@ -326,26 +345,37 @@ export class RaftNode {
    */
   read(options: { timeoutMs?: number } = {}): Promise<number> {
     this.#assertRunning();
-    const ctx = `${this.id}:${this.#nonce}:${++this.#readSeq}`;
     return new Promise<number>((resolve, reject) => {
-      try {
-        this.#raft.readIndex(ctx);
-      } catch (e) {
-        reject(this.#asUnavailable(e));
-        return;
-      }
+      const w: ReadWaiter = { resolve, reject, done: false };
       const timeout = options.timeoutMs ?? this.#timeoutMs;
-      const timer = setTimeout(() => {
-        this.#reads.delete(ctx);
-        reject(
-          new TimeoutError(
+      w.timer = setTimeout(() => {
+        settleRead(w, {
+          error: new TimeoutError(
             `Read could not be confirmed by a leader within ${timeout} ms; retry`,
           ),
-        );
+        });
       }, timeout);
-      this.#reads.set(ctx, { resolve, reject, timer });
+      // Reads waiting when the Ready loop comes round share one ReadIndex
+      // round (one heartbeat exchange) instead of one each.
+      this.#readQueue.push(w);
       this.#kick();
     });
+  }
+
+  #flushReads(): void {
+    if (this.#readQueue.length === 0) return;
+    const waiters = this.#readQueue.filter((w) => !w.done);
+    this.#readQueue = [];
+    if (waiters.length === 0) return;
+    const ctx = `${this.id}:${this.#nonce}:${++this.#readSeq}`;
+    try {
+      this.#raft.readIndex(ctx);
+    } catch (e) {
+      const error = this.#asUnavailable(e);
+      for (const w of waiters) settleRead(w, { error });
+      return;
+    }
+    this.#reads.set(ctx, { waiters });
   }
 
   /** Adds a member as a learner (it receives the log but does not vote). */
@@ -703,6 +733,7 @@ export class RaftNode {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       this.#flushProposals();
+      this.#flushReads();
       if (!this.#raft.hasReady()) {
         await new Promise<void>((r) => (this.#wake = r));
         continue;
@@ -954,9 +985,10 @@ export class RaftNode {
     if (this.#reads.size === 0) return;
     for (const [ctx, r] of this.#reads) {
       if (r.index !== undefined && this.#applied >= r.index) {
-        clearTimeout(r.timer);
         this.#reads.delete(ctx);
-        r.resolve(r.index);
+        for (const w of r.waiters) settleRead(w, { index: r.index });
+      } else if (r.waiters.every((w) => w.done)) {
+        this.#reads.delete(ctx); // every caller timed out
       }
     }
   }
@@ -975,15 +1007,13 @@ export class RaftNode {
     if (changed && this.#leader !== "") {
       // Unconfirmed reads died with the old leader's read queue; they are
       // safe to retry, so fail them now rather than time out.
+      const error = new UnavailableError(
+        "Leadership changed before the read was confirmed; retry",
+      );
       for (const [ctx, r] of this.#reads) {
         if (r.index === undefined) {
-          clearTimeout(r.timer);
           this.#reads.delete(ctx);
-          r.reject(
-            new UnavailableError(
-              "Leadership changed before the read was confirmed; retry",
-            ),
-          );
+          for (const w of r.waiters) settleRead(w, { error });
         }
       }
     }
@@ -1074,10 +1104,11 @@ export class RaftNode {
     }
     this.#pending.clear();
     for (const r of this.#reads.values()) {
-      clearTimeout(r.timer);
-      r.reject(err);
+      for (const w of r.waiters) settleRead(w, { error: err });
     }
     this.#reads.clear();
+    for (const w of this.#readQueue) settleRead(w, { error: err });
+    this.#readQueue = [];
     for (const w of this.#confWaiters) {
       clearTimeout(w.timer);
       w.reject(err);
