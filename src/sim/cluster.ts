@@ -24,6 +24,12 @@ import type { LogStore } from "../storage/types.ts";
 import type { ConfState } from "../raft/types.ts";
 import { FaultyNetwork } from "../transport/memory.ts";
 import { SafetyChecker } from "./checker.ts";
+import type {
+  ServiceStateMachine,
+  ServiceStateMachineOptions,
+} from "../state/machine.ts";
+import type { CommandResult } from "../state/results.ts";
+import type { Entry } from "../raft/types.ts";
 
 /** Milliseconds of virtual time per tick. */
 export const TICK_MS = 10;
@@ -47,7 +53,24 @@ export interface SimClusterOptions {
   openStorage?: (id: NodeId, conf: ConfState | undefined) => Promise<LogStore>;
   /** Receives a line for each notable event (for `--seed` replays). */
   trace?: (line: string) => void;
+  /**
+   * Makes each node's replicated service state machine. Without it nodes
+   * run only the tiny hash state machine; with it every node also applies
+   * committed entries to its own `ServiceStateMachine` (snapshotted and
+   * restored with the hash) and {@linkcode SimClusterOptions.onApply}
+   * receives each result.
+   */
+  service?: () => ServiceStateMachine;
+  /** Called after a node applied a normal entry to its service state machine. */
+  onApply?: (node: SimNode, entry: Entry, result: CommandResult) => void;
 }
+
+/** Options of the service state machine in simulations (small, for speed). */
+export const SIM_SERVICE_OPTIONS: ServiceStateMachineOptions = {
+  historySize: 256,
+  dedupePerClient: 8,
+  dedupeMaxClients: 64,
+};
 
 /** The tiny state machine each simulated node runs: it folds entries into a hash. */
 export interface SimState {
@@ -70,7 +93,14 @@ export class SimNode {
   /** The state machine (rebuilt from the snapshot on restart). */
   state: SimState = { index: 0, hash: 0 };
   /** Reads waiting for leadership confirmation or for apply. */
-  reads = new Map<string, { startCommit: number; index?: number }>();
+  reads = new Map<
+    string,
+    { startCommit: number; index?: number; done?: (node: SimNode) => void }
+  >();
+  /** The service state machine (service mode; rebuilt on restart). */
+  service: ServiceStateMachine | undefined;
+  /** Counts boots: a pending request survives only within one incarnation. */
+  incarnation = 0;
   /** True once the node has left the cluster for good. */
   retired = false;
   /** Entries applied since the last snapshot. */
@@ -153,6 +183,12 @@ export class SimCluster {
   readonly #maxInflight: number;
   readonly #knobs?: TestingKnobs;
   readonly #trace?: (line: string) => void;
+  readonly #service?: () => ServiceStateMachine;
+  readonly #onApply?: (
+    node: SimNode,
+    entry: Entry,
+    result: CommandResult,
+  ) => void;
   #nextId: number;
   readonly #openStorage?: (
     id: NodeId,
@@ -177,6 +213,8 @@ export class SimCluster {
     this.#knobs = options.knobs;
     this.#trace = options.trace;
     this.#openStorage = options.openStorage;
+    this.#service = options.service;
+    this.#onApply = options.onApply;
     this.network = new FaultyNetwork({ random: this.#random });
     this.#maxSizePerMsg =
       [64, 256, 4096, 1024 * 1024][Math.floor(this.#random() * 4)];
@@ -254,7 +292,8 @@ export class SimCluster {
 
   #boot(node: SimNode): void {
     const snap = node.storage.snapshot();
-    node.state = decodeState(snap.data, snap.metadata.index);
+    this.#restoreState(node, snap.data, snap.metadata.index);
+    node.incarnation++;
     node.sinceSnapshot = 0;
     node.reads.clear();
     node.raft = new Raft({
@@ -331,14 +370,33 @@ export class SimCluster {
     }
   }
 
-  /** Starts a linearizable read on `node`. */
-  read(node: SimNode): void {
+  /**
+   * Starts a linearizable read on `node`; `done` runs once the node has
+   * confirmed the read index and applied up to it. False when refused.
+   */
+  read(node: SimNode, done?: (node: SimNode) => void): boolean {
     const ctx = `r${++this.#readSeq}`;
     try {
       node.raft!.readIndex(ctx);
-      node.reads.set(ctx, { startCommit: this.checker.maxCommit() });
+      node.reads.set(ctx, { startCommit: this.checker.maxCommit(), done });
+      return true;
     } catch (e) {
       if (!(e instanceof ProposalDroppedError)) throw e;
+      return false;
+    }
+  }
+
+  /**
+   * Proposes `data` on `node`; throws `ProposalDroppedError` when refused
+   * (counted as dropped).
+   */
+  proposeData(node: SimNode, data: Uint8Array): void {
+    try {
+      node.raft!.propose(data);
+      this.stats.proposals++;
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) this.stats.dropped++;
+      throw e;
     }
   }
 
@@ -400,7 +458,7 @@ export class SimCluster {
     const done = node.storage.createSnapshot(
       applied,
       node.raft!.confStateAt(applied),
-      encodeState(node.state),
+      this.#encodeState(node),
     );
     if (done instanceof Promise) this.#pendingIo.push(done);
     node.sinceSnapshot = 0;
@@ -553,7 +611,11 @@ export class SimCluster {
     }
     // 3. Apply.
     if (rd.snapshot) {
-      node.state = decodeState(rd.snapshot.data, rd.snapshot.metadata.index);
+      this.#restoreState(
+        node,
+        rd.snapshot.data,
+        rd.snapshot.metadata.index,
+      );
       node.sinceSnapshot = 0;
       this.stats.snapshotsInstalled++;
       this.trace(
@@ -571,6 +633,15 @@ export class SimCluster {
       node.sinceSnapshot++;
       this.checker.observeApply(node.id, e);
       this.checker.observeState(node.id, node.state.index, node.state.hash);
+      if (
+        node.service && e.type === EntryType.Normal && e.data.byteLength > 0
+      ) {
+        const result = node.service.apply(e.data, {
+          index: e.index,
+          term: e.term,
+        });
+        this.#onApply?.(node, e, result);
+      }
       if (e.type === EntryType.ConfChange) this.#onConfApplied(node, e.data);
     }
     // 4. Reads: confirmed ones are served once applied up to their index.
@@ -585,9 +656,10 @@ export class SimCluster {
   #serveReads(node: SimNode): void {
     for (const [ctx, r] of node.reads) {
       if (r.index !== undefined && node.state.index >= r.index) {
+        node.reads.delete(ctx);
+        r.done?.(node);
         this.checker.observeRead(node.id, r.startCommit, node.state.index);
         this.stats.reads++;
-        node.reads.delete(ctx);
       }
     }
   }
@@ -618,6 +690,35 @@ export class SimCluster {
     if (raft.log.committed > this.stats.maxCommit) {
       this.stats.maxCommit = raft.log.committed;
     }
+  }
+
+  // The snapshot payload: the hash state as JSON, then in service mode a
+  // 4-byte length, that JSON, and the service's own snapshot.
+  #encodeState(node: SimNode): Uint8Array {
+    const head = encodeState(node.state);
+    if (!node.service) return head;
+    const body = node.service.snapshot();
+    const out = new Uint8Array(4 + head.byteLength + body.byteLength);
+    new DataView(out.buffer).setUint32(0, head.byteLength);
+    out.set(head, 4);
+    out.set(body, 4 + head.byteLength);
+    return out;
+  }
+
+  #restoreState(node: SimNode, data: Uint8Array, index: number): void {
+    if (!this.#service) {
+      node.state = decodeState(data, index);
+      return;
+    }
+    node.service = this.#service();
+    if (data.byteLength === 0) {
+      node.state = decodeState(data, index);
+      return;
+    }
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const len = view.getUint32(0);
+    node.state = decodeState(data.subarray(4, 4 + len), index);
+    node.service.restore(data.subarray(4 + len));
   }
 
   /** Retires nodes that are no longer in the leader's configuration. */
