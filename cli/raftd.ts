@@ -134,19 +134,19 @@ async function main(): Promise<void> {
     base: { node: id },
   });
   // Set once started; a removal noticed during start-up waits for it.
-  let server: Server | undefined;
+  const started: { server?: Server } = {};
   let stopping = false;
   async function shutdown(signal: string): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger("raftd.shutdown", { level: "info", signal });
     const force = setTimeout(() => Deno.exit(1), 5000);
-    while (!server) await new Promise((r) => setTimeout(r, 50));
-    await server.stop();
+    while (!started.server) await new Promise((r) => setTimeout(r, 50));
+    await started.server.stop();
     clearTimeout(force);
     Deno.exit(0);
   }
-  server = await startServer({
+  started.server = await startServer({
     id,
     dataDir: v["data-dir"] ?? `./data/${id}`,
     listen: v.listen!,
