@@ -3,7 +3,7 @@
  * with 100 000 keys of 256 bytes; start-up with that data under 2 s).
  *
  * ```sh
- * deno run -A bench/startup_bench.ts [--keys 100000] [--nodes 1]
+ * deno run -A bench/startup_bench.ts [--keys 100000] [--optimize-for-size]
  * ```
  *
  * Loads the keys through the HTTP API of a single raftd (fsync on),
@@ -19,6 +19,7 @@ const { values: v } = parseArgs({
   args: Deno.args,
   options: {
     keys: { type: "string", default: "100000" },
+    "optimize-for-size": { type: "boolean", default: false },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -36,6 +37,7 @@ function start(): Deno.ChildProcess {
     args: [
       "run",
       "-A",
+      ...(v["optimize-for-size"] ? ["--v8-flags=--optimize-for-size"] : []),
       raftd,
       "--data-dir",
       `${dir}/n1`,
