@@ -356,43 +356,38 @@ export class HistoryRecorder {
 
   /** Records that operation `id` happened and returned `result`. */
   ok(id: number, result?: unknown): void {
-    const inv = this.#close(id);
-    const event: OkEvent = {
-      type: "ok",
-      id,
-      client: inv.client,
-      time: this.#clock(),
-      op: inv.op,
-    };
-    if (result !== undefined) event.result = result;
-    this.#events.push(event);
+    this.#complete("ok", id, "result", result);
   }
 
   /** Records that operation `id` definitely did not happen. */
   fail(id: number, error?: unknown): void {
-    const inv = this.#close(id);
-    const event: FailEvent = {
-      type: "fail",
-      id,
-      client: inv.client,
-      time: this.#clock(),
-      op: inv.op,
-    };
-    if (error !== undefined) event.error = error;
-    this.#events.push(event);
+    this.#complete("fail", id, "error", error);
   }
 
   /** Records that the outcome of operation `id` is unknown (e.g. a timeout). */
   info(id: number, error?: unknown): void {
+    this.#complete("info", id, "error", error);
+  }
+
+  // Closes `id` with a completion event of `type`, carrying `value` under
+  // `field` when given.
+  #complete(
+    type: "ok" | "fail" | "info",
+    id: number,
+    field: "result" | "error",
+    value: unknown,
+  ): void {
     const inv = this.#close(id);
-    const event: InfoEvent = {
-      type: "info",
+    const event = {
+      type,
       id,
       client: inv.client,
       time: this.#clock(),
       op: inv.op,
-    };
-    if (error !== undefined) event.error = error;
+    } as
+      & (OkEvent | FailEvent | InfoEvent)
+      & { result?: unknown; error?: unknown };
+    if (value !== undefined) event[field] = value;
     this.#events.push(event);
   }
 
