@@ -1,7 +1,8 @@
 /**
  * `deno task chaos`: a Jepsen-style run against real `raftd` processes on
- * loopback. Clients read, write and compare-and-set a few keys through the
- * HTTP API of every node while a nemesis kills (SIGKILL) and restarts
+ * loopback. Clients read, write and compare-and-set a few keys, and cycle
+ * locks (acquire, a fenced write, release), through the HTTP API of every
+ * node while a nemesis kills (SIGKILL) and restarts
  * nodes and pauses them (SIGSTOP/SIGCONT) for longer than the election
  * timeout. The run is bounded in time, records every operation
  * (invoke / ok / fail / info), checks the history for linearizability, and
@@ -21,6 +22,7 @@ import {
   check,
   formatReport,
   HistoryRecorder,
+  lockModel,
   registerModel,
   stringifyHistory,
 } from "../src/check/mod.ts";
@@ -270,7 +272,74 @@ async function main(): Promise<void> {
       if (random() < 0.1) await sleep(random() * 20);
     }
   };
-  const loops = Array.from({ length: clients }, (_, c) => clientLoop(c));
+  // A third of the clients cycle locks: acquire, a fenced write, release.
+  const lockLoop = async (c: number) => {
+    const name = `l${c}`;
+    while (running) {
+      const p = procs[Math.floor(random() * procs.length)];
+      const base = `http://${p.http}`;
+      const lock = `lock${Math.floor(random() * 2)}`;
+      const a = history.invoke(name, { f: "acquire", lock });
+      let token: number | undefined;
+      try {
+        const r = await call(`${base}/v1/locks/${lock}/acquire`, {
+          method: "POST",
+          body: JSON.stringify({ ttl: 3, wait: 500, owner: name }),
+        });
+        if (r.status === 200) {
+          token = r.body.token;
+          history.ok(a, token);
+          counts.ok++;
+        } else if (
+          r.status === 409 ||
+          (r.status === 503 &&
+            /No leader is known/.test(String(r.body?.error?.message)))
+        ) {
+          history.fail(a, r.status);
+          counts.fail++;
+        } else {
+          history.info(a, r.status);
+          counts.info++;
+        }
+      } catch {
+        history.info(a, "unreachable");
+        counts.info++;
+      }
+      if (token === undefined) {
+        await sleep(20 + random() * 50);
+        continue;
+      }
+      for (const step of ["fencedWrite", "release"] as const) {
+        const id = history.invoke(name, { f: step, lock, token });
+        try {
+          const r = step === "fencedWrite"
+            ? await call(`${base}/v1/kv/fenced/${lock}`, {
+              method: "PUT",
+              body: JSON.stringify({
+                value: `${name}-${token}`,
+                fence: { lock, token },
+              }),
+            })
+            : await call(`${base}/v1/locks/${lock}/release`, {
+              method: "POST",
+              body: JSON.stringify({ token }),
+            });
+          if (r.status === 200) (history.ok(id), counts.ok++);
+          else if (r.status === 409) {
+            (history.fail(id, r.body?.error?.code), counts.fail++);
+          } else (history.info(id, r.status), counts.info++);
+        } catch {
+          history.info(id, "unreachable");
+          counts.info++;
+        }
+      }
+    }
+  };
+  const lockers = Math.floor(clients / 3);
+  const loops = Array.from(
+    { length: clients },
+    (_, c) => c < lockers ? lockLoop(c) : clientLoop(c),
+  );
 
   // ---------------------------------------------------------------- nemesis
   const faults: Record<string, number> = {};
@@ -316,6 +385,7 @@ async function main(): Promise<void> {
   const events = history.events();
   await Deno.writeTextFile(`${out}/history.jsonl`, stringifyHistory(events));
   const result = check(events, registerModel(), { timeoutMs: 60_000 });
+  const lockResult = check(events, lockModel(), { timeoutMs: 60_000 });
   const summary = {
     seed,
     seconds,
@@ -324,24 +394,32 @@ async function main(): Promise<void> {
     keys,
     operations: counts,
     faults,
-    result: result.result,
-    partitions: result.partitions,
-    checkMs: Math.round(result.timeMs),
+    result: result.result === "ok" && lockResult.result === "ok"
+      ? "ok"
+      : result.result === "illegal" || lockResult.result === "illegal"
+      ? "illegal"
+      : "unknown",
+    registers: result.result,
+    locks: lockResult.result,
+    partitions: result.partitions + lockResult.partitions,
+    checkMs: Math.round(result.timeMs + lockResult.timeMs),
   };
   await Deno.writeTextFile(
     `${out}/summary.json`,
     JSON.stringify(summary, null, 2) + "\n",
   );
-  console.log(`\n${formatReport(result).split("\n").slice(0, 40).join("\n")}`);
+  for (const r of [result, lockResult]) {
+    console.log(`\n${formatReport(r).split("\n").slice(0, 40).join("\n")}`);
+  }
   console.log(
     `\nOperations: ${counts.ok} ok, ${counts.fail} fail, ${counts.info} info; faults ${
       JSON.stringify(faults)
     }`,
   );
   console.log(
-    `Linearizability: ${result.result}. History and summary in ${out}/`,
+    `Registers: ${result.result}; locks and fencing: ${lockResult.result}. History and summary in ${out}/`,
   );
-  if (result.result === "illegal") Deno.exit(1);
+  if (summary.result === "illegal") Deno.exit(1);
 }
 
 if (import.meta.main) main();
