@@ -9,7 +9,7 @@ import { E2E } from "./harness.ts";
 
 Deno.test({
   name:
-    "e2e: a 20 s chaos run (kill -9, SIGSTOP) keeps the register history linearizable",
+    "e2e: a 20 s chaos run (kill -9, SIGSTOP) keeps register and lock histories linearizable",
   ...E2E,
   fn: async () => {
     const out = await Deno.makeTempDir({ prefix: "raftlock-chaos-test-" });
@@ -38,7 +38,8 @@ Deno.test({
       const summary = JSON.parse(
         await Deno.readTextFile(`${out}/summary.json`),
       );
-      assert.equal(summary.result, "ok", text.slice(-3000));
+      assert.equal(summary.registers, "ok", text.slice(-3000));
+      assert.equal(summary.locks, "ok", text.slice(-3000));
       assert.ok(
         summary.operations.ok > 1000,
         `only ${summary.operations.ok} ok operations`,
