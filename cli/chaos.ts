@@ -27,6 +27,7 @@ import {
   stringifyHistory,
 } from "../src/check/mod.ts";
 import { mulberry32 } from "../src/raft/rand.ts";
+import { localMembers, raftdArgs } from "./raftd_args.ts";
 
 const USAGE = `Usage: deno task chaos [options]
 
@@ -119,36 +120,13 @@ async function main(): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "raftlock-chaos-" });
 
   // ---------------------------------------------------------------- cluster
-  const raftd = new URL("./raftd.ts", import.meta.url).pathname;
-  const peers = Array.from(
-    { length: n },
-    (_, i) => `n${i + 1}=127.0.0.1:${base + i}`,
-  ).join(",");
-  const procs: Proc[] = Array.from({ length: n }, (_, i) => {
-    const http = `127.0.0.1:${base + 50 + i}`;
-    return {
-      id: `n${i + 1}`,
-      http,
-      paused: false,
-      args: [
-        "run",
-        "-A",
-        raftd,
-        "--id",
-        `n${i + 1}`,
-        "--data-dir",
-        `${dataDir}/n${i + 1}`,
-        "--listen",
-        `127.0.0.1:${base + i}`,
-        "--http",
-        http,
-        "--peers",
-        peers,
-        "--log-level",
-        "warn",
-      ],
-    };
-  });
+  const members = localMembers(n, base, dataDir);
+  const procs: Proc[] = members.map((m) => ({
+    id: m.id,
+    http: m.http,
+    paused: false,
+    args: raftdArgs(m, members, ["--log-level", "warn"]),
+  }));
   console.log(
     `Chaos run, seed ${seed}: ${n} nodes, ${clients} clients, ${keys} keys, nemesis ${
       kinds.join(",") || "none"

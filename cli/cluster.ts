@@ -14,6 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { type LocalMember, raftdArgs } from "./raftd_args.ts";
 
 const USAGE = `Usage: deno task cluster [options]
 
@@ -27,10 +28,7 @@ Starts a local cluster of raftd processes on 127.0.0.1 and streams their logs.
   --quiet            do not stream node logs after start-up
   -h, --help         show this help`;
 
-interface Member {
-  id: string;
-  peer: string;
-  http: string;
+interface Member extends LocalMember {
   child?: Deno.ChildProcess;
 }
 
@@ -114,11 +112,10 @@ async function main(): Promise<void> {
 
   const members: Member[] = Array.from({ length: n }, (_, i) => ({
     id: `n${i + 1}`,
+    dataDir: `${v["data-dir"]}/n${i + 1}`,
     peer: `127.0.0.1:${peerPort + i}`,
     http: `127.0.0.1:${httpPort + i}`,
   }));
-  const peers = members.map((m) => `${m.id}=${m.peer}`).join(",");
-  const raftd = new URL("./raftd.ts", import.meta.url).pathname;
   let streaming = true;
   let startedUp = false;
   const show = () => streaming && (startedUp ? !v.quiet : true);
@@ -128,21 +125,7 @@ async function main(): Promise<void> {
   );
   for (const m of members) {
     const cmd = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        raftd,
-        "--id",
-        m.id,
-        "--data-dir",
-        `${v["data-dir"]}/${m.id}`,
-        "--listen",
-        m.peer,
-        "--http",
-        m.http,
-        "--peers",
-        peers,
-      ],
+      args: raftdArgs(m, members),
       stdout: "piped",
       stderr: "piped",
       stdin: "null",

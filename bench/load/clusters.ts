@@ -6,6 +6,8 @@
  * @module
  */
 
+import { localMembers, raftdArgs } from "../../cli/raftd_args.ts";
+
 /** A running cluster. */
 export interface RunningCluster {
   /** Client base URLs. */
@@ -67,34 +69,15 @@ export async function startRaftlock(
   const n = options.nodes ?? 3;
   const base = options.basePort ?? 17100;
   const dir = await Deno.makeTempDir({ prefix: "raftlock-bench-" });
-  const peers = Array.from(
-    { length: n },
-    (_, i) => `n${i + 1}=127.0.0.1:${base + i}`,
-  ).join(",");
-  const raftd = new URL("../../cli/raftd.ts", import.meta.url).pathname;
+  const members = localMembers(n, base, dir);
   const children: Deno.ChildProcess[] = [];
-  const endpoints: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const http = `127.0.0.1:${base + 50 + i}`;
-    endpoints.push(`http://${http}`);
-    const child = spawn(Deno.execPath(), [
-      "run",
-      "-A",
-      raftd,
-      "--id",
-      `n${i + 1}`,
-      "--data-dir",
-      `${dir}/n${i + 1}`,
-      "--listen",
-      `127.0.0.1:${base + i}`,
-      "--http",
-      http,
-      "--peers",
-      peers,
-      "--log-level",
-      "warn",
-    ]);
-    drain(child, `${dir}/n${i + 1}.log`);
+  const endpoints = members.map((m) => `http://${m.http}`);
+  for (const m of members) {
+    const child = spawn(
+      Deno.execPath(),
+      raftdArgs(m, members, ["--log-level", "warn"]),
+    );
+    drain(child, `${m.dataDir}.log`);
     children.push(child);
   }
   try {

@@ -1,0 +1,64 @@
+/**
+ * The command line that starts one `raftd` member of a local cluster, for
+ * the tools that launch clusters (`cluster.ts`, `chaos.ts`, the load bench).
+ *
+ * @module
+ */
+
+/** One member of a local cluster. */
+export interface LocalMember {
+  /** Node id, e.g. `n1`. */
+  id: string;
+  /** Its data directory. */
+  dataDir: string;
+  /** Peer address, host:port. */
+  peer: string;
+  /** HTTP address, host:port. */
+  http: string;
+}
+
+/** The `--peers` value for `members`. */
+export function peersFlag(members: readonly LocalMember[]): string {
+  return members.map((m) => `${m.id}=${m.peer}`).join(",");
+}
+
+/**
+ * Arguments for `Deno.execPath()` that run `cli/raftd.ts` as `member` of a
+ * cluster of `members`, with extra flags appended (e.g. `--log-level warn`).
+ */
+export function raftdArgs(
+  member: LocalMember,
+  members: readonly LocalMember[],
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    "run",
+    "-A",
+    new URL("./raftd.ts", import.meta.url).pathname,
+    "--id",
+    member.id,
+    "--data-dir",
+    member.dataDir,
+    "--listen",
+    member.peer,
+    "--http",
+    member.http,
+    "--peers",
+    peersFlag(members),
+    ...extra,
+  ];
+}
+
+/** Members `n1..nN` on loopback: peers from `basePort`, HTTP from `basePort + 50`. */
+export function localMembers(
+  n: number,
+  basePort: number,
+  dataDir: string,
+): LocalMember[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `n${i + 1}`,
+    dataDir: `${dataDir}/n${i + 1}`,
+    peer: `127.0.0.1:${basePort + i}`,
+    http: `127.0.0.1:${basePort + 50 + i}`,
+  }));
+}
