@@ -14,6 +14,7 @@
 
 import { parseArgs } from "node:util";
 import { type Server, startServer } from "../src/server/server.ts";
+import { type FaultSettings, parseFaults } from "../src/server/faults.ts";
 import { jsonLineLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
 
 const USAGE = `Usage: raftd [options]
@@ -129,6 +130,12 @@ async function main(): Promise<void> {
     fail("peer TLS needs all three of --peer-cert, --peer-key and --peer-ca");
   }
 
+  let faults: FaultSettings;
+  try {
+    faults = parseFaults(Deno.env.get("RAFTLOCK_FAULTS"));
+  } catch (e) {
+    fail((e as Error).message);
+  }
   const logger = jsonLineLogger({
     minLevel: v["log-level"] as LogLevel,
     base: { node: id },
@@ -168,6 +175,8 @@ async function main(): Promise<void> {
       }
       : undefined,
     logger,
+    fs: faults.fs,
+    testingKnobs: faults.knobs,
     onRemoved: () => {
       console.error(
         "raftd: this node was removed from the cluster; stopping. Wipe its data directory before adding it back.",
@@ -192,6 +201,24 @@ async function main(): Promise<void> {
     Deno.exit(1);
   });
 
+  if (faults.knobs || faults.fs) {
+    logger("raftd.faults", {
+      level: "warn",
+      faults: Deno.env.get("RAFTLOCK_FAULTS"),
+      hint: "RAFTLOCK_FAULTS is for chaos testing only",
+    });
+  }
+  if (faults.slowSyncSignals) {
+    const fs = faults.fs!;
+    Deno.addSignalListener("SIGUSR1", () => {
+      fs.slow = true;
+      logger("raftd.faults.slowSync", { level: "warn", on: true });
+    });
+    Deno.addSignalListener("SIGUSR2", () => {
+      fs.slow = false;
+      logger("raftd.faults.slowSync", { level: "warn", on: false });
+    });
+  }
   Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
 }

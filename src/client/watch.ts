@@ -206,6 +206,11 @@ export class Watch implements AsyncIterable<WatchEvent> {
     );
     if (!res.body) throw new RaftlockError("http_error", "Empty watch body");
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    // Aborting the fetch does not always end a pending read of its body
+    // (seen under load in Deno 2.9), so a stop or an idle timeout also
+    // cancels the reader itself; the pending read then resolves done.
+    const cancel = () => reader.cancel().catch(() => {});
+    signal.addEventListener("abort", cancel, { once: true });
     const parser = new SseParser();
     let idle: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
@@ -229,7 +234,17 @@ export class Watch implements AsyncIterable<WatchEvent> {
             { endpoint: url, cause: e },
           );
         }
-        if (chunk.done) return;
+        if (chunk.done) {
+          if (outer.aborted) throw outer.reason;
+          if (conn.signal.aborted) {
+            throw new RaftlockError(
+              "unreachable",
+              `The watch on ${url} went silent for ${this.#idleMs} ms`,
+              { endpoint: url },
+            );
+          }
+          return;
+        }
         arm();
         const batch: WatchEvent[] = [];
         for (const m of parser.push(chunk.value)) {
@@ -262,6 +277,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
       }
     } finally {
       clearTimeout(idle);
+      signal.removeEventListener("abort", cancel);
       conn.abort();
       await reader.cancel().catch(() => {});
     }

@@ -85,6 +85,17 @@ export interface NodeOptions {
   onPersisted?: (seconds: number, entries: number) => void;
   /** Core settings (timeouts, flow control, PreVote, CheckQuorum). */
   raft?: Omit<RaftConfig, "id" | "storage" | "applied" | "logger">;
+  /** Planted bugs, only for showing that the tests catch them. */
+  testingKnobs?: NodeTestingKnobs;
+}
+
+/**
+ * Deliberately broken node behaviour, only for proving that the chaos
+ * suite catches bugs. Never set these outside tests.
+ */
+export interface NodeTestingKnobs {
+  /** A follower answers linearizable reads from its own state, without ReadIndex. */
+  followerReadsWithoutReadIndex?: boolean;
 }
 
 /** What `status()` reports. */
@@ -195,6 +206,7 @@ export class RaftNode {
   readonly #configured = new Map<NodeId, string>();
   readonly #dialed = new Map<NodeId, string>();
   #applied: number;
+  readonly #knobs: NodeTestingKnobs;
   #snapshotIndex: number;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #wake: (() => void) | undefined;
@@ -226,6 +238,7 @@ export class RaftNode {
       Math.random() * (this.#snapshotEvery / 4),
     );
     this.#timeoutMs = options.requestTimeoutMs ?? 5_000;
+    this.#knobs = options.testingKnobs ?? {};
     const et = options.raft?.electionTicks ?? 15;
     this.#electionTimeoutMs = (options.raft?.electionTicksMax ?? et * 2) *
       this.#tickMs;
@@ -345,6 +358,9 @@ export class RaftNode {
    */
   read(options: { timeoutMs?: number } = {}): Promise<number> {
     this.#assertRunning();
+    if (this.#knobs.followerReadsWithoutReadIndex && this.#role !== "leader") {
+      return Promise.resolve(this.#applied); // the planted bug
+    }
     return new Promise<number>((resolve, reject) => {
       const w: ReadWaiter = { resolve, reject, done: false };
       const timeout = options.timeoutMs ?? this.#timeoutMs;

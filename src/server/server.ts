@@ -10,11 +10,13 @@
 import { createApp } from "../api/app.ts";
 import { bindNodeMetrics, createMetrics } from "../api/api_metrics.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
-import { RaftNode } from "../node/node.ts";
+import { type NodeTestingKnobs, RaftNode } from "../node/node.ts";
 import type { ConfState, NodeId } from "../raft/types.ts";
 import { LockService } from "../service/service.ts";
 import { ServiceStateMachine } from "../state/machine.ts";
 import { DiskStorage } from "../storage/disk_storage.ts";
+import type { FileSystem } from "../storage/fs.ts";
+import type { TestingKnobs } from "../raft/raft.ts";
 import { TcpTransport } from "../transport/tcp.ts";
 
 /** How to run a server. */
@@ -53,6 +55,10 @@ export interface ServerOptions {
   onFatal?: (e: Error) => void;
   /** Called when this node learns it was removed from the cluster. */
   onRemoved?: () => void;
+  /** File operations for storage (default: the real file system); chaos runs inject faults here. */
+  fs?: FileSystem;
+  /** Planted bugs, only for showing that the chaos suite catches them. */
+  testingKnobs?: TestingKnobs & NodeTestingKnobs;
 }
 
 /** A running server. */
@@ -82,6 +88,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const ref: { node?: RaftNode; app?: ReturnType<typeof createApp> } = {};
   const storage = await DiskStorage.open(options.dataDir, {
     conf,
+    fs: options.fs,
     // Routine storage events are info; cuts, removals of damage and fatal
     // errors are warnings or errors.
     log: (event, fields) =>
@@ -178,9 +185,11 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     onFatal: options.onFatal,
     onRemoved: options.onRemoved,
     onPersisted: (s) => metrics.persist.observe(s),
+    testingKnobs: options.testingKnobs,
     raft: {
       electionTicks: options.electionTicks,
       heartbeatTicks: options.heartbeatTicks,
+      testingKnobs: options.testingKnobs,
     },
   });
   const service = new LockService({ node, state, logger: log });

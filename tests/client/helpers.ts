@@ -5,7 +5,7 @@
  */
 
 import { TestCluster } from "../support/cluster.ts";
-import { FaultProxy } from "../transport/fault_proxy.ts";
+import { FaultProxy } from "../../src/transport/fault_proxy.ts";
 
 /** A test cluster whose HTTP APIs are reached through proxies. */
 export class ProxiedCluster {

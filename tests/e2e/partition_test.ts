@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { FaultProxy } from "../transport/fault_proxy.ts";
+import { FaultProxy } from "../../src/transport/fault_proxy.ts";
 import { E2E, type E2ECluster, http, sleep, withCluster } from "./harness.ts";
 
 /** proxies[i][j] carries i's traffic to j. */

@@ -11,7 +11,7 @@ import {
   type TcpTransportOptions,
 } from "../../src/transport/tcp.ts";
 import { parseReject } from "../../src/transport/tcp/protocol.ts";
-import { FaultProxy } from "./fault_proxy.ts";
+import { FaultProxy } from "../../src/transport/fault_proxy.ts";
 
 // ---------------------------------------------------------------- helpers
 

@@ -1,5 +1,5 @@
 /**
- * A fault-injecting TCP proxy for tests: listens on 127.0.0.1 (port 0 by
+ * A fault-injecting TCP proxy for tests and chaos runs: listens on 127.0.0.1 (port 0 by
  * default) and forwards every connection to a target address, until told
  * to block, delay or close.
  *

@@ -1,0 +1,262 @@
+/**
+ * The clients of a chaos run, each a loop over the HTTP API of random
+ * nodes until its signal aborts, every operation recorded in a
+ * {@linkcode HistoryRecorder}:
+ *
+ * - register clients read, write and compare-and-set a few keys (`r/*`);
+ * - lock clients acquire a lock, do a fenced write, and release it;
+ * - watchers follow `r/` from revision 1 with the typed client, which
+ *   fails over and resumes, and log every event for `checkWatches`.
+ *
+ * An operation that certainly had no effect is `fail`; one that may or may
+ * not have happened (a timeout, a lost connection, a 5xx after the
+ * proposal) is `info`.
+ *
+ * @module
+ */
+
+import type { HistoryRecorder } from "../check/mod.ts";
+import { Client } from "../client/mod.ts";
+import { isRaftlockError } from "../client/errors.ts";
+import type { AckedWrite, WatcherLog } from "./watch_check.ts";
+
+/** What every client loop shares. */
+export interface WorkloadContext {
+  /** The nodes' HTTP addresses (host:port). */
+  http: readonly string[];
+  /** Where operations are recorded. */
+  history: HistoryRecorder;
+  /** The run's seeded random source. */
+  random: () => number;
+  /** Ends the loops. */
+  signal: AbortSignal;
+  /** Operations by outcome so far. */
+  counts: { ok: number; fail: number; info: number };
+  /** Writes the cluster acknowledged, for the watch check. */
+  acked: AckedWrite[];
+  /** Stops issuing operations once this many were recorded. */
+  maxOps: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function call(url: string, init?: RequestInit) {
+  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(1000) });
+  const text = await r.text();
+  let body;
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = { raw: text };
+  }
+  return { status: r.status, body };
+}
+
+// A 503 that says the request never reached the log.
+const refused = (
+  r: { status: number; body: { error?: { message?: unknown } } },
+) =>
+  r.status === 503 &&
+  /No leader is known|shutting down|starting/.test(
+    String(r.body?.error?.message),
+  );
+
+function going(ctx: WorkloadContext): boolean {
+  const { ok, fail, info } = ctx.counts;
+  return !ctx.signal.aborted && ok + fail + info < ctx.maxOps;
+}
+
+/** Reads, writes and compare-and-sets `keys` registers until stopped. */
+export async function registerClient(
+  ctx: WorkloadContext,
+  name: string,
+  keys: number,
+  clients: number,
+): Promise<void> {
+  const { history, random, counts } = ctx;
+  let reqSeq = 0;
+  let seq = 0;
+  while (going(ctx)) {
+    const base = `http://${ctx.http[Math.floor(random() * ctx.http.length)]}`;
+    const key = `r/${Math.floor(random() * keys)}`;
+    const roll = random();
+    const value = `${name}-${++seq}`;
+    const headers = { "X-Request-Id": `${name}/${++reqSeq}` };
+    if (roll < 0.45) {
+      const id = history.invoke(name, { f: "read", key });
+      try {
+        const r = await call(`${base}/v1/kv/${key}`);
+        if (r.status === 200) (history.ok(id, r.body.value), counts.ok++);
+        else if (r.status === 404) (history.ok(id, null), counts.ok++);
+        else (history.fail(id, r.status), counts.fail++);
+      } catch {
+        history.fail(id, "unreachable"); // a read has no effect
+        counts.fail++;
+      }
+    } else {
+      const cas = roll > 0.8;
+      // Expect a value some client probably wrote lately.
+      const expected = cas
+        ? `c${Math.floor(random() * clients)}-${
+          Math.max(1, seq - Math.floor(random() * 5))
+        }`
+        : "";
+      const id = history.invoke(
+        name,
+        cas ? { f: "cas", key, expected, value } : { f: "write", key, value },
+      );
+      try {
+        const r = cas
+          ? await call(`${base}/v1/txn`, {
+            method: "POST",
+            headers,
+            body: JSON.stringify({
+              compare: [{ key, target: "value", op: "==", value: expected }],
+              success: [{ put: { key, value } }],
+            }),
+          })
+          : await call(`${base}/v1/kv/${key}`, {
+            method: "PUT",
+            headers,
+            body: JSON.stringify({ value }),
+          });
+        if (r.status === 200) {
+          history.ok(id, cas ? r.body.succeeded === true : undefined);
+          counts.ok++;
+          if (!cas || r.body.succeeded === true) {
+            ctx.acked.push({ revision: r.body.revision, key, value });
+          }
+        } else if (refused(r)) {
+          history.fail(id, r.status);
+          counts.fail++;
+        } else {
+          history.info(id, r.status);
+          counts.info++;
+        }
+      } catch {
+        history.info(id, "unreachable");
+        counts.info++;
+      }
+    }
+    if (random() < 0.1) await sleep(random() * 20);
+  }
+}
+
+/** Cycles locks (acquire, a fenced write, release) until stopped. */
+export async function lockClient(
+  ctx: WorkloadContext,
+  name: string,
+): Promise<void> {
+  const { history, random, counts } = ctx;
+  while (going(ctx)) {
+    const base = `http://${ctx.http[Math.floor(random() * ctx.http.length)]}`;
+    const lock = `lock${Math.floor(random() * 2)}`;
+    const a = history.invoke(name, { f: "acquire", lock });
+    let token: number | undefined;
+    try {
+      const r = await call(`${base}/v1/locks/${lock}/acquire`, {
+        method: "POST",
+        body: JSON.stringify({ ttl: 3, wait: 500, owner: name }),
+      });
+      if (r.status === 200) {
+        token = r.body.token;
+        history.ok(a, token);
+        counts.ok++;
+      } else if (r.status === 409 || refused(r)) {
+        history.fail(a, r.status);
+        counts.fail++;
+      } else {
+        history.info(a, r.status);
+        counts.info++;
+      }
+    } catch {
+      history.info(a, "unreachable");
+      counts.info++;
+    }
+    if (token === undefined) {
+      await sleep(20 + random() * 50);
+      continue;
+    }
+    for (const step of ["fencedWrite", "release"] as const) {
+      const id = history.invoke(name, { f: step, lock, token });
+      try {
+        const r = step === "fencedWrite"
+          ? await call(`${base}/v1/kv/fenced/${lock}`, {
+            method: "PUT",
+            body: JSON.stringify({
+              value: `${name}-${token}`,
+              fence: { lock, token },
+            }),
+          })
+          : await call(`${base}/v1/locks/${lock}/release`, {
+            method: "POST",
+            body: JSON.stringify({ token }),
+          });
+        if (r.status === 200) (history.ok(id), counts.ok++);
+        else if (r.status === 409) {
+          (history.fail(id, r.body?.error?.code), counts.fail++);
+        } else (history.info(id, r.status), counts.info++);
+      } catch {
+        history.info(id, "unreachable");
+        counts.info++;
+      }
+    }
+  }
+}
+
+/**
+ * Follows `r/` from revision 1 through the typed client (it fails over
+ * between nodes and resumes after the last event) until stopped, logging
+ * every event. When the cluster has compacted what it must resume from,
+ * the skipped range is logged and the watch restarts after it.
+ */
+export function watcher(
+  ctx: WorkloadContext,
+  name: string,
+): { log: WatcherLog; done: Promise<void> } {
+  const log: WatcherLog = { name, fromRevision: 1, events: [], compacted: [] };
+  return { log, done: follow(ctx, log) };
+}
+
+async function follow(ctx: WorkloadContext, log: WatcherLog): Promise<void> {
+  // Each watcher starts on a different node.
+  const k = Math.floor(ctx.random() * ctx.http.length);
+  const endpoints = [...ctx.http.slice(k), ...ctx.http.slice(0, k)].map((h) =>
+    `http://${h}`
+  );
+  const client = new Client({ endpoints, attemptTimeoutMs: 2000 });
+  let from = 1;
+  try {
+    while (!ctx.signal.aborted) {
+      try {
+        const w = client.watch({ prefix: "r/" }, {
+          fromRevision: from,
+          signal: ctx.signal,
+          idleTimeoutMs: 8000,
+        });
+        for await (const e of w) {
+          log.events.push({
+            revision: e.revision,
+            key: e.key,
+            type: e.type,
+            value: e.value,
+          });
+          from = e.revision + 1;
+        }
+      } catch (e) {
+        if (ctx.signal.aborted) break;
+        if (isRaftlockError(e, "compacted")) {
+          // compactRevision is the oldest revision still held.
+          const oldest = Math.max(from, e.compactRevision ?? from);
+          log.compacted.push({ from, to: oldest - 1 });
+          if (oldest === from) await sleep(200); // the server contradicts itself
+          from = oldest;
+        } else {
+          await sleep(200); // unreachable for a while; try again
+        }
+      }
+    }
+  } finally {
+    await client.close();
+  }
+}

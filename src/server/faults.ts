@@ -1,0 +1,82 @@
+/**
+ * Fault injection for chaos runs against real processes, switched on by
+ * the `RAFTLOCK_FAULTS` environment variable (never set it in production):
+ *
+ * ```sh
+ * RAFTLOCK_FAULTS="slow-sync=200,sync-record=/tmp/n1.synced,knob=skipReadIndexQuorum" raftd ...
+ * ```
+ *
+ * - `slow-sync=MS`: after SIGUSR1 every disk sync waits MS more, until
+ *   SIGUSR2 (a slow disk, toggled by the chaos nemesis).
+ * - `sync-record=PATH`: after each sync, write how many bytes of each file
+ *   are durable to PATH, so a chaos run can cut the WAL after `kill -9`
+ *   only where a power loss could (see `src/storage/fault_fs.ts`).
+ * - `knob=NAME`: plant a bug (`TestingKnobs`, `NodeTestingKnobs`), to show the
+ *   chaos suite catches it. Repeat for several.
+ *
+ * @module
+ */
+
+import type { NodeTestingKnobs } from "../node/node.ts";
+import type { TestingKnobs } from "../raft/raft.ts";
+import { FaultInjectingFs } from "../storage/fault_fs.ts";
+
+/** Parsed `RAFTLOCK_FAULTS`. */
+export interface FaultSettings {
+  /** The file system with faults, when any disk fault is asked for. */
+  fs?: FaultInjectingFs;
+  /** Planted bugs. */
+  knobs?: TestingKnobs & NodeTestingKnobs;
+  /** Whether SIGUSR1/SIGUSR2 toggle slow syncs. */
+  slowSyncSignals: boolean;
+}
+
+/** The bugs `knob=NAME` can plant: the core's and the node's. */
+export const KNOBS: readonly (keyof (TestingKnobs & NodeTestingKnobs))[] = [
+  "voteTwice",
+  "commitPreviousTermByCounting",
+  "skipReadIndexQuorum",
+  "followerReadsWithoutReadIndex",
+];
+
+/**
+ * Parses a `RAFTLOCK_FAULTS` value (undefined or "" means no faults).
+ * Throws an `Error` naming the bad part.
+ */
+export function parseFaults(spec: string | undefined): FaultSettings {
+  const out: FaultSettings = { slowSyncSignals: false };
+  if (!spec) return out;
+  let slowMs: number | undefined;
+  let record: string | undefined;
+  for (const part of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? "" : part.slice(eq + 1);
+    if (name === "slow-sync") {
+      slowMs = Number(value);
+      if (!Number.isInteger(slowMs) || slowMs < 1 || slowMs > 60_000) {
+        throw new Error(
+          `RAFTLOCK_FAULTS: slow-sync takes 1-60000 ms, got "${value}"`,
+        );
+      }
+    } else if (name === "sync-record" && value !== "") {
+      record = value;
+    } else if (name === "knob" && (KNOBS as string[]).includes(value)) {
+      out.knobs = { ...out.knobs, [value]: true };
+    } else {
+      throw new Error(
+        `RAFTLOCK_FAULTS: unknown part "${part}"; use slow-sync=MS, sync-record=PATH or knob=${
+          KNOBS.join("|")
+        }`,
+      );
+    }
+  }
+  if (slowMs !== undefined || record !== undefined) {
+    out.fs = new FaultInjectingFs({
+      slowSyncMs: slowMs,
+      syncRecordFile: record,
+    });
+    out.slowSyncSignals = slowMs !== undefined;
+  }
+  return out;
+}
