@@ -8,7 +8,13 @@
 
 import type { RaftNode } from "../node/node.ts";
 import type { LockService } from "../service/service.ts";
-import { Counter, Gauge, Histogram, Registry } from "./metrics.ts";
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  ProcessMemory,
+  Registry,
+} from "./metrics.ts";
 
 /** A gauge that the code moves up and down. */
 export class UpDown {
@@ -158,5 +164,6 @@ export function bindNodeMetrics(
       () => m.watchers.value,
     ),
   );
+  r.add(new ProcessMemory());
   node.onRoleChange(() => m.leaderChanges.inc());
 }

@@ -116,6 +116,34 @@ export class Histogram {
   }
 }
 
+/**
+ * The process's memory as `Deno.memoryUsage()` reports it, one gauge per
+ * field, read once per scrape: `rss` against `heap_total` and `external`
+ * tells whether memory sits in the V8 heap, in buffers outside it, or in
+ * allocator overhead the heap does not see.
+ */
+export class ProcessMemory {
+  /** Prefix of the gauge names (default `process_memory`). */
+  constructor(readonly prefix = "process_memory") {}
+  /** Renders the exposition lines. */
+  render(): string {
+    const m = Deno.memoryUsage();
+    const fields: [string, number, string][] = [
+      ["rss_bytes", m.rss, "Resident set size"],
+      ["heap_total_bytes", m.heapTotal, "V8 heap reserved"],
+      ["heap_used_bytes", m.heapUsed, "V8 heap in use"],
+      [
+        "external_bytes",
+        m.external,
+        "Memory outside the V8 heap held by JS objects (ArrayBuffers)",
+      ],
+    ];
+    return fields.map(([n, v, help]) =>
+      `# HELP ${this.prefix}_${n} ${help}\n# TYPE ${this.prefix}_${n} gauge\n${this.prefix}_${n} ${v}`
+    ).join("\n");
+  }
+}
+
 /** A set of metrics rendered together. */
 export class Registry {
   readonly #metrics: { render(): string }[] = [];

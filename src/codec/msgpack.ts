@@ -10,7 +10,7 @@
  * @module
  */
 
-import { Packr } from "msgpackr";
+import { Packr, RESET_BUFFER_MODE } from "msgpackr";
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -20,6 +20,17 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
  */
 export function encode(value: unknown): Uint8Array {
   const b = packr.pack(value);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Encodes a value into the encoder's own buffer and returns a view that
+ * the next `encode` or `encodeTransient` call overwrites: for large pieces
+ * that are copied at once (snapshot chunks), so they do not leave a
+ * trail of spent buffers behind.
+ */
+export function encodeTransient(value: unknown): Uint8Array {
+  const b = packr.pack(value, RESET_BUFFER_MODE);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 

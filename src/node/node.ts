@@ -13,6 +13,7 @@
  */
 
 import { decode, encode } from "../codec/msgpack.ts";
+import { ByteWriter } from "../codec/byte_writer.ts";
 import { concatYielding } from "../codec/concat.ts";
 import { decodeConfChange } from "../raft/confchange.ts";
 import { ProposalDroppedError } from "../raft/errors.ts";
@@ -255,6 +256,9 @@ export class RaftNode {
     this.#applied = snap.metadata.index;
     this.#snapshotIndex = snap.metadata.index;
     if (snap.data.byteLength > 0) this.#restoreSnapshot(snap.data);
+    // The snapshot's bytes (tens of MB with many keys) are needed again
+    // only to catch up a follower; the store reads them back then.
+    this.#storage.releaseSnapshotData?.();
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
     this.#raft = new Raft({
       ...options.raft,
@@ -516,6 +520,9 @@ export class RaftNode {
   /** The transport reports whether a snapshot reached `to`. */
   reportSnapshot(to: NodeId, ok: boolean): void {
     if (this.#stopped) return;
+    // The transport is done with the bytes (a stream still running to
+    // another peer holds its own reference).
+    this.#storage.releaseSnapshotData?.();
     this.#raft.reportSnapshot(to, ok);
     this.#kick();
   }
@@ -817,6 +824,7 @@ export class RaftNode {
       this.#restoreSnapshot(rd.snapshot.data);
       this.#applied = rd.snapshot.metadata.index;
       this.#snapshotIndex = rd.snapshot.metadata.index;
+      this.#storage.releaseSnapshotData?.();
       this.#log("node.snapshotInstalled", {
         level: "info",
         id: this.id,
@@ -1066,14 +1074,18 @@ export class RaftNode {
     const index = this.#applied;
     const conf = this.#raft.confStateAt(index);
     const members = [...this.#members.values()].map((m) => ({ ...m }));
-    const app = this.#sm.snapshotAsync
-      ? this.#sm.snapshotAsync()
-      : Promise.resolve(this.#sm.snapshot());
+    const sm = this.#sm;
+    // Each way captures the state before its first await.
+    const encoded = sm.snapshotInto
+      ? encodeNodeSnapshotInto(members, (out) => sm.snapshotInto!(out))
+      : (sm.snapshotAsync ? sm.snapshotAsync() : Promise.resolve(sm.snapshot()))
+        .then((app) => encodeNodeSnapshot(members, app));
     const t0 = performance.now();
     this.#snapshotting = (async () => {
-      const data = await encodeNodeSnapshot(members, await app);
+      const data = await encoded;
       await this.#storage.createSnapshot(index, conf, data);
       this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
+      this.#storage.releaseSnapshotData?.();
       // Spread the next snapshot point so nodes do not all write at once.
       this.#snapshotJitter = Math.floor(
         Math.random() * (this.#snapshotEvery / 4),
@@ -1139,10 +1151,28 @@ function encodeNodeSnapshot(
   members: MemberInfo[],
   app: Uint8Array,
 ): Promise<Uint8Array> {
+  return concatYielding([...nodeSnapshotHead(members, app.byteLength), app]);
+}
+
+// The same bytes with the state machine writing its part in place: one
+// buffer for the whole snapshot, the bin 32 length filled in at the end.
+async function encodeNodeSnapshotInto(
+  members: MemberInfo[],
+  writeApp: (out: ByteWriter) => Promise<void>,
+): Promise<Uint8Array> {
+  const out = new ByteWriter();
+  for (const part of nodeSnapshotHead(members, 0)) out.write(part);
+  const at = out.length;
+  await writeApp(out);
+  out.setUint32(at - 4, out.length - at);
+  return await out.finish();
+}
+
+function nodeSnapshotHead(members: MemberInfo[], appLength: number) {
   const bin = new Uint8Array(5);
   bin[0] = 0xc6; // bin 32
-  new DataView(bin.buffer).setUint32(1, app.byteLength);
-  return concatYielding([
+  new DataView(bin.buffer).setUint32(1, appLength);
+  return [
     Uint8Array.of(0x83),
     encode("v"),
     encode(1),
@@ -1150,6 +1180,5 @@ function encodeNodeSnapshot(
     encode(members),
     encode("app"),
     bin,
-    app,
-  ]);
+  ];
 }

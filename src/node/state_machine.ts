@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { ByteWriter } from "../codec/byte_writer.ts";
+
 /** What an applied command knows about where it sits in the log. */
 export interface ApplyContext {
   /** The entry's log index. */
@@ -29,6 +31,12 @@ export interface StateMachine {
    * periodic snapshots when present.
    */
   snapshotAsync?(): Promise<Uint8Array>;
+  /**
+   * Optional: as `snapshotAsync`, but writes the bytes at the end of `out`,
+   * so the node frames them without another copy of the whole state.
+   * Preferred over `snapshotAsync` when present.
+   */
+  snapshotInto?(out: ByteWriter): Promise<void>;
   /** Replaces the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
 }

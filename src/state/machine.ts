@@ -18,8 +18,8 @@
  * @module
  */
 
-import { decode, encode } from "../codec/msgpack.ts";
-import { concatYielding } from "../codec/concat.ts";
+import { decode, encode, encodeTransient } from "../codec/msgpack.ts";
+import { ByteWriter } from "../codec/byte_writer.ts";
 import { freshView } from "./bytes.ts";
 import {
   type Command,
@@ -191,10 +191,18 @@ export interface RangeQuery {
 
 const SNAPSHOT_VERSION = 1;
 
-// Appends `key` and an array32 of `items` (as tuples) to `parts`, encoding
+function eventWeight(e: WatchEvent): number {
+  return e.key.length + ("value" in e ? e.value.length : 0);
+}
+
+function kvWeight(kv: KeyValue): number {
+  return kv.key.length + kv.value.length;
+}
+
+// Writes `key` and an array32 of `items` (as tuples) to `out`, encoding
 // about `chunkBytes` of them at a time and yielding in between.
 async function encodeChunked<T>(
-  parts: Uint8Array[],
+  out: ByteWriter,
   key: string,
   items: readonly T[],
   tuple: (item: T) => unknown,
@@ -204,7 +212,8 @@ async function encodeChunked<T>(
   const header = new Uint8Array(5);
   header[0] = 0xdd;
   new DataView(header.buffer).setUint32(1, items.length);
-  parts.push(encode(key), header);
+  out.write(encode(key));
+  out.write(header);
   let start = 0;
   while (start < items.length) {
     let end = start;
@@ -212,8 +221,11 @@ async function encodeChunked<T>(
     while (end < items.length && (end === start || bytes < chunkBytes)) {
       bytes += 16 + weight(items[end++]);
     }
-    const packed = encode(items.slice(start, end).map(tuple));
-    parts.push(packed.subarray(arrayHeaderLength(packed[0])));
+    await out.reserve(bytes + 16 * (end - start));
+    // Copied out before anything else can encode, so the encoder's buffer
+    // is reused for the next chunk rather than left behind.
+    const packed = encodeTransient(items.slice(start, end).map(tuple));
+    out.write(packed.subarray(arrayHeaderLength(packed[0])));
     start = end;
     await new Promise((r) => setTimeout(r, 0));
   }
@@ -333,11 +345,6 @@ export class ServiceStateMachine {
   }
 
   /**
-   * Replaces the whole state with a snapshot's. Throws if `data` is not a
-   * snapshot of this state machine (the state is then left unchanged).
-   * Restore listeners are called afterwards.
-   */
-  /**
    * The same state as {@linkcode snapshot}, captured now but encoded a
    * chunk of keys at a time, yielding to the event loop in between, so a
    * node with a large state keeps answering heartbeats while it snapshots.
@@ -345,6 +352,21 @@ export class ServiceStateMachine {
    * does not; `restore` reads both.
    */
   async snapshotAsync(chunkBytes = 256 * 1024): Promise<Uint8Array> {
+    const out = new ByteWriter();
+    await this.snapshotInto(out, chunkBytes);
+    return await out.finish();
+  }
+
+  /**
+   * {@linkcode snapshotAsync}, written at the end of `out`: a host that
+   * frames the state (the node adds its member list) gets the whole
+   * snapshot in one buffer, sized from an estimate up front, without
+   * joining pieces. The state is captured before the first await.
+   */
+  async snapshotInto(
+    out: ByteWriter,
+    chunkBytes = 256 * 1024,
+  ): Promise<void> {
     // Capture: records and events are frozen, the other tables become
     // fresh tuples.
     const kvs = [...this.#kv.entries()];
@@ -359,29 +381,35 @@ export class ServiceStateMachine {
       ["dedupe", this.#dedupe.entries()],
     ];
     // A msgpack map written by hand: the two big arrays ("history" and
-    // "kvs") are concatenations of separately encoded chunks of about
+    // "kvs") are written as separately encoded chunks of about
     // `chunkBytes`, with a yield to the event loop after each.
-    const parts: Uint8Array[] = [Uint8Array.of(0x80 | (fields.length + 2))];
-    for (const [k, v] of fields) parts.push(encode(k), encode(v));
+    const head: Uint8Array[] = [Uint8Array.of(0x80 | (fields.length + 2))];
+    for (const [k, v] of fields) head.push(encode(k), encode(v));
+    // Room for everything at once (about 30 bytes of framing and numbers
+    // per item; more is needed only for non-ASCII text), so the buffer is
+    // allocated once instead of grown by copying.
+    let estimate = 64;
+    for (const h of head) estimate += h.byteLength;
+    for (const e of history) estimate += 32 + eventWeight(e);
+    for (const kv of kvs) estimate += 32 + kvWeight(kv);
+    await out.reserve(estimate);
+    for (const h of head) out.write(h);
     await encodeChunked(
-      parts,
+      out,
       "history",
       history,
       eventTuple,
-      (e) => e.key.length + ("value" in e ? e.value.length : 0),
+      eventWeight,
       chunkBytes,
     );
-    await encodeChunked(
-      parts,
-      "kvs",
-      kvs,
-      kvTuple,
-      (kv) => kv.key.length + kv.value.length,
-      chunkBytes,
-    );
-    return await concatYielding(parts);
+    await encodeChunked(out, "kvs", kvs, kvTuple, kvWeight, chunkBytes);
   }
 
+  /**
+   * Replaces the whole state with a snapshot's. Throws if `data` is not a
+   * snapshot of this state machine (the state is then left unchanged).
+   * Restore listeners are called afterwards.
+   */
   restore(data: Uint8Array): void {
     let s: Record<string, unknown>;
     try {

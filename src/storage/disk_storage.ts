@@ -6,7 +6,11 @@
  * @module
  */
 
-import { type InitialState, UnavailableError } from "../raft/storage.ts";
+import {
+  type InitialState,
+  SnapshotTemporarilyUnavailableError,
+  UnavailableError,
+} from "../raft/storage.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../raft/types.ts";
 import { openDataDir } from "./data_dir.ts";
 import { CorruptionError, StorageFatalError } from "./errors.ts";
@@ -72,6 +76,13 @@ interface PendingOp {
  *   the calls: every call whose promise resolved, plus possibly whole later
  *   ones (a write that reached the disk but whose sync did not return).
  *   Never part of a call.
+ * - Snapshot bytes: after `releaseSnapshotData()`, the current snapshot's
+ *   bytes are dropped from memory once its file is durable (a snapshot of
+ *   100 000 keys is tens of MB, and a node needs them only to restore at
+ *   start or to catch up a follower). `snapshot()` then starts reading the
+ *   file and throws `SnapshotTemporarilyUnavailableError` until it is back
+ *   (the core retries, as etcd's does); a failed read is fatal like a
+ *   failed write.
  * - An invalid update (entries that leave a gap after the last index, or
  *   that are not consecutive) is rejected with a plain `Error` and changes
  *   nothing.
@@ -94,6 +105,11 @@ export class DiskStorage implements LogStore {
   #fatal: StorageFatalError | undefined;
   #closed = false;
   #operations = 0;
+  // The newest snapshot file being written (or written) by this process.
+  #snapFile: { index: number; done: Promise<unknown> } | undefined;
+  // The index of the current snapshot when its bytes are on disk only.
+  #dataOnDisk: number | undefined;
+  #loading: Promise<void> | undefined;
 
   private constructor(
     view: MemoryStorage,
@@ -224,9 +240,39 @@ export class DiskStorage implements LogStore {
     return this.#read().lastIndex();
   }
 
-  /** The latest snapshot. */
+  /**
+   * The latest snapshot. Throws `SnapshotTemporarilyUnavailableError` while
+   * its released bytes are read back from the file (see
+   * {@linkcode DiskStorage.releaseSnapshotData}).
+   */
   snapshot(): Snapshot {
-    return this.#read().snapshot();
+    const snap = this.#read().snapshot();
+    if (this.#dataOnDisk !== snap.metadata.index) return snap;
+    this.#loadSnapshotData(snap.metadata.index, snap.metadata.term);
+    throw new SnapshotTemporarilyUnavailableError();
+  }
+
+  /** Whether the current snapshot's bytes are in memory (for tests and metrics). */
+  get snapshotDataInMemory(): boolean {
+    return this.#dataOnDisk === undefined;
+  }
+
+  /**
+   * Drops the current snapshot's bytes from memory once its file is
+   * durable; `snapshot()` reads them back on demand. Call it when the bytes
+   * have been restored or sent. Does nothing for an empty snapshot.
+   */
+  releaseSnapshotData(): void {
+    if (this.#unusable()) return;
+    const index = this.#view.snapshot().metadata.index;
+    if (index === 0 || this.#dataOnDisk === index) return;
+    const file = this.#snapFile?.index === index
+      ? this.#snapFile.done
+      : undefined;
+    // Without a write in this process the snapshot came from its file at
+    // open, so the file is there.
+    if (!file) this.#dropSnapshotData(index);
+    else file.then(() => this.#dropSnapshotData(index), () => {});
   }
 
   /**
@@ -290,7 +336,7 @@ export class DiskStorage implements LogStore {
    * been removed.
    * Rejects with `UnavailableError` if `index` is past the last index; an
    * `index` at or below the current snapshot's resolves with the current
-   * snapshot.
+   * snapshot (with empty data if its bytes were released).
    */
   createSnapshot(
     index: number,
@@ -350,8 +396,32 @@ export class DiskStorage implements LogStore {
     return undefined;
   }
 
+  #dropSnapshotData(index: number): void {
+    if (this.#fatal || this.#closed) return;
+    if (this.#view.setSnapshotData(index, new Uint8Array())) {
+      this.#dataOnDisk = index;
+    }
+  }
+
+  // Reads the current snapshot's file back into memory, once at a time.
+  #loadSnapshotData(index: number, term: number): void {
+    if (this.#loading || this.#closed) return;
+    this.#loading = this.#snaps.load({ index, term }).then(
+      (snap) => {
+        if (
+          this.#dataOnDisk === index &&
+          this.#view.setSnapshotData(index, snap.data)
+        ) this.#dataOnDisk = undefined;
+      },
+      (e) => {
+        if (!this.#closed) this.#fail("reading a snapshot file", e);
+      },
+    ).finally(() => (this.#loading = undefined));
+  }
+
   #writeSnapshot(snap: Snapshot): Promise<unknown> {
     const p = this.#snaps.save(snap);
+    this.#snapFile = { index: snap.metadata.index, done: p };
     // The flush loop awaits it; this only keeps an early failure from
     // counting as unhandled before then.
     p.catch(() => {});

@@ -122,6 +122,17 @@ export class MemoryStorage implements LogStore {
   }
 
   /**
+   * Replaces the bytes of the current snapshot if it is still the one at
+   * `index` (a store that keeps snapshots on disk drops them from memory
+   * and puts them back when read again); returns whether it did.
+   */
+  setSnapshotData(index: number, data: Uint8Array): boolean {
+    if (this.#snapshot.metadata.index !== index) return false;
+    this.#snapshot = { metadata: this.#snapshot.metadata, data };
+    return true;
+  }
+
+  /**
    * Records a snapshot at `index` (which must be in the log) and drops the
    * entries up to it.
    */

@@ -169,7 +169,9 @@ export function decodeSnapshotFile(path: string, buf: Uint8Array): Snapshot {
       term: m.term,
       conf: { voters: m.voters, learners: m.learners },
     },
-    data: buf.slice(metaStart + metaLen, end),
+    // A view, not a copy: the file buffer is hardly larger than the data,
+    // and a copy would briefly need twice the snapshot's size.
+    data: buf.subarray(metaStart + metaLen, end),
   };
 }
 

@@ -34,6 +34,14 @@ export interface LogStore extends Storage {
     conf: ConfState,
     data: Uint8Array,
   ): Snapshot | Promise<Snapshot>;
+  /**
+   * The host no longer needs the current snapshot's bytes in memory (it
+   * has restored or sent them): a store that can read them back from disk
+   * may drop them, and `snapshot()` then throws
+   * `SnapshotTemporarilyUnavailableError` while it reads them again.
+   * Optional; stores without it keep the bytes.
+   */
+  releaseSnapshotData?(): void;
   /** Release files and handles. */
   close(): void | Promise<void>;
 }

@@ -150,10 +150,28 @@ export class LogReplay {
     }
     return {
       snapshot: cloneMeta(this.#snap),
-      entries: this.#ents,
+      entries: compactData(this.#ents),
       hardState: { ...this.#hs },
     };
   }
+}
+
+// Decoded entries' data are views into the segment files read whole during
+// recovery (up to 64 MiB each), which would stay in memory as long as any
+// entry does. Copying the retained entries' data into one buffer of their
+// own size lets the segment buffers go.
+function compactData(ents: Entry[]): Entry[] {
+  let size = 0;
+  for (const e of ents) size += e.data.byteLength;
+  const buf = new Uint8Array(size);
+  let at = 0;
+  return ents.map((e) => {
+    const n = e.data.byteLength;
+    buf.set(e.data, at);
+    const data = buf.subarray(at, at + n);
+    at += n;
+    return { term: e.term, index: e.index, type: e.type, data };
+  });
 }
 
 /**
