@@ -140,6 +140,15 @@ async function main(): Promise<void> {
     minLevel: v["log-level"] as LogLevel,
     base: { node: id },
   });
+  if (faults.slowSyncSignals) {
+    // SIGUSR2 toggles (SIGUSR1 would start Deno's inspector). Listening
+    // before start-up means a node that answers HTTP has the handler.
+    const fs = faults.fs!;
+    Deno.addSignalListener("SIGUSR2", () => {
+      fs.slow = !fs.slow;
+      logger("raftd.faults.slowSync", { level: "warn", on: fs.slow });
+    });
+  }
   // Set once started; a removal noticed during start-up waits for it.
   const started: { server?: Server } = {};
   let stopping = false;
@@ -206,17 +215,6 @@ async function main(): Promise<void> {
       level: "warn",
       faults: Deno.env.get("RAFTLOCK_FAULTS"),
       hint: "RAFTLOCK_FAULTS is for chaos testing only",
-    });
-  }
-  if (faults.slowSyncSignals) {
-    const fs = faults.fs!;
-    Deno.addSignalListener("SIGUSR1", () => {
-      fs.slow = true;
-      logger("raftd.faults.slowSync", { level: "warn", on: true });
-    });
-    Deno.addSignalListener("SIGUSR2", () => {
-      fs.slow = false;
-      logger("raftd.faults.slowSync", { level: "warn", on: false });
     });
   }
   Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));

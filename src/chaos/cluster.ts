@@ -152,10 +152,11 @@ export class ChaosCluster {
     } catch { /* gone */ }
   }
 
-  /** Makes a node's syncs slow (SIGUSR1) or normal again (SIGUSR2). */
+  /** Makes a node's syncs slow or normal again (SIGUSR2 toggles). */
   slowDisk(n: ChaosNode, slow: boolean): void {
+    if (n.slowDisk === slow) return;
     try {
-      n.child?.kill(slow ? "SIGUSR1" : "SIGUSR2");
+      n.child?.kill("SIGUSR2");
       n.slowDisk = slow;
     } catch { /* gone */ }
   }
@@ -201,6 +202,22 @@ export class ChaosCluster {
     }));
     const id = answers.find((a) => a !== undefined);
     return this.nodes.find((n) => n.id === id);
+  }
+
+  /** Whether `n` answers `/readyz` 200 within `timeoutMs`. */
+  async nodeReady(n: ChaosNode, timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      const ok = await fetch(`http://${n.http}/readyz`, {
+        signal: AbortSignal.timeout(300),
+      }).then(async (r) => {
+        await r.body?.cancel();
+        return r.ok;
+      }).catch(() => false);
+      if (ok) return true;
+      await sleep(100);
+    }
+    return false;
   }
 
   /** Waits until every node answers `/readyz` 200; false on timeout. */

@@ -73,6 +73,11 @@ export async function injectFault(
     case "slow-disk": {
       const n = await target();
       const ms = 2000 + Math.floor(random() * 3000);
+      // A process still starting has no signal handler yet (and SIGUSR2
+      // would kill it).
+      if (!(await cluster.nodeReady(n, 5000))) {
+        return `${n.id} is not ready; no slow disk`;
+      }
       log(`slow disk on ${n.id} for ${ms} ms`);
       cluster.slowDisk(n, true);
       await sleep(ms);

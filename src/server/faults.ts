@@ -6,8 +6,8 @@
  * RAFTLOCK_FAULTS="slow-sync=200,sync-record=/tmp/n1.synced,knob=skipReadIndexQuorum" raftd ...
  * ```
  *
- * - `slow-sync=MS`: after SIGUSR1 every disk sync waits MS more, until
- *   SIGUSR2 (a slow disk, toggled by the chaos nemesis).
+ * - `slow-sync=MS`: SIGUSR2 toggles a slow disk: while on, every sync
+ *   waits MS more (the chaos nemesis sends it twice).
  * - `sync-record=PATH`: after each sync, write how many bytes of each file
  *   are durable to PATH, so a chaos run can cut the WAL after `kill -9`
  *   only where a power loss could (see `src/storage/fault_fs.ts`).
@@ -27,7 +27,7 @@ export interface FaultSettings {
   fs?: FaultInjectingFs;
   /** Planted bugs. */
   knobs?: TestingKnobs & NodeTestingKnobs;
-  /** Whether SIGUSR1/SIGUSR2 toggle slow syncs. */
+  /** Whether SIGUSR2 toggles slow syncs. */
   slowSyncSignals: boolean;
 }
 
