@@ -51,7 +51,9 @@ const USAGE = `Usage: deno task chaos [options]
   --clients N        concurrent register and lock clients (default 12;
                      a third cycle locks)
   --watchers N       watchers following the registers (default 3)
-  --keys N           registers the clients share (default 5)
+  --keys N           registers the clients share at a time (default 5)
+  --key-period S     seconds before the clients move on to fresh keys
+                     (default 5; keeps each key's history checkable)
   --nemesis LIST     comma-separated, from: ${NEMESES.join(", ")}
                      (default all; "none" for a fault-free run)
   --max-ops N        stop the clients after N operations (default 1000000)
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
         clients: { type: "string", default: "12" },
         watchers: { type: "string", default: "3" },
         keys: { type: "string", default: "5" },
+        "key-period": { type: "string", default: "5" },
         nemesis: { type: "string", default: NEMESES.join(",") },
         "max-ops": { type: "string", default: "1000000" },
         seed: { type: "string" },
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
   const clients = num("clients", v.clients!, 1, 200);
   const watchers = num("watchers", v.watchers!, 0, 100);
   const keys = num("keys", v.keys!, 1, 100);
+  const keyPeriodMs = num("key-period", v["key-period"]!, 1, 86_400) * 1000;
   const maxOps = num("max-ops", v["max-ops"]!, 1, 1e9);
   const base = num("base-port", v["base-port"]!, 1024, 65000);
   const seed = v.seed === undefined
@@ -165,7 +169,9 @@ async function main(): Promise<void> {
     signal: stop.signal,
     counts: { ok: 0, fail: 0, info: 0 },
     acked: [],
+    attempted: new Set(),
     maxOps,
+    generation: () => Math.floor((performance.now() - start) / keyPeriodMs),
   };
   const lockers = Math.floor(clients / 3);
   const loops = Array.from(
@@ -228,7 +234,6 @@ async function main(): Promise<void> {
     anomalies.push(`the nodes did not converge: ${converged.detail}`);
   }
   await cluster.stop();
-  await Deno.remove(dataDir, { recursive: true }).catch(() => {});
 
   // ---------------------------------------------------------------- check
   log("checking the histories");
@@ -240,7 +245,7 @@ async function main(): Promise<void> {
   );
   const registers = check(events, registerModel(), { timeoutMs: 120_000 });
   const locks = check(events, lockModel(), { timeoutMs: 120_000 });
-  const watch = checkWatches(watchLogs, ctx.acked);
+  const watch = checkWatches(watchLogs, ctx.acked, ctx.attempted);
   anomalies.push(...watch.anomalies.map((a) => `watch: ${a}`));
   const illegal = registers.result === "illegal" ||
     locks.result === "illegal" || anomalies.length > 0;
@@ -294,7 +299,16 @@ async function main(): Promise<void> {
       watch.ok ? "ok" : "ANOMALIES"
     }. History and summary in ${out}/`,
   );
-  if (illegal) Deno.exit(1);
+  // The nodes' data directories are evidence when something went wrong.
+  if (illegal) {
+    const kept = await Deno.rename(dataDir, `${out}/data`).then(
+      () => `${out}/data`,
+      () => dataDir, // another file system: leave them where they are
+    );
+    console.log(`The nodes' data directories are kept in ${kept}/`);
+    Deno.exit(1);
+  }
+  await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   // Exit now: a stuck connection must not keep the process alive.
   Deno.exit(summary.result === "ok" ? 0 : 3);
 }

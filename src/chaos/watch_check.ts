@@ -2,7 +2,8 @@
  * The watch check of a chaos run: every watcher must see every event of
  * the revisions it covered exactly once, in revision order, with the same
  * key and value every other watcher saw, and every acknowledged write that
- * falls in its range.
+ * falls in its range; and (given the writes clients attempted) every put
+ * must be one of them, applied once.
  *
  * A watcher covers the revisions from where it started to the last event
  * it received, minus the ranges it was told were compacted (the cluster no
@@ -62,10 +63,15 @@ export interface WatchCheckResult {
 
 const id = (revision: number, key: string) => `${revision}\u0000${key}`;
 
+/** How {@linkcode checkWatches} names an attempted write of `value` to `key`. */
+export const writeId = (key: string, value: string): string =>
+  `${key}\u0000${value}`;
+
 /** Checks the watchers' logs against each other and the acknowledged writes. */
 export function checkWatches(
   watchers: readonly WatcherLog[],
   acked: readonly AckedWrite[] = [],
+  attempted?: ReadonlySet<string>,
 ): WatchCheckResult {
   const anomalies: string[] = [];
   const note = (s: string) => {
@@ -109,6 +115,29 @@ export function checkWatches(
       seen.add(k);
       last = Math.max(last, e.revision);
       learn(e, w.name);
+    }
+  }
+  // Every put must be a write some client attempted, applied once: a
+  // value nobody wrote, or one applied at two revisions, is corruption or
+  // a replayed command.
+  if (attempted) {
+    const at = new Map<string, number>();
+    for (
+      const e of [...known.values()].sort((a, b) => a.revision - b.revision)
+    ) {
+      if (e.type !== "put") continue;
+      const w = writeId(e.key, e.value ?? "");
+      if (!attempted.has(w)) {
+        note(
+          `put ${e.key}=${e.value} at revision ${e.revision} was never written by a client`,
+        );
+      }
+      const first = at.get(w);
+      if (first !== undefined) {
+        note(
+          `put ${e.key}=${e.value} was applied twice, at revisions ${first} and ${e.revision}`,
+        );
+      } else at.set(w, e.revision);
     }
   }
   // Gaps: what a watcher should have seen in its covered range.

@@ -3,7 +3,8 @@
  * nodes until its signal aborts, every operation recorded in a
  * {@linkcode HistoryRecorder}:
  *
- * - register clients read, write and compare-and-set a few keys (`r/*`);
+ * - register clients read, write and compare-and-set a few keys (`r/*`),
+ *   moving to fresh keys every few seconds;
  * - lock clients acquire a lock, do a fenced write, and release it;
  * - watchers follow `r/` from revision 1 with the typed client, which
  *   fails over and resumes, and log every event for `checkWatches`.
@@ -18,7 +19,7 @@
 import type { HistoryRecorder } from "../check/mod.ts";
 import { Client } from "../client/mod.ts";
 import { isRaftlockError } from "../client/errors.ts";
-import type { AckedWrite, WatcherLog } from "./watch_check.ts";
+import { type AckedWrite, type WatcherLog, writeId } from "./watch_check.ts";
 
 /** What every client loop shares. */
 export interface WorkloadContext {
@@ -34,8 +35,17 @@ export interface WorkloadContext {
   counts: { ok: number; fail: number; info: number };
   /** Writes the cluster acknowledged, for the watch check. */
   acked: AckedWrite[];
+  /** Every write and compare-and-set attempted, as `writeId(key, value)`. */
+  attempted: Set<string>;
   /** Stops issuing operations once this many were recorded. */
   maxOps: number;
+  /**
+   * The current key generation: register clients use keys
+   * `r/<generation>-<k>`, so each key's history stays short enough to
+   * check even with many operations of unknown outcome (Jepsen's
+   * "independent" keys).
+   */
+  generation: () => number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,7 +88,7 @@ export async function registerClient(
   let seq = 0;
   while (going(ctx)) {
     const base = `http://${ctx.http[Math.floor(random() * ctx.http.length)]}`;
-    const key = `r/${Math.floor(random() * keys)}`;
+    const key = `r/${ctx.generation()}-${Math.floor(random() * keys)}`;
     const roll = random();
     const value = `${name}-${++seq}`;
     const headers = { "X-Request-Id": `${name}/${++reqSeq}` };
@@ -105,6 +115,7 @@ export async function registerClient(
         name,
         cas ? { f: "cas", key, expected, value } : { f: "write", key, value },
       );
+      ctx.attempted.add(writeId(key, value));
       try {
         const r = cas
           ? await call(`${base}/v1/txn`, {

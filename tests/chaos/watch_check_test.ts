@@ -5,6 +5,7 @@ import {
   checkWatches,
   type SeenEvent,
   type WatcherLog,
+  writeId,
 } from "../../src/chaos/watch_check.ts";
 
 const put = (revision: number, key: string, value = `v${revision}`) => ({
@@ -371,5 +372,31 @@ Deno.test("checkWatches: removing one event from one watcher always fails (prope
       },
     ),
     { numRuns: 300 },
+  );
+});
+
+const attemptedOf = (events: SeenEvent[]) =>
+  new Set(
+    events.filter((e) => e.type === "put").map((e) => writeId(e.key, e.value!)),
+  );
+
+Deno.test("checkWatches: every put must be an attempted write", () => {
+  const watchers = [watcher("w1", 1, between(1, 10))];
+  assert.equal(checkWatches(watchers, [], attemptedOf(HISTORY)).ok, true);
+  // The value written at 4 under "c" shows up at 11 under "a": a command
+  // no client sent (a replay with the wrong key, or corruption).
+  const phantom = [...between(1, 10), put(11, "a", "v4")];
+  assertOneAnomaly(
+    checkWatches([watcher("w1", 1, phantom)], [], attemptedOf(HISTORY)),
+    /put a=v4 at revision 11 was never written by a client/,
+  );
+});
+
+Deno.test("checkWatches: a write applied twice is reported", () => {
+  // "c"=v4 applied again at 11 (a retried command applied a second time).
+  const twice = [...between(1, 10), put(11, "c", "v4")];
+  assertOneAnomaly(
+    checkWatches([watcher("w1", 1, twice)], [], attemptedOf(HISTORY)),
+    /put c=v4 was applied twice, at revisions 4 and 11/,
   );
 });
