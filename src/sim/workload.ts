@@ -16,8 +16,11 @@
  *
  * Leases: the simulator has no lease clock, so a "janitor" sometimes
  * expires the lease of a lock's holder through the leader (a
- * `leaseExpire` command), as the real lease clock would. The lock model
- * lets holders expire at any instant.
+ * `leaseExpire` command naming the keepalive it saw), as the real lease
+ * clock would, while holders renew their leases (`leaseKeepalive`) and so
+ * race it. The lock model lets holders expire at any instant; keepalives
+ * (no `lock` field) are outside it, and the simulator's state-hash check
+ * makes every node agree on the outcome of each race.
  *
  * @module
  */
@@ -155,6 +158,8 @@ interface Client {
   pending?: Pending;
   /** Locks this client believes it holds: name → token. */
   held: Map<string, number>;
+  /** The lease of each held lock. */
+  leases: Map<string, number>;
   /** Virtual time before which the client stays idle (backoff after a refusal). */
   idleUntil: number;
 }
@@ -173,6 +178,7 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
     name: `c${i}`,
     seq: 0,
     held: new Map(),
+    leases: new Map(),
     idleUntil: 0,
   }));
   const byName = new Map(clients.map((c) => [c.name, c]));
@@ -296,7 +302,26 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
     const held = [...c.held.entries()];
     if (held.length > 0 && r < 0.5) {
       const [lock, token] = pick(held);
-      if (cluster.random() < 0.6) {
+      const roll = cluster.random();
+      const lease = c.leases.get(lock);
+      if (roll >= 0.45 && roll < 0.65 && lease !== undefined) {
+        // Renew the lease, racing the janitor's expiry: an expiry that
+        // names an older keepalive must then change nothing.
+        propose(
+          c,
+          "lock",
+          { f: "keepalive", lease },
+          node,
+          { type: "leaseKeepalive", id: lease },
+          (c, res) => {
+            if (res.ok) complete(c, "ok");
+            else {
+              c.held.delete(lock);
+              complete(c, "fail", res.error.code);
+            }
+          },
+        );
+      } else if (roll < 0.45) {
         propose(
           c,
           "lock",
@@ -403,6 +428,7 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
       (c, res) => {
         if (res.ok && "token" in res) {
           c.held.set(lock, res.token);
+          c.leases.set(lock, res.lease);
           complete(c, "ok", res.token);
         } else complete(c, "fail", res.ok ? "queued" : res.error.code);
       },
