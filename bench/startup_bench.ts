@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno run -A bench/startup_bench.ts [--keys 100000] [--optimize-for-size]
- *   [--v8-flags=--max-semi-space-size=1,...]
+ *   [--v8-flags=--max-semi-space-size=1,...] [--port 18301]
  * ```
  *
  * Loads the keys through the HTTP API of a single raftd (fsync on),
@@ -24,19 +24,22 @@ const { values: v } = parseArgs({
     keys: { type: "string", default: "100000" },
     "optimize-for-size": { type: "boolean", default: false },
     "v8-flags": { type: "string" },
+    // HTTP port; the peer port is the next one (two runs side by side).
+    port: { type: "string", default: "18301" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (v.help) {
   console.log(
-    "Usage: deno run -A bench/startup_bench.ts [--keys N] [--optimize-for-size] [--v8-flags FLAGS]",
+    "Usage: deno run -A bench/startup_bench.ts [--keys N] [--optimize-for-size] [--v8-flags FLAGS] [--port N]",
   );
   Deno.exit(0);
 }
 const keys = Number(v.keys);
 const SETTLE_MS = 15_000;
 const dir = await Deno.makeTempDir({ prefix: "raftlock-startup-" });
-const http = "127.0.0.1:18301";
+const port = Number(v.port);
+const http = `127.0.0.1:${port}`;
 const raftd = new URL("../cli/raftd.ts", import.meta.url).pathname;
 
 // Extra V8 flags for raftd (to compare settings; raftd itself sets none).
@@ -60,7 +63,7 @@ function start(): Deno.ChildProcess {
       "--http",
       http,
       "--listen",
-      "127.0.0.1:18302",
+      `127.0.0.1:${port + 1}`,
       "--log-level",
       "warn",
     ],

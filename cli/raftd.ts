@@ -13,9 +13,12 @@
  */
 
 import { parseArgs } from "node:util";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { type Server, startServer } from "../src/server/server.ts";
 import { type FaultSettings, parseFaults } from "../src/server/faults.ts";
 import { jsonLineLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
+import { setMemoryReclaimer } from "../src/node/node.ts";
 
 const USAGE = `Usage: raftd [options]
 
@@ -63,6 +66,23 @@ function positive(flag: string, v: string): number {
     fail(`--${flag} takes a positive whole number, got "${v}"`);
   }
   return n;
+}
+
+// A full garbage collection for the node to run after a snapshot is
+// restored, installed or written (see setMemoryReclaimer): V8 offers
+// `gc()` only with --expose-gc, which would also put it on the global
+// object. Turned on just long enough to take `gc` from a fresh context,
+// it stays private to this module; contexts made later do not get it.
+function fullGc(): (() => void) | undefined {
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("typeof gc === 'function' ? gc : undefined");
+    return typeof gc === "function" ? () => gc() : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    v8.setFlagsFromString("--no-expose-gc");
+  }
 }
 
 async function main(): Promise<void> {
@@ -149,6 +169,7 @@ async function main(): Promise<void> {
       logger("raftd.faults.slowSync", { level: "warn", on: fs.slow });
     });
   }
+  setMemoryReclaimer(fullGc());
   // Set once started; a removal noticed during start-up waits for it.
   const started: { server?: Server } = {};
   let stopping = false;

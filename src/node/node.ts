@@ -52,6 +52,22 @@ export interface PeerDirectory {
   removePeer(id: NodeId): void;
 }
 
+// Set by the process (cli/raftd.ts); tests and embedders leave it unset.
+let reclaimMemory: (() => void) | undefined;
+
+/**
+ * Sets what every node in this process calls shortly after a large one-off
+ * allocation turned into garbage: a snapshot restored at start or
+ * installed from the leader, or (once the node has applied nothing for a
+ * second) a snapshot written; tens of MB each with 100 000 keys. `cli/raftd.ts` passes a full garbage collection: V8 runs
+ * a full collection only when its heap grows, and an idle node allocates
+ * too little for that, so without it the garbage (and a young generation
+ * grown during the burst) stays resident. `undefined` turns it off.
+ */
+export function setMemoryReclaimer(fn: (() => void) | undefined): void {
+  reclaimMemory = fn;
+}
+
 /** How to run a node. */
 export interface NodeOptions {
   /** This node's id. */
@@ -210,6 +226,8 @@ export class RaftNode {
   readonly #knobs: NodeTestingKnobs;
   #snapshotIndex: number;
   #ticker: ReturnType<typeof setInterval> | undefined;
+  #reclaimTimer: ReturnType<typeof setTimeout> | undefined;
+  #quietTimer: ReturnType<typeof setInterval> | undefined;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #stopped = false;
@@ -259,6 +277,7 @@ export class RaftNode {
     // The snapshot's bytes (tens of MB with many keys) are needed again
     // only to catch up a follower; the store reads them back then.
     this.#storage.releaseSnapshotData?.();
+    if (snap.data.byteLength > 0) this.#reclaimSoon();
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
     this.#raft = new Raft({
       ...options.raft,
@@ -668,6 +687,8 @@ export class RaftNode {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#ticker);
+    clearTimeout(this.#reclaimTimer);
+    clearInterval(this.#quietTimer);
     this.#kick();
     await this.#loop;
     await this.#snapshotting;
@@ -776,6 +797,8 @@ export class RaftNode {
     this.#fatal = e;
     this.#stopped = true;
     clearInterval(this.#ticker);
+    clearTimeout(this.#reclaimTimer);
+    clearInterval(this.#quietTimer);
     this.#log("node.fatal", { level: "error", id: this.id, error: e.message });
     this.#failAll(
       new UnavailableError(
@@ -825,6 +848,7 @@ export class RaftNode {
       this.#applied = rd.snapshot.metadata.index;
       this.#snapshotIndex = rd.snapshot.metadata.index;
       this.#storage.releaseSnapshotData?.();
+      this.#reclaimSoon();
       this.#log("node.snapshotInstalled", {
         level: "info",
         id: this.id,
@@ -1086,6 +1110,7 @@ export class RaftNode {
       await this.#storage.createSnapshot(index, conf, data);
       this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
       this.#storage.releaseSnapshotData?.();
+      this.#reclaimWhenQuiet();
       // Spread the next snapshot point so nodes do not all write at once.
       this.#snapshotJitter = Math.floor(
         Math.random() * (this.#snapshotEvery / 4),
@@ -1106,6 +1131,40 @@ export class RaftNode {
           error: String(e),
         });}
     }).finally(() => (this.#snapshotting = undefined));
+  }
+
+  // Runs the process's memory reclaimer (see setMemoryReclaimer) once the
+  // current task is done, so the released snapshot bytes and references
+  // still on this stack are gone by then; calls close together run it
+  // once. At start and after installing a snapshot the pause is harmless:
+  // the node is a follower catching up, and a follower's pause starts no
+  // election.
+  #reclaimSoon(): void {
+    if (!reclaimMemory || this.#reclaimTimer !== undefined) return;
+    this.#reclaimTimer = setTimeout(() => {
+      this.#reclaimTimer = undefined;
+      if (!this.#stopped) reclaimMemory?.();
+    }, 0);
+  }
+
+  // After a snapshot was written: a node busy applying entries allocates
+  // enough for V8 to collect on its own (incrementally, with short
+  // pauses), and a forced full collection on a busy leader is a pause of
+  // up to a few hundred ms on a loaded machine. So the reclaimer runs only
+  // once nothing was applied for a second; a node that stays busy never
+  // needs it.
+  #reclaimWhenQuiet(): void {
+    if (!reclaimMemory || this.#quietTimer !== undefined) return;
+    let seen = this.#applied;
+    this.#quietTimer = setInterval(() => {
+      if (this.#applied !== seen) {
+        seen = this.#applied;
+        return;
+      }
+      clearInterval(this.#quietTimer);
+      this.#quietTimer = undefined;
+      this.#reclaimSoon();
+    }, 1000);
   }
 
   #restoreSnapshot(data: Uint8Array): void {

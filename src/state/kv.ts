@@ -74,7 +74,19 @@ export class KvStore {
   /** Stores a record (replacing the key's previous one). */
   set(kv: KeyValue): void {
     const frozen = Object.freeze(kv);
-    if (!this.#map.has(kv.key)) this.#pending.add(kv.key);
+    if (!this.#map.has(kv.key)) {
+      // A key after every sorted one (a restore adds all keys in order)
+      // goes straight to the end of the index: no set of 100 000 pending
+      // keys to sort and merge on the first ordered read.
+      const sorted = this.#sorted;
+      if (
+        this.#pending.size === 0 &&
+        (sorted.length === 0 ||
+          compareKeys(sorted[sorted.length - 1], kv.key) < 0)
+      ) {
+        sorted.push(kv.key);
+      } else this.#pending.add(kv.key);
+    }
     this.#map.set(kv.key, frozen);
   }
 

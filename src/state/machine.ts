@@ -18,9 +18,9 @@
  * @module
  */
 
-import { decode, encode, encodeTransient } from "../codec/msgpack.ts";
+import { encode, encodeTransient } from "../codec/msgpack.ts";
 import { ByteWriter } from "../codec/byte_writer.ts";
-import { freshView } from "./bytes.ts";
+import { readHeader, readValue, readValues, skipValues } from "./bytes.ts";
 import {
   type Command,
   type Compare,
@@ -411,19 +411,19 @@ export class ServiceStateMachine {
    * Restore listeners are called afterwards.
    */
   restore(data: Uint8Array): void {
-    let s: Record<string, unknown>;
+    let s: SnapshotFields;
     try {
-      s = decode<Record<string, unknown>>(freshView(data));
+      s = readSnapshotFields(data);
     } catch (e) {
       throw new Error(`Snapshot is not valid msgpack: ${message(e)}`);
     }
-    if (!s || typeof s !== "object" || s.v !== SNAPSHOT_VERSION) {
+    if (s.v !== SNAPSHOT_VERSION) {
       throw new Error(
         `Snapshot is not a raftlock state snapshot (version ${SNAPSHOT_VERSION})`,
       );
     }
     try {
-      this.#load(s);
+      this.#load(data, s);
     } catch (e) {
       throw new Error(`Snapshot is malformed: ${message(e)}`);
     }
@@ -1152,14 +1152,17 @@ export class ServiceStateMachine {
     );
   }
 
-  #load(s: Record<string, unknown>): void {
-    const revision = int(s.revision);
-    const nextLeaseId = int(s.nextLeaseId);
-    const compactRevision = int(s.compactRevision);
+  // Builds the state from a snapshot whose small fields are decoded and
+  // whose two big arrays ("kvs", "history") are read a value at a time
+  // from `data`, in one pass; nothing is replaced unless all of it reads.
+  #load(data: Uint8Array, s: SnapshotFields): void {
+    const revision = int(s.values.revision);
+    const nextLeaseId = int(s.values.nextLeaseId);
+    const compactRevision = int(s.values.compactRevision);
 
     const leases = new LeaseTable();
     leases.load(
-      arr(s.leases).map((t) => {
+      arr(s.values.leases).map((t) => {
         const [id, ttl, keepaliveIndex] = tuple(t, 3);
         return {
           id: int(id),
@@ -1175,28 +1178,89 @@ export class ServiceStateMachine {
       return rec;
     };
 
+    // The two big arrays in the order they were written (snapshot() puts
+    // the keys first, snapshotInto() the history). A key's newest put
+    // event usually carries the record's value: whichever is read second
+    // reuses the first one's string when they are equal, as the live state
+    // shares them, instead of keeping a second copy.
     const kv = new KvStore();
-    for (const t of arr(s.kvs)) {
-      const [key, value, createRevision, modRevision, version, lease] = tuple(
-        t,
-        6,
-      );
-      const rec: KeyValue = {
-        key: text(key),
-        value: text(value),
-        createRevision: int(createRevision),
-        modRevision: int(modRevision),
-        version: int(version),
-      };
-      if (int(lease) !== 0) {
-        rec.lease = int(lease);
-        leaseOf(rec.lease).keys.add(rec.key);
-      }
-      kv.set(rec);
+    const events: WatchEvent[] = [];
+    const latestPut = new Map<string, string>();
+    const readKvs = () => {
+      const { at, count } = s.arrays.kvs!;
+      readValues(data, at, count, (t) => {
+        const [key, value, createRevision, modRevision, version, lease] = tuple(
+          t,
+          6,
+        );
+        const k = text(key);
+        const mod = int(modRevision);
+        const v = text(value);
+        const shared = latestPut.get(k);
+        const rec: KeyValue = {
+          key: k,
+          value: shared === v ? shared : v,
+          createRevision: int(createRevision),
+          modRevision: mod,
+          version: int(version),
+        };
+        if (int(lease) !== 0) {
+          rec.lease = int(lease);
+          leaseOf(rec.lease).keys.add(rec.key);
+        }
+        kv.set(rec);
+      });
+      latestPut.clear();
+    };
+    const readHistory = () => {
+      const { at, count } = s.arrays.history!;
+      readValues(data, at, count, (t) => {
+        const a = arr(t);
+        if (a[0] === 1) {
+          const [, key, rev, value, createRevision, version, lease] = tuple(
+            a,
+            7,
+          );
+          const k = text(key);
+          const r = int(rev);
+          const v = text(value);
+          const shared = kv.get(k)?.value;
+          const e: WatchEvent = {
+            type: "put",
+            key: k,
+            value: shared === v ? shared : v,
+            modRevision: r,
+            revision: r,
+            createRevision: int(createRevision),
+            version: int(version),
+          };
+          if (int(lease) !== 0) e.lease = int(lease);
+          events.push(e);
+          if (kv.size === 0) latestPut.set(k, v);
+          return;
+        }
+        const [, key, rev] = tuple(a, 3);
+        events.push({
+          type: "delete",
+          key: text(key),
+          modRevision: int(rev),
+          revision: int(rev),
+        });
+      });
+    };
+    if (!s.arrays.kvs || !s.arrays.history) {
+      throw new Error("missing kvs or history");
+    }
+    if (s.arrays.kvs.at < s.arrays.history.at) {
+      readKvs();
+      readHistory();
+    } else {
+      readHistory();
+      readKvs();
     }
 
     const locks = new LockTable();
-    for (const t of arr(s.locks)) {
+    for (const t of arr(s.values.locks)) {
       const [name, holder, waiters, delay] = tuple(t, 4);
       const lock = locks.ensure(text(name));
       if (holder !== null) {
@@ -1233,40 +1297,11 @@ export class ServiceStateMachine {
     }
 
     const history = this.#newHistory();
-    history.load(
-      arr(s.history).map((t): WatchEvent => {
-        const a = arr(t);
-        if (a[0] === 1) {
-          const [, key, rev, value, createRevision, version, lease] = tuple(
-            a,
-            7,
-          );
-          const e: WatchEvent = {
-            type: "put",
-            key: text(key),
-            value: text(value),
-            modRevision: int(rev),
-            revision: int(rev),
-            createRevision: int(createRevision),
-            version: int(version),
-          };
-          if (int(lease) !== 0) e.lease = int(lease);
-          return e;
-        }
-        const [, key, rev] = tuple(a, 3);
-        return {
-          type: "delete",
-          key: text(key),
-          modRevision: int(rev),
-          revision: int(rev),
-        };
-      }),
-      compactRevision,
-    );
+    history.load(events, compactRevision);
 
     const dedupe = this.#newDedupe();
     dedupe.load(
-      arr(s.dedupe).map((t): DedupeClientEntry => {
+      arr(s.values.dedupe).map((t): DedupeClientEntry => {
         const [client, results] = tuple(t, 2);
         return [
           text(client),
@@ -1290,6 +1325,44 @@ export class ServiceStateMachine {
 
 /** The lock service's state machine (an alias of {@linkcode ServiceStateMachine}). */
 export { ServiceStateMachine as LockService };
+
+// A snapshot's top-level map with the two big arrays left in place: their
+// items are read later, one at a time, straight into the new state.
+interface SnapshotFields {
+  v: unknown;
+  /** Every other field, decoded. */
+  values: Record<string, unknown>;
+  /** Where the items of "kvs" and "history" start, and how many there are. */
+  arrays: { kvs?: ArraySpan; history?: ArraySpan };
+}
+
+interface ArraySpan {
+  at: number;
+  count: number;
+}
+
+function readSnapshotFields(data: Uint8Array): SnapshotFields {
+  const out: SnapshotFields = { v: undefined, values: {}, arrays: {} };
+  let [n, p] = readHeader(data, 0, "map");
+  for (; n > 0; n--) {
+    const [key, at] = readValue(data, p);
+    if (key === "kvs" || key === "history") {
+      const [count, first] = readHeader(data, at, "array");
+      out.arrays[key] = { at: first, count };
+      p = skipValues(data, first, count);
+    } else {
+      const [value, next] = readValue(data, at);
+      if (key === "v") out.v = value;
+      else if (typeof key === "string") out.values[key] = value;
+      p = next;
+    }
+  }
+  // As decoding the whole snapshot would: trailing bytes are damage.
+  if (p !== data.byteLength) {
+    throw new Error("Data read, but end of buffer not reached");
+  }
+  return out;
+}
 
 // Snapshot encodings: fixed-shape tuples, so equal states encode to equal
 // bytes (0 stands for "no lease", null for "none").
