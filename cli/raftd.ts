@@ -40,6 +40,10 @@ single-node cluster; the data directory keeps its state across restarts.
   --election-ticks N   minimum election timeout in ticks (default 15)
   --heartbeat-ticks N  heartbeat interval in ticks (default 5)
   --snapshot-every N   snapshot after N applied entries (default 10000)
+  --read-mode MODE     how the leader confirms linearizable reads: lease
+                       (default; no round trip while its leadership lease
+                       holds) or index (a heartbeat round for every batch of
+                       reads, as etcd does by default)
   --peer-cert FILE     TLS certificate for peer traffic (with --peer-key, --peer-ca)
   --peer-key FILE      TLS private key for peer traffic
   --peer-ca FILE       CA that signs every peer's certificate
@@ -104,6 +108,7 @@ async function main(): Promise<void> {
         "election-ticks": { type: "string", default: "15" },
         "heartbeat-ticks": { type: "string", default: "5" },
         "snapshot-every": { type: "string", default: "10000" },
+        "read-mode": { type: "string", default: "lease" },
         "peer-cert": { type: "string" },
         "peer-key": { type: "string" },
         "peer-ca": { type: "string" },
@@ -124,6 +129,9 @@ async function main(): Promise<void> {
   }
   if (!(LEVELS as readonly string[]).includes(v["log-level"]!)) {
     fail(`--log-level must be one of ${LEVELS.join(", ")}`);
+  }
+  if (v["read-mode"] !== "lease" && v["read-mode"] !== "index") {
+    fail(`--read-mode must be lease or index, got "${v["read-mode"]}"`);
   }
   address("listen", v.listen!);
   address("http", v.http!);
@@ -197,6 +205,7 @@ async function main(): Promise<void> {
     electionTicks: positive("election-ticks", v["election-ticks"]!),
     heartbeatTicks: positive("heartbeat-ticks", v["heartbeat-ticks"]!),
     snapshotEvery: positive("snapshot-every", v["snapshot-every"]!),
+    readLease: v["read-mode"] === "lease",
     tls: v["peer-cert"]
       ? {
         certFile: v["peer-cert"]!,

@@ -104,6 +104,12 @@ export interface NodeOptions {
   raft?: Omit<RaftConfig, "id" | "storage" | "applied" | "logger">;
   /** Planted bugs, only for showing that the tests catch them. */
   testingKnobs?: NodeTestingKnobs;
+  /**
+   * Serve linearizable reads on the leader without a heartbeat round while
+   * its leadership lease holds (default true; needs CheckQuorum). See
+   * {@linkcode RaftNode.read}.
+   */
+  readLease?: boolean;
 }
 
 /**
@@ -167,6 +173,9 @@ interface ReadWaiter {
 interface PendingRead {
   waiters: ReadWaiter[];
   index?: number;
+  // When the leader started the round (performance.now()); its quorum
+  // confirms leadership from this instant on.
+  sentAt?: number;
 }
 
 function settleRead(
@@ -224,6 +233,11 @@ export class RaftNode {
   readonly #dialed = new Map<NodeId, string>();
   #applied: number;
   readonly #knobs: NodeTestingKnobs;
+  readonly #leaseMs: number;
+  // Until when (performance.now()) this leader's leadership is confirmed.
+  #leaseUntil = 0;
+  // The context of the lease renewal round in flight, if any.
+  #renewal = "";
   #snapshotIndex: number;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #reclaimTimer: ReturnType<typeof setTimeout> | undefined;
@@ -258,6 +272,14 @@ export class RaftNode {
     );
     this.#timeoutMs = options.requestTimeoutMs ?? 5_000;
     this.#knobs = options.testingKnobs ?? {};
+    const electionMinMs = (options.raft?.electionTicks ?? 15) * this.#tickMs;
+    // Followers that acknowledged a round refuse to vote until a whole
+    // minimum election timeout passes (CheckQuorum); 70 % of it leaves room
+    // for clock-rate differences and a late tick.
+    this.#leaseMs = options.readLease === false ||
+        options.raft?.checkQuorum === false
+      ? 0
+      : Math.floor(electionMinMs * 0.7);
     const et = options.raft?.electionTicks ?? 15;
     this.#electionTimeoutMs = (options.raft?.electionTicksMax ?? et * 2) *
       this.#tickMs;
@@ -378,6 +400,15 @@ export class RaftNode {
    * A linearizable read barrier: resolves with an index once this node's
    * state machine has applied everything committed before the call, as
    * confirmed by the leader (ReadIndex). Then read the state machine.
+   *
+   * On the leader, while its lease holds, the confirmation is the lease:
+   * a heartbeat round acknowledged by a quorum at time T means no other
+   * leader can exist before T plus the minimum election timeout (those
+   * followers ignore votes until then), so reads in 70 % of that window
+   * need no round of their own. The lease is measured on the monotonic
+   * clock, not in ticks, so a paused process resumes with an expired one;
+   * it is dropped on losing leadership and during a transfer (whose
+   * election does not wait). Rounds renew it while reads keep coming.
    */
   read(options: { timeoutMs?: number } = {}): Promise<number> {
     this.#assertRunning();
@@ -406,15 +437,41 @@ export class RaftNode {
     const waiters = this.#readQueue.filter((w) => !w.done);
     this.#readQueue = [];
     if (waiters.length === 0) return;
+    const now = performance.now();
+    if (this.#leaseHolds(now)) {
+      // Confirmed by the lease: wait only for the apply.
+      const ctx = `${this.id}:${this.#nonce}:${++this.#readSeq}`;
+      this.#reads.set(ctx, { waiters, index: this.#raft.log.committed });
+      // Renew ahead of expiry so steady reads never wait for a round.
+      if (
+        this.#leaseUntil - now < this.#leaseMs / 2 &&
+        !this.#reads.has(this.#renewal)
+      ) this.#renewal = this.#startRound([]) ?? "";
+      return;
+    }
+    this.#startRound(waiters);
+  }
+
+  #leaseHolds(now: number): boolean {
+    return this.#leaseMs > 0 && now < this.#leaseUntil &&
+      this.#raft.role === "leader" && this.#raft.leadTransferee === "" &&
+      this.#raft.committedInCurrentTerm();
+  }
+
+  // One ReadIndex round for `waiters` (none: a lease renewal); returns its
+  // context, or undefined when the core refused it.
+  #startRound(waiters: ReadWaiter[]): string | undefined {
     const ctx = `${this.id}:${this.#nonce}:${++this.#readSeq}`;
+    const sentAt = performance.now();
     try {
       this.#raft.readIndex(ctx);
     } catch (e) {
       const error = this.#asUnavailable(e);
       for (const w of waiters) settleRead(w, { error });
-      return;
+      return undefined;
     }
-    this.#reads.set(ctx, { waiters });
+    this.#reads.set(ctx, { waiters, sentAt });
+    return ctx;
   }
 
   /** Adds a member as a learner (it receives the log but does not vote). */
@@ -858,7 +915,15 @@ export class RaftNode {
     for (const e of rd.committedEntries) this.#apply(e);
     for (const rs of rd.readStates) {
       const r = this.#reads.get(rs.context);
-      if (r) r.index = rs.index;
+      if (!r) continue;
+      r.index = rs.index;
+      // A quorum confirmed this leader's own round: extend its lease.
+      if (r.sentAt !== undefined && this.#raft.role === "leader") {
+        this.#leaseUntil = Math.max(
+          this.#leaseUntil,
+          r.sentAt + this.#leaseMs,
+        );
+      }
     }
     this.#serveReads();
     if (
@@ -1035,13 +1100,14 @@ export class RaftNode {
       if (r.index !== undefined && this.#applied >= r.index) {
         this.#reads.delete(ctx);
         for (const w of r.waiters) settleRead(w, { index: r.index });
-      } else if (r.waiters.every((w) => w.done)) {
+      } else if (r.waiters.length > 0 && r.waiters.every((w) => w.done)) {
         this.#reads.delete(ctx); // every caller timed out
       }
     }
   }
 
   #onSoftState(leader: NodeId, role: Role): void {
+    if (role !== "leader") this.#leaseUntil = 0;
     const changed = leader !== this.#leader;
     if (changed || role !== this.#role) {
       this.#log("node.leadership", {

@@ -397,6 +397,19 @@ export class Raft {
   // ------------------------------------------------------------- Ready I/O
 
   /** True when there is something for the host to do. */
+  /** The node leadership is being handed to, or "" when no transfer runs. */
+  get leadTransferee(): NodeId {
+    return this.#leadTransferee;
+  }
+
+  /**
+   * Whether this leader has committed an entry of its own term, so its
+   * commit index is the cluster's (§6.4: before that, reads must wait).
+   */
+  committedInCurrentTerm(): boolean {
+    return this.#committedEntryInCurrentTerm();
+  }
+
   hasReady(): boolean {
     if (this.#inFlightReady) return false;
     if (this.#msgs.length > 0 || this.#readStates.length > 0) return true;

@@ -47,6 +47,8 @@ export interface ServerOptions {
   heartbeatTicks?: number;
   /** Snapshot after this many applied entries (default 10 000). */
   snapshotEvery?: number;
+  /** Leader lease reads (default true); false: a ReadIndex round per batch. */
+  readLease?: boolean;
   /** Peer TLS files. */
   tls?: { certFile: string; keyFile: string; caFile: string };
   /** Structured logs. */
@@ -181,6 +183,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     })),
     tickMs: options.tickMs,
     snapshotEvery: options.snapshotEvery,
+    readLease: options.readLease,
     logger: log,
     onFatal: options.onFatal,
     onRemoved: options.onRemoved,

@@ -51,7 +51,14 @@ export class TestCluster {
   nodes = new Map<NodeId, RaftNode>();
   voters: NodeId[];
 
-  constructor(n: number, readonly options: { snapshotEvery?: number } = {}) {
+  constructor(
+    n: number,
+    readonly options: {
+      snapshotEvery?: number;
+      readLease?: boolean;
+      electionTicks?: number;
+    } = {},
+  ) {
     this.voters = Array.from({ length: n }, (_, i) => `n${i + 1}`);
     for (const id of this.voters) {
       this.storages.set(
@@ -76,6 +83,10 @@ export class TestCluster {
       transport: this.hub.connect(id),
       stateMachine: sm,
       snapshotEvery: this.options.snapshotEvery,
+      readLease: this.options.readLease,
+      raft: this.options.electionTicks
+        ? { electionTicks: this.options.electionTicks }
+        : undefined,
       self: { httpAddress: `http-${id}`, peerAddress: `peer-${id}` },
     });
     this.nodes.set(id, node);

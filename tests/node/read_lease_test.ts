@@ -1,0 +1,93 @@
+/**
+ * Leader lease reads (RaftNode.read on the leader): after a heartbeat round
+ * a quorum acknowledged, reads need no round of their own until the lease
+ * (70 % of the minimum election timeout: 350 ms with the 50-tick timeout
+ * used here, so a busy machine cannot stall past it) runs out; an isolated
+ * leader's reads then fail. With the lease off, every read needs a round.
+ */
+
+import assert from "node:assert/strict";
+import { TimeoutError } from "../../src/node/errors.ts";
+import { cmd, TestCluster } from "./helpers.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("read lease: a just-confirmed leader answers reads while cut off, until the lease runs out", async () => {
+  const c = new TestCluster(3, { electionTicks: 50 });
+  try {
+    const leader = await c.leader();
+    await leader.propose(cmd("set x=1"));
+    await leader.read(); // a round: confirms leadership, starts the lease
+    c.hub.network.isolate(leader.id);
+    // Cut off, it cannot complete a round: this read is the lease's.
+    const idx = await leader.read({ timeoutMs: 300 });
+    assert.ok(idx >= 2, `read index ${idx}`);
+    assert.equal(c.machines.get(leader.id)!.kv.get("x"), "1");
+    // Past the lease a read needs a round, which the isolated leader
+    // cannot complete.
+    await sleep(400);
+    await assert.rejects(
+      leader.read({ timeoutMs: 300 }),
+      (e) =>
+        e instanceof TimeoutError || (e as Error).name.includes("Unavailable"),
+    );
+  } finally {
+    c.hub.network.heal();
+    await c.close();
+  }
+});
+
+Deno.test("read lease: with the lease off, a cut-off leader cannot answer a read", async () => {
+  const c = new TestCluster(3, { readLease: false, electionTicks: 50 });
+  try {
+    const leader = await c.leader();
+    await leader.propose(cmd("set x=1"));
+    await leader.read();
+    c.hub.network.isolate(leader.id);
+    await assert.rejects(
+      leader.read({ timeoutMs: 300 }),
+      (e) =>
+        e instanceof TimeoutError || (e as Error).name.includes("Unavailable"),
+    );
+  } finally {
+    c.hub.network.heal();
+    await c.close();
+  }
+});
+
+Deno.test("read lease: a transfer ends the lease at once", async () => {
+  const c = new TestCluster(3, { electionTicks: 50 });
+  try {
+    const leader = await c.leader();
+    await leader.propose(cmd("set x=1"));
+    await leader.read();
+    const other = [...c.nodes.values()].find((n) => n !== leader)!;
+    // Cut the leader off first so the transfer cannot finish; it stays
+    // pending, and reads must not lean on the lease meanwhile.
+    c.hub.network.isolate(leader.id);
+    leader.transferLeadership(other.id);
+    await assert.rejects(
+      leader.read({ timeoutMs: 300 }),
+      (e) =>
+        e instanceof TimeoutError || (e as Error).name.includes("Unavailable"),
+    );
+  } finally {
+    c.hub.network.heal();
+    await c.close();
+  }
+});
+
+Deno.test("read lease: steady reads on the leader see every acknowledged write", async () => {
+  const c = new TestCluster(3);
+  try {
+    const leader = await c.leader();
+    for (let i = 0; i < 50; i++) {
+      await leader.propose(cmd(`set k=${i}`));
+      const idx = await leader.read();
+      assert.ok(leader.applied >= idx);
+      assert.equal(c.machines.get(leader.id)!.kv.get("k"), String(i));
+    }
+  } finally {
+    await c.close();
+  }
+});
