@@ -299,7 +299,9 @@ export class RaftNode {
     // The snapshot's bytes (tens of MB with many keys) are needed again
     // only to catch up a follower; the store reads them back then.
     this.#storage.releaseSnapshotData?.();
-    if (snap.data.byteLength > 0) this.#reclaimSoon();
+    // Not at once: a forced collection of a large restored state takes
+    // most of a second, and the node should be ready first.
+    if (snap.data.byteLength > 0) this.#reclaimWhenQuiet();
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
     this.#raft = new Raft({
       ...options.raft,
