@@ -444,6 +444,8 @@ export class RaftNode {
       // Confirmed by the lease: wait only for the apply.
       const ctx = `${this.id}:${this.#nonce}:${++this.#readSeq}`;
       this.#reads.set(ctx, { waiters, index: this.#raft.log.committed });
+      // Usually applied already: answer now, not at the next Ready.
+      this.#serveReads();
       // Renew ahead of expiry so steady reads never wait for a round.
       if (
         this.#leaseUntil - now < this.#leaseMs / 2 &&
@@ -792,9 +794,23 @@ export class RaftNode {
 
   #step(m: Message): void {
     if (this.#stopped) return;
+    // A follower's read request: the leader's lease answers it at once
+    // (and is renewed ahead of expiry while such requests keep coming).
+    const leaseRead = m.type === "readIndex" && this.#leaseMs > 0 &&
+      this.#raft.role === "leader";
+    if (leaseRead) {
+      const now = performance.now();
+      this.#raft.leaseConfirmed = this.#leaseHolds(now);
+      if (
+        this.#leaseUntil - now < this.#leaseMs / 2 &&
+        !this.#reads.has(this.#renewal)
+      ) this.#renewal = this.#startRound([]) ?? "";
+    }
     try {
       this.#raft.step(m);
+      this.#raft.leaseConfirmed = false;
     } catch (e) {
+      this.#raft.leaseConfirmed = false;
       // A message the core cannot accept must not stop the node.
       this.#log("node.badMessage", {
         level: "warn",

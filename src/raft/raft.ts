@@ -397,6 +397,14 @@ export class Raft {
   // ------------------------------------------------------------- Ready I/O
 
   /** True when there is something for the host to do. */
+  /**
+   * Set by the host just before stepping a read request: this leader's
+   * leadership is confirmed by its lease (a quorum heard from it recently
+   * enough, by the host's clock), so the request is answered at once
+   * instead of after a heartbeat round. The core keeps no clock of its own.
+   */
+  leaseConfirmed = false;
+
   /** The node leadership is being handed to, or "" when no transfer runs. */
   get leadTransferee(): NodeId {
     return this.#leadTransferee;
@@ -771,7 +779,10 @@ export class Raft {
         return;
       case "readIndex":
         if (
-          this.tracker.isSingleton(this.id) || this.#knobs.skipReadIndexQuorum
+          this.tracker.isSingleton(this.id) ||
+          this.#knobs.skipReadIndexQuorum ||
+          (this.leaseConfirmed && this.#leadTransferee === "" &&
+            this.#committedEntryInCurrentTerm())
         ) {
           this.#respondToReadIndex(m, this.log.committed);
           return;

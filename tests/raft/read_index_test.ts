@@ -298,3 +298,37 @@ Deno.test({
     assert.deepEqual(net.readStates.get("n3"), [{ index: 1, context: "same" }]);
   },
 });
+
+// Lease reads: the host (which has a clock) tells the leader its lease
+// holds; the core then answers read requests without a heartbeat round.
+Deno.test("with the host's lease confirmed, the leader answers a follower's read without a heartbeat round", () => {
+  const net = cluster();
+  net.propose("n1", "x");
+  net.clearTrace();
+  net.raft("n1").leaseConfirmed = true;
+  net.raft("n3").readIndex("f2");
+  net.deliverAll();
+  assert.equal(net.sent(isReadBeat).length, 0, "no round was needed");
+  assert.deepEqual(net.readStates.get("n3"), [{ index: 2, context: "f2" }]);
+});
+
+Deno.test("without the host's lease, or during a transfer, a follower's read still needs a round", () => {
+  const net = cluster();
+  net.propose("n1", "x");
+  net.clearTrace();
+  net.raft("n3").readIndex("f3");
+  net.deliverAll();
+  assert.ok(net.sent(isReadBeat).length > 0, "a round without the lease");
+
+  net.clearTrace();
+  net.hold = (m) => m.type === "timeoutNow" || m.type === "appResp";
+  net.raft("n1").transferLeader("n2");
+  net.raft("n1").leaseConfirmed = true;
+  net.raft("n3").readIndex("f4");
+  net.deliverAll();
+  assert.ok(
+    net.sent(isReadBeat).length > 0 ||
+      !net.readStates.get("n3")!.some((r) => r.context === "f4"),
+    "a transfer in progress does not answer from the lease",
+  );
+});
