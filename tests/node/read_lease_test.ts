@@ -12,6 +12,15 @@ import { cmd, TestCluster } from "./helpers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The read was not confirmed: it timed out or the node gave up leading. */
+function assertUnconfirmed(read: Promise<number>): Promise<void> {
+  return assert.rejects(
+    read,
+    (e) =>
+      e instanceof TimeoutError || (e as Error).name.includes("Unavailable"),
+  );
+}
+
 Deno.test("read lease: a just-confirmed leader answers reads while cut off, until the lease runs out", async () => {
   const c = new TestCluster(3, { electionTicks: 50 });
   try {
@@ -26,11 +35,7 @@ Deno.test("read lease: a just-confirmed leader answers reads while cut off, unti
     // Past the lease a read needs a round, which the isolated leader
     // cannot complete.
     await sleep(400);
-    await assert.rejects(
-      leader.read({ timeoutMs: 300 }),
-      (e) =>
-        e instanceof TimeoutError || (e as Error).name.includes("Unavailable"),
-    );
+    await assertUnconfirmed(leader.read({ timeoutMs: 300 }));
   } finally {
     c.hub.network.heal();
     await c.close();
@@ -44,11 +49,7 @@ Deno.test("read lease: with the lease off, a cut-off leader cannot answer a read
     await leader.propose(cmd("set x=1"));
     await leader.read();
     c.hub.network.isolate(leader.id);
-    await assert.rejects(
-      leader.read({ timeoutMs: 300 }),
-      (e) =>
-        e instanceof TimeoutError || (e as Error).name.includes("Unavailable"),
-    );
+    await assertUnconfirmed(leader.read({ timeoutMs: 300 }));
   } finally {
     c.hub.network.heal();
     await c.close();
@@ -66,11 +67,7 @@ Deno.test("read lease: a transfer ends the lease at once", async () => {
     // pending, and reads must not lean on the lease meanwhile.
     c.hub.network.isolate(leader.id);
     leader.transferLeadership(other.id);
-    await assert.rejects(
-      leader.read({ timeoutMs: 300 }),
-      (e) =>
-        e instanceof TimeoutError || (e as Error).name.includes("Unavailable"),
-    );
+    await assertUnconfirmed(leader.read({ timeoutMs: 300 }));
   } finally {
     c.hub.network.heal();
     await c.close();
