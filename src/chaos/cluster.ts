@@ -222,21 +222,10 @@ export class ChaosCluster {
 
   /** Waits until every node answers `/readyz` 200; false on timeout. */
   async waitReady(timeoutMs: number): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      const ready = await Promise.all(
-        this.nodes.map((n) =>
-          fetch(`http://${n.http}/readyz`, { signal: AbortSignal.timeout(300) })
-            .then(async (r) => {
-              await r.body?.cancel();
-              return r.ok;
-            }).catch(() => false)
-        ),
-      );
-      if (ready.every((x) => x)) return true;
-      await sleep(100);
-    }
-    return false;
+    const ready = await Promise.all(
+      this.nodes.map((n) => this.nodeReady(n, timeoutMs)),
+    );
+    return ready.every((x) => x);
   }
 
   /** Kills every node and closes the proxies. */

@@ -71,6 +71,17 @@ const refused = (
     String(r.body?.error?.message),
   );
 
+// Records how operation `id` ended, in the history and the counts.
+function settle(
+  ctx: WorkloadContext,
+  outcome: "ok" | "fail" | "info",
+  id: number,
+  value?: unknown,
+): void {
+  ctx.history[outcome](id, value);
+  ctx.counts[outcome]++;
+}
+
 function going(ctx: WorkloadContext): boolean {
   const { ok, fail, info } = ctx.counts;
   return !ctx.signal.aborted && ok + fail + info < ctx.maxOps;
@@ -83,7 +94,7 @@ export async function registerClient(
   keys: number,
   clients: number,
 ): Promise<void> {
-  const { history, random, counts } = ctx;
+  const { history, random } = ctx;
   let reqSeq = 0;
   let seq = 0;
   while (going(ctx)) {
@@ -96,12 +107,11 @@ export async function registerClient(
       const id = history.invoke(name, { f: "read", key });
       try {
         const r = await call(`${base}/v1/kv/${key}`);
-        if (r.status === 200) (history.ok(id, r.body.value), counts.ok++);
-        else if (r.status === 404) (history.ok(id, null), counts.ok++);
-        else (history.fail(id, r.status), counts.fail++);
+        if (r.status === 200) settle(ctx, "ok", id, r.body.value);
+        else if (r.status === 404) settle(ctx, "ok", id, null);
+        else settle(ctx, "fail", id, r.status);
       } catch {
-        history.fail(id, "unreachable"); // a read has no effect
-        counts.fail++;
+        settle(ctx, "fail", id, "unreachable"); // a read has no effect
       }
     } else {
       const cas = roll > 0.8;
@@ -132,21 +142,17 @@ export async function registerClient(
             body: JSON.stringify({ value }),
           });
         if (r.status === 200) {
-          history.ok(id, cas ? r.body.succeeded === true : undefined);
-          counts.ok++;
+          settle(ctx, "ok", id, cas ? r.body.succeeded === true : undefined);
           if (!cas || r.body.succeeded === true) {
             ctx.acked.push({ revision: r.body.revision, key, value });
           }
         } else if (refused(r)) {
-          history.fail(id, r.status);
-          counts.fail++;
+          settle(ctx, "fail", id, r.status);
         } else {
-          history.info(id, r.status);
-          counts.info++;
+          settle(ctx, "info", id, r.status);
         }
       } catch {
-        history.info(id, "unreachable");
-        counts.info++;
+        settle(ctx, "info", id, "unreachable");
       }
     }
     if (random() < 0.1) await sleep(random() * 20);
@@ -158,7 +164,7 @@ export async function lockClient(
   ctx: WorkloadContext,
   name: string,
 ): Promise<void> {
-  const { history, random, counts } = ctx;
+  const { history, random } = ctx;
   while (going(ctx)) {
     const base = `http://${ctx.http[Math.floor(random() * ctx.http.length)]}`;
     const lock = `lock${Math.floor(random() * 2)}`;
@@ -171,18 +177,14 @@ export async function lockClient(
       });
       if (r.status === 200) {
         token = r.body.token;
-        history.ok(a, token);
-        counts.ok++;
+        settle(ctx, "ok", a, token);
       } else if (r.status === 409 || refused(r)) {
-        history.fail(a, r.status);
-        counts.fail++;
+        settle(ctx, "fail", a, r.status);
       } else {
-        history.info(a, r.status);
-        counts.info++;
+        settle(ctx, "info", a, r.status);
       }
     } catch {
-      history.info(a, "unreachable");
-      counts.info++;
+      settle(ctx, "info", a, "unreachable");
     }
     if (token === undefined) {
       await sleep(20 + random() * 50);
@@ -203,13 +205,12 @@ export async function lockClient(
             method: "POST",
             body: JSON.stringify({ token }),
           });
-        if (r.status === 200) (history.ok(id), counts.ok++);
+        if (r.status === 200) settle(ctx, "ok", id);
         else if (r.status === 409) {
-          (history.fail(id, r.body?.error?.code), counts.fail++);
-        } else (history.info(id, r.status), counts.info++);
+          settle(ctx, "fail", id, r.body?.error?.code);
+        } else settle(ctx, "info", id, r.status);
       } catch {
-        history.info(id, "unreachable");
-        counts.info++;
+        settle(ctx, "info", id, "unreachable");
       }
     }
   }

@@ -446,11 +446,7 @@ export class RaftNode {
       this.#reads.set(ctx, { waiters, index: this.#raft.log.committed });
       // Usually applied already: answer now, not at the next Ready.
       this.#serveReads();
-      // Renew ahead of expiry so steady reads never wait for a round.
-      if (
-        this.#leaseUntil - now < this.#leaseMs / 2 &&
-        !this.#reads.has(this.#renewal)
-      ) this.#renewal = this.#startRound([]) ?? "";
+      this.#renewLease(now);
       return;
     }
     this.#startRound(waiters);
@@ -460,6 +456,15 @@ export class RaftNode {
     return this.#leaseMs > 0 && now < this.#leaseUntil &&
       this.#raft.role === "leader" && this.#raft.leadTransferee === "" &&
       this.#raft.committedInCurrentTerm();
+  }
+
+  // Starts a renewal round once the lease is half spent (or gone), so
+  // steady reads never wait for a round; one renewal at a time.
+  #renewLease(now: number): void {
+    if (
+      this.#leaseUntil - now < this.#leaseMs / 2 &&
+      !this.#reads.has(this.#renewal)
+    ) this.#renewal = this.#startRound([]) ?? "";
   }
 
   // One ReadIndex round for `waiters` (none: a lease renewal); returns its
@@ -801,10 +806,7 @@ export class RaftNode {
     if (leaseRead) {
       const now = performance.now();
       this.#raft.leaseConfirmed = this.#leaseHolds(now);
-      if (
-        this.#leaseUntil - now < this.#leaseMs / 2 &&
-        !this.#reads.has(this.#renewal)
-      ) this.#renewal = this.#startRound([]) ?? "";
+      this.#renewLease(now);
     }
     try {
       this.#raft.step(m);
