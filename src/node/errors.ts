@@ -5,6 +5,8 @@
  * @module
  */
 
+import { ProposalDroppedError } from "../raft/errors.ts";
+
 /** No leader is known, or the node is stopping: retry later (HTTP 503). */
 export class UnavailableError extends Error {
   /** Creates the error. */
@@ -33,4 +35,16 @@ export class ProposalLostError extends Error {
     super(message);
     this.name = "ProposalLostError";
   }
+}
+
+/**
+ * What a caller gets for an error thrown by the core: a refused proposal
+ * (no leader, a change in progress) is {@linkcode UnavailableError}; any
+ * other error passes through.
+ */
+export function asUnavailable(e: unknown): Error {
+  if (e instanceof ProposalDroppedError) {
+    return new UnavailableError(e.message);
+  }
+  return e instanceof Error ? e : new Error(String(e));
 }

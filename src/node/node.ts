@@ -9,19 +9,16 @@
  * advance. A leader sends its AppendEntries before its own write finishes,
  * since it counts itself only once `advance()` reports the write durable.
  *
+ * This file holds the loop and proposals; reads and the leader lease
+ * (`read_path.ts`), membership and addresses (`membership.ts`) and
+ * snapshots (`snapshots.ts`) are collaborators the node owns and calls.
+ *
  * @module
  */
 
-import { decode, encode } from "../codec/msgpack.ts";
-import { ByteWriter } from "../codec/byte_writer.ts";
-import { concatYielding } from "../codec/concat.ts";
-import { decodeConfChange } from "../raft/confchange.ts";
-import { ProposalDroppedError } from "../raft/errors.ts";
 import { Raft, type RaftConfig, type RaftEvent } from "../raft/raft.ts";
 import { mulberry32 } from "../raft/rand.ts";
 import {
-  type ConfChange,
-  type ConfState,
   type Entry,
   EntryType,
   type HardState,
@@ -31,7 +28,6 @@ import {
   type Role,
 } from "../raft/types.ts";
 import type { LogStore } from "../storage/types.ts";
-import { StorageFatalError } from "../storage/errors.ts";
 import type { Transport } from "../transport/types.ts";
 import {
   decodeEnvelope,
@@ -40,33 +36,20 @@ import {
   type MemberInfo,
   newNonce,
 } from "./envelope.ts";
-import { ProposalLostError, TimeoutError, UnavailableError } from "./errors.ts";
+import {
+  asUnavailable,
+  ProposalLostError,
+  TimeoutError,
+  UnavailableError,
+} from "./errors.ts";
 import { type Logger, nullLogger } from "./logger.ts";
+import { Membership, type PeerDirectory } from "./membership.ts";
+import { ReadPath } from "./read_path.ts";
+import { NodeSnapshots } from "./snapshots.ts";
 import type { StateMachine } from "./state_machine.ts";
 
-/** A transport that can learn and forget peers as membership changes. */
-export interface PeerDirectory {
-  /** Starts talking to `id` at `address`. */
-  addPeer(id: NodeId, address: string): void;
-  /** Stops talking to `id`. */
-  removePeer(id: NodeId): void;
-}
-
-// Set by the process (cli/raftd.ts); tests and embedders leave it unset.
-let reclaimMemory: (() => void) | undefined;
-
-/**
- * Sets what every node in this process calls shortly after a large one-off
- * allocation turned into garbage: a snapshot restored at start or
- * installed from the leader, or (once the node has applied nothing for a
- * second) a snapshot written; tens of MB each with 100 000 keys. `cli/raftd.ts` passes a full garbage collection: V8 runs
- * a full collection only when its heap grows, and an idle node allocates
- * too little for that, so without it the garbage (and a young generation
- * grown during the burst) stays resident. `undefined` turns it off.
- */
-export function setMemoryReclaimer(fn: (() => void) | undefined): void {
-  reclaimMemory = fn;
-}
+export type { PeerDirectory } from "./membership.ts";
+export { setMemoryReclaimer } from "./snapshots.ts";
 
 /** How to run a node. */
 export interface NodeOptions {
@@ -161,41 +144,6 @@ interface PendingProposal {
   term?: number;
 }
 
-interface ReadWaiter {
-  resolve: (index: number) => void;
-  reject: (e: Error) => void;
-  timer?: ReturnType<typeof setTimeout>;
-  done: boolean;
-}
-
-// One ReadIndex round, shared by every read that was waiting when the Ready
-// loop last came round.
-interface PendingRead {
-  waiters: ReadWaiter[];
-  index?: number;
-  // When the leader started the round (performance.now()); its quorum
-  // confirms leadership from this instant on.
-  sentAt?: number;
-}
-
-function settleRead(
-  w: ReadWaiter,
-  outcome: { index: number } | { error: Error },
-): void {
-  if (w.done) return;
-  w.done = true;
-  clearTimeout(w.timer);
-  if ("index" in outcome) w.resolve(outcome.index);
-  else w.reject(outcome.error);
-}
-
-interface ConfWaiter {
-  done: (conf: ConfState) => boolean;
-  resolve: () => void;
-  reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 // Messages a leader may send before its own write is durable: they carry
 // entries or leadership, never a promise that this node persisted anything.
 const EARLY = new Set(["app", "heartbeat", "snap", "timeoutNow"]);
@@ -213,44 +161,25 @@ export class RaftNode {
   readonly #onPersisted?: (seconds: number, entries: number) => void;
   readonly #onRemoved?: () => void;
   #removed = false;
-  readonly #refusedBy = new Set<NodeId>();
   readonly #tickMs: number;
-  readonly #snapshotEvery: number;
   readonly #timeoutMs: number;
   readonly #electionTimeoutMs: number;
-  readonly #self?: Omit<MemberInfo, "id">;
   readonly #nonce = newNonce();
   #seq = 0;
-  #readSeq = 0;
-  #readQueue: ReadWaiter[] = [];
   #batch: { data: Uint8Array; seq: number }[] = [];
   readonly #pending = new Map<number, PendingProposal>();
-  readonly #reads = new Map<string, PendingRead>();
-  #confWaiters: ConfWaiter[] = [];
-  readonly #members = new Map<NodeId, MemberInfo>();
-  // Peer addresses from the configuration, and what the transport dials.
-  readonly #configured = new Map<NodeId, string>();
-  readonly #dialed = new Map<NodeId, string>();
   #applied: number;
   readonly #knobs: NodeTestingKnobs;
-  readonly #leaseMs: number;
-  // Until when (performance.now()) this leader's leadership is confirmed.
-  #leaseUntil = 0;
-  // The context of the lease renewal round in flight, if any.
-  #renewal = "";
-  #snapshotIndex: number;
+  readonly #membership: Membership;
+  readonly #snapshots: NodeSnapshots;
+  readonly #reads: ReadPath;
   #ticker: ReturnType<typeof setInterval> | undefined;
-  #reclaimTimer: ReturnType<typeof setTimeout> | undefined;
-  #quietTimer: ReturnType<typeof setInterval> | undefined;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #stopped = false;
   #fatal: Error | undefined;
   #leader: NodeId = "";
   #role: Role = "follower";
-  // What the log says about this node's addresses.
-  #appliedSelf: MemberInfo | undefined;
-  #publishing = false;
   readonly #leaderWaiters = new Set<() => void>();
   readonly #roleListeners = new Set<
     (role: Role, leader: NodeId, term: number) => void
@@ -266,42 +195,57 @@ export class RaftNode {
     this.#onPersisted = options.onPersisted;
     this.#onRemoved = options.onRemoved;
     this.#tickMs = options.tickMs ?? 10;
-    this.#snapshotEvery = options.snapshotEvery ?? 10_000;
-    this.#snapshotJitter = Math.floor(
-      Math.random() * (this.#snapshotEvery / 4),
-    );
     this.#timeoutMs = options.requestTimeoutMs ?? 5_000;
     this.#knobs = options.testingKnobs ?? {};
     const electionMinMs = (options.raft?.electionTicks ?? 15) * this.#tickMs;
     // Followers that acknowledged a round refuse to vote until a whole
     // minimum election timeout passes (CheckQuorum); 70 % of it leaves room
     // for clock-rate differences and a late tick.
-    this.#leaseMs = options.readLease === false ||
+    const leaseMs = options.readLease === false ||
         options.raft?.checkQuorum === false
       ? 0
       : Math.floor(electionMinMs * 0.7);
     const et = options.raft?.electionTicks ?? 15;
     this.#electionTimeoutMs = (options.raft?.electionTicksMax ?? et * 2) *
       this.#tickMs;
-    this.#self = options.self;
-    for (const p of options.peers ?? []) {
-      this.#members.set(p.id, { ...p });
-      if (p.peerAddress && p.id !== this.id) {
-        this.#configured.set(p.id, p.peerAddress);
-      }
-    }
-    if (this.#self) this.#members.set(this.id, { id: this.id, ...this.#self });
+    // The collaborators read the core through these getters: it is created
+    // below, after the snapshot they restore.
+    const raft = () => this.#raft;
+    this.#membership = new Membership({
+      id: this.id,
+      get raft() {
+        return raft();
+      },
+      transport: this.#transport,
+      log: this.#log,
+      timeoutMs: this.#timeoutMs,
+      assertRunning: () => this.#assertRunning(),
+      kick: () => this.#kick(),
+      proposeMemberInfo: (payload) =>
+        this.#proposeEnvelope(EnvelopeKind.MemberInfo, payload, {}),
+      becomeRemoved: (why) => this.#becomeRemoved(why),
+    }, { self: options.self, peers: options.peers });
 
     const snap = this.#storage.snapshot();
     this.#applied = snap.metadata.index;
-    this.#snapshotIndex = snap.metadata.index;
-    if (snap.data.byteLength > 0) this.#restoreSnapshot(snap.data);
-    // The snapshot's bytes (tens of MB with many keys) are needed again
-    // only to catch up a follower; the store reads them back then.
-    this.#storage.releaseSnapshotData?.();
-    // Not at once: a forced collection of a large restored state takes
-    // most of a second, and the node should be ready first.
-    if (snap.data.byteLength > 0) this.#reclaimWhenQuiet();
+    this.#snapshots = new NodeSnapshots({
+      id: this.id,
+      get raft() {
+        return raft();
+      },
+      storage: this.#storage,
+      stateMachine: this.#sm,
+      log: this.#log,
+      applied: () => this.#applied,
+      stopped: () => this.#stopped,
+      members: () => this.#membership.list(),
+      restoreMember: (info) => this.#membership.setMember(info),
+      die: (e) => this.#die(e),
+    }, {
+      every: options.snapshotEvery ?? 10_000,
+      index: snap.metadata.index,
+    });
+    this.#snapshots.recover(snap);
     const seed = crypto.getRandomValues(new Uint32Array(1))[0];
     this.#raft = new Raft({
       ...options.raft,
@@ -311,12 +255,19 @@ export class RaftNode {
       random: options.raft?.random ?? mulberry32(seed),
       logger: (e) => this.#onRaftEvent(e),
     });
+    this.#reads = new ReadPath({
+      id: this.id,
+      nonce: this.#nonce,
+      raft: this.#raft,
+      applied: () => this.#applied,
+      kick: () => this.#kick(),
+    }, { leaseMs, timeoutMs: this.#timeoutMs });
     this.#log("node.start", {
       level: "info",
       id: this.id,
       term: this.#raft.term,
       commit: this.#raft.log.committed,
-      snapshotIndex: this.#snapshotIndex,
+      snapshotIndex: this.#snapshots.index,
       lastIndex: this.#raft.log.lastIndex(),
       voters: this.#raft.confState().voters,
       learners: this.#raft.confState().learners,
@@ -329,7 +280,7 @@ export class RaftNode {
    */
   static start(options: NodeOptions): RaftNode {
     const node = new RaftNode(options);
-    for (const id of node.#members.keys()) if (id !== node.id) node.#dial(id);
+    node.#membership.dialAll();
     node.#transport.onMessage((m) => node.#step(m));
     let last = performance.now();
     node.#ticker = setInterval(() => {
@@ -417,70 +368,7 @@ export class RaftNode {
     if (this.#knobs.followerReadsWithoutReadIndex && this.#role !== "leader") {
       return Promise.resolve(this.#applied); // the planted bug
     }
-    return new Promise<number>((resolve, reject) => {
-      const w: ReadWaiter = { resolve, reject, done: false };
-      const timeout = options.timeoutMs ?? this.#timeoutMs;
-      w.timer = setTimeout(() => {
-        settleRead(w, {
-          error: new TimeoutError(
-            `Read could not be confirmed by a leader within ${timeout} ms; retry`,
-          ),
-        });
-      }, timeout);
-      // Reads waiting when the Ready loop comes round share one ReadIndex
-      // round (one heartbeat exchange) instead of one each.
-      this.#readQueue.push(w);
-      this.#kick();
-    });
-  }
-
-  #flushReads(): void {
-    if (this.#readQueue.length === 0) return;
-    const waiters = this.#readQueue.filter((w) => !w.done);
-    this.#readQueue = [];
-    if (waiters.length === 0) return;
-    const now = performance.now();
-    if (this.#leaseHolds(now)) {
-      // Confirmed by the lease: wait only for the apply.
-      const ctx = `${this.id}:${this.#nonce}:${++this.#readSeq}`;
-      this.#reads.set(ctx, { waiters, index: this.#raft.log.committed });
-      // Usually applied already: answer now, not at the next Ready.
-      this.#serveReads();
-      this.#renewLease(now);
-      return;
-    }
-    this.#startRound(waiters);
-  }
-
-  #leaseHolds(now: number): boolean {
-    return this.#leaseMs > 0 && now < this.#leaseUntil &&
-      this.#raft.role === "leader" && this.#raft.leadTransferee === "" &&
-      this.#raft.committedInCurrentTerm();
-  }
-
-  // Starts a renewal round once the lease is half spent (or gone), so
-  // steady reads never wait for a round; one renewal at a time.
-  #renewLease(now: number): void {
-    if (
-      this.#leaseUntil - now < this.#leaseMs / 2 &&
-      !this.#reads.has(this.#renewal)
-    ) this.#renewal = this.#startRound([]) ?? "";
-  }
-
-  // One ReadIndex round for `waiters` (none: a lease renewal); returns its
-  // context, or undefined when the core refused it.
-  #startRound(waiters: ReadWaiter[]): string | undefined {
-    const ctx = `${this.id}:${this.#nonce}:${++this.#readSeq}`;
-    const sentAt = performance.now();
-    try {
-      this.#raft.readIndex(ctx);
-    } catch (e) {
-      const error = this.#asUnavailable(e);
-      for (const w of waiters) settleRead(w, { error });
-      return undefined;
-    }
-    this.#reads.set(ctx, { waiters, sentAt });
-    return ctx;
+    return this.#reads.read(options);
   }
 
   /** Adds a member as a learner (it receives the log but does not vote). */
@@ -489,15 +377,7 @@ export class RaftNode {
     info: Omit<MemberInfo, "id"> = {},
     options: { timeoutMs?: number } = {},
   ): Promise<void> {
-    return this.#confChange(
-      {
-        type: "addLearner",
-        node: id,
-        context: JSON.stringify({ id, ...info }),
-      },
-      (c) => c.learners.includes(id) || c.voters.includes(id),
-      options,
-    );
+    return this.#membership.addLearner(id, info, options);
   }
 
   /** Adds a voting member directly (prefer addLearner then promote). */
@@ -506,20 +386,12 @@ export class RaftNode {
     info: Omit<MemberInfo, "id"> = {},
     options: { timeoutMs?: number } = {},
   ): Promise<void> {
-    return this.#confChange(
-      { type: "addVoter", node: id, context: JSON.stringify({ id, ...info }) },
-      (c) => c.voters.includes(id),
-      options,
-    );
+    return this.#membership.addVoter(id, info, options);
   }
 
   /** Promotes a learner to a voter. */
   promote(id: NodeId, options: { timeoutMs?: number } = {}): Promise<void> {
-    return this.#confChange(
-      { type: "promote", node: id },
-      (c) => c.voters.includes(id),
-      options,
-    );
+    return this.#membership.promote(id, options);
   }
 
   /** Removes a member. */
@@ -527,62 +399,7 @@ export class RaftNode {
     id: NodeId,
     options: { timeoutMs?: number } = {},
   ): Promise<void> {
-    return this.#confChange(
-      { type: "remove", node: id },
-      (c) => !c.voters.includes(id) && !c.learners.includes(id),
-      options,
-    );
-  }
-
-  async #confChange(
-    change: ConfChange,
-    done: (c: ConfState) => boolean,
-    options: { timeoutMs?: number },
-  ): Promise<void> {
-    this.#assertRunning();
-    const timeout = options.timeoutMs ?? this.#timeoutMs;
-    const deadline = Date.now() + timeout;
-    // The core refuses a change while another is uncommitted (including a
-    // new leader's no-op): wait for that, within the timeout.
-    for (;;) {
-      if (this.#raft.role !== "leader") {
-        throw new UnavailableError(
-          this.#raft.lead
-            ? `Membership changes go to the leader; this node is not it (leader is ${this.#raft.lead})`
-            : "No leader is known; retry once one is elected",
-        );
-      }
-      try {
-        this.#raft.proposeConfChange(change);
-        break;
-      } catch (e) {
-        if (
-          !(e instanceof ProposalDroppedError) ||
-          !/in progress/.test(e.message) || Date.now() > deadline
-        ) {
-          throw this.#asUnavailable(e);
-        }
-      }
-      await new Promise((r) => setTimeout(r, 10));
-      this.#assertRunning();
-    }
-    this.#kick();
-    await new Promise<void>((resolve, reject) => {
-      const waiter: ConfWaiter = {
-        done,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#confWaiters = this.#confWaiters.filter((w) => w !== waiter);
-          reject(
-            new TimeoutError(
-              `Membership change ${change.type} ${change.node} was not applied within ${timeout} ms`,
-            ),
-          );
-        }, Math.max(1, deadline - Date.now())),
-      };
-      this.#confWaiters.push(waiter);
-    });
+    return this.#membership.removeMember(id, options);
   }
 
   /** Asks the leader to hand leadership to `to` (must be called on the leader). */
@@ -591,7 +408,7 @@ export class RaftNode {
     try {
       this.#raft.transferLeader(to);
     } catch (e) {
-      throw this.#asUnavailable(e);
+      throw asUnavailable(e);
     }
     this.#kick();
   }
@@ -620,18 +437,11 @@ export class RaftNode {
    */
   reportRefused(peer: NodeId, reason: string): void {
     if (this.#stopped || this.#removed || reason !== "unknown_node") return;
-    const conf = this.#raft.confState();
-    // A node that is not a member yet (joining) is unknown to peers too.
-    if (!conf.voters.includes(this.id) && !conf.learners.includes(this.id)) {
-      return;
-    }
-    if (!conf.voters.includes(peer)) return;
-    this.#refusedBy.add(peer);
-    if (this.#refusedBy.size >= Math.floor(conf.voters.length / 2) + 1) {
+    const refusers = this.#membership.refusedBy(peer);
+    if (refusers) {
+      const who = refusers.join(", ");
       this.#becomeRemoved(
-        `a majority of the voters (${
-          [...this.#refusedBy].join(", ")
-        }) refuse it as unknown`,
+        `a majority of the voters (${who}) refuse it as unknown`,
       );
     }
   }
@@ -717,7 +527,7 @@ export class RaftNode {
 
   /** The member directory: addresses of every known member. */
   member(id: NodeId): MemberInfo | undefined {
-    return this.#members.get(id);
+    return this.#membership.get(id);
   }
 
   /** Everything a status page wants. */
@@ -725,10 +535,10 @@ export class RaftNode {
     const s = this.#raft.status();
     const members: NodeStatus["members"] = [];
     for (const id of s.conf.voters) {
-      members.push({ ...this.#members.get(id), id, role: "voter" });
+      members.push({ ...this.#membership.get(id), id, role: "voter" });
     }
     for (const id of s.conf.learners) {
-      members.push({ ...this.#members.get(id), id, role: "learner" });
+      members.push({ ...this.#membership.get(id), id, role: "learner" });
     }
     const progress: NodeStatus["progress"] = {};
     for (const [id, p] of Object.entries(s.progress)) {
@@ -742,7 +552,7 @@ export class RaftNode {
       commit: s.commit,
       applied: this.#applied,
       lastIndex: s.lastIndex,
-      snapshotIndex: this.#snapshotIndex,
+      snapshotIndex: this.#snapshots.index,
       members,
       progress,
     };
@@ -753,11 +563,10 @@ export class RaftNode {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#ticker);
-    clearTimeout(this.#reclaimTimer);
-    clearInterval(this.#quietTimer);
+    this.#snapshots.clearTimers();
     this.#kick();
     await this.#loop;
-    await this.#snapshotting;
+    await this.#snapshots.writing;
     if (this.#lazyHard && !this.#fatal) {
       try {
         await this.#storage.save({ entries: [], hardState: this.#lazyHard });
@@ -790,24 +599,10 @@ export class RaftNode {
     }
   }
 
-  #asUnavailable(e: unknown): Error {
-    if (e instanceof ProposalDroppedError) {
-      return new UnavailableError(e.message);
-    }
-    return e instanceof Error ? e : new Error(String(e));
-  }
-
   #step(m: Message): void {
     if (this.#stopped) return;
-    // A follower's read request: the leader's lease answers it at once
-    // (and is renewed ahead of expiry while such requests keep coming).
-    const leaseRead = m.type === "readIndex" && this.#leaseMs > 0 &&
-      this.#raft.role === "leader";
-    if (leaseRead) {
-      const now = performance.now();
-      this.#raft.leaseConfirmed = this.#leaseHolds(now);
-      this.#renewLease(now);
-    }
+    // A follower's read request: the leader's lease may answer it at once.
+    this.#reads.beforeStep(m);
     try {
       this.#raft.step(m);
       this.#raft.leaseConfirmed = false;
@@ -840,7 +635,7 @@ export class RaftNode {
     try {
       this.#raft.propose(...batch.map((b) => b.data));
     } catch (e) {
-      const err = this.#asUnavailable(e);
+      const err = asUnavailable(e);
       for (const b of batch) {
         const p = this.#pending.get(b.seq);
         if (!p) continue;
@@ -854,7 +649,7 @@ export class RaftNode {
   async #run(): Promise<void> {
     while (!this.#stopped) {
       this.#flushProposals();
-      this.#flushReads();
+      this.#reads.flush();
       if (!this.#raft.hasReady()) {
         await new Promise<void>((r) => (this.#wake = r));
         continue;
@@ -874,8 +669,7 @@ export class RaftNode {
     this.#fatal = e;
     this.#stopped = true;
     clearInterval(this.#ticker);
-    clearTimeout(this.#reclaimTimer);
-    clearInterval(this.#quietTimer);
+    this.#snapshots.clearTimers();
     this.#log("node.fatal", { level: "error", id: this.id, error: e.message });
     this.#failAll(
       new UnavailableError(
@@ -921,46 +715,17 @@ export class RaftNode {
     }
     for (const m of late) this.#transport.send(m);
     if (rd.snapshot) {
-      this.#restoreSnapshot(rd.snapshot.data);
+      this.#snapshots.restore(rd.snapshot.data);
       this.#applied = rd.snapshot.metadata.index;
-      this.#snapshotIndex = rd.snapshot.metadata.index;
-      this.#storage.releaseSnapshotData?.();
-      this.#reclaimSoon();
-      this.#log("node.snapshotInstalled", {
-        level: "info",
-        id: this.id,
-        index: this.#applied,
-      });
+      this.#snapshots.installed(this.#applied);
     }
     for (const e of rd.committedEntries) this.#apply(e);
-    for (const rs of rd.readStates) {
-      const r = this.#reads.get(rs.context);
-      if (!r) continue;
-      r.index = rs.index;
-      // A quorum confirmed this leader's own round: extend its lease.
-      if (r.sentAt !== undefined && this.#raft.role === "leader") {
-        this.#leaseUntil = Math.max(
-          this.#leaseUntil,
-          r.sentAt + this.#leaseMs,
-        );
-      }
-    }
-    this.#serveReads();
-    if (
-      !this.#snapshotting &&
-      this.#applied - this.#snapshotIndex >=
-        this.#snapshotEvery + this.#snapshotJitter
-    ) this.#startSnapshot();
-    if (!this.#publishing && this.#raft.lead && !this.#selfPublished()) {
-      this.#publishSelf();
-    }
+    this.#reads.settle(rd.readStates);
+    this.#snapshots.maybeSnapshot();
+    this.#membership.publishSelfIfNeeded();
   }
 
   #durableTerm = -1;
-  #snapshotting: Promise<void> | undefined;
-  // Nodes reach the snapshot point at different entries, so they do not
-  // all snapshot at once.
-  #snapshotJitter = 0;
   // A commit-only hard state not yet written (see #handleReady).
   #lazyHard: HardState | undefined;
   #durableVote = "";
@@ -984,7 +749,7 @@ export class RaftNode {
     }
     this.#applied = e.index;
     if (e.type === EntryType.ConfChange) {
-      this.#applyConfChange(e);
+      this.#membership.applyConfChange(e);
       return;
     }
     const env = decodeEnvelope(e.data);
@@ -996,7 +761,7 @@ export class RaftNode {
     if (env.kind === EnvelopeKind.Command) {
       result = this.#sm.apply(env.payload, { index: e.index, term: e.term });
     } else {
-      this.#applyMemberInfo(env.payload);
+      this.#membership.applyMemberInfo(env.payload);
     }
     if (env.nonce === this.#nonce) {
       const p = this.#pending.get(env.seq);
@@ -1027,107 +792,8 @@ export class RaftNode {
     }
   }
 
-  #applyConfChange(e: Entry): void {
-    const { change, conf } = decodeConfChange(e.data);
-    if (change.context) {
-      try {
-        const info = JSON.parse(change.context) as MemberInfo;
-        if (info && typeof info === "object") {
-          this.#setMember({ ...info, id: change.node });
-        }
-      } catch {
-        // Context is optional host data; a bad one only loses addresses.
-      }
-    }
-    if (change.type === "remove" && change.node === this.id) {
-      // Applied here, so committed: this node is out for good.
-      queueMicrotask(() => this.#becomeRemoved("it applied its own removal"));
-    }
-    if (change.type === "remove") {
-      this.#members.delete(change.node);
-      if (change.node !== this.id) {
-        this.#transport.removePeer?.(change.node);
-        this.#dialed.delete(change.node);
-      }
-    }
-    this.#log("node.membership", {
-      level: "info",
-      id: this.id,
-      index: e.index,
-      change: change.type,
-      node: change.node,
-      voters: conf.voters,
-      learners: conf.learners,
-    });
-    for (const w of [...this.#confWaiters]) {
-      if (w.done(conf)) {
-        clearTimeout(w.timer);
-        this.#confWaiters = this.#confWaiters.filter((x) => x !== w);
-        w.resolve();
-      }
-    }
-  }
-
-  #applyMemberInfo(payload: Uint8Array): void {
-    try {
-      const info = JSON.parse(new TextDecoder().decode(payload)) as MemberInfo;
-      if (info && typeof info.id === "string") this.#setMember(info);
-    } catch {
-      this.#log("node.badMemberInfo", { level: "warn", id: this.id });
-    }
-  }
-
-  #setMember(info: MemberInfo, fromLog = true): void {
-    const prev = this.#members.get(info.id);
-    const next = { ...prev, ...info };
-    this.#members.set(info.id, next);
-    if (fromLog && info.id === this.id) this.#appliedSelf = next;
-    if (info.id !== this.id) this.#dial(info.id);
-  }
-
-  // Points the transport at a peer: an address given in the configuration
-  // (--peers) wins over the one the peer published about itself, which may
-  // be a bind address that others cannot use (0.0.0.0, behind a proxy).
-  #dial(id: NodeId): void {
-    const addr = this.#configured.get(id) ?? this.#members.get(id)?.peerAddress;
-    if (!addr || this.#dialed.get(id) === addr) return;
-    this.#dialed.set(id, addr);
-    this.#transport.addPeer?.(id, addr);
-  }
-
-  // Each node publishes its addresses through the log so every node can
-  // tell clients where the others are; once the log agrees, it stops.
-  #publishSelf(): void {
-    this.#publishing = true;
-    const payload = new TextEncoder().encode(
-      JSON.stringify({ id: this.id, ...this.#self }),
-    );
-    this.#proposeEnvelope(EnvelopeKind.MemberInfo, payload, {})
-      .catch(() => {/* retried after a later Ready */})
-      .finally(() => (this.#publishing = false));
-  }
-
-  #selfPublished(): boolean {
-    const a = this.#appliedSelf;
-    return !this.#self ||
-      (a !== undefined && a.httpAddress === this.#self.httpAddress &&
-        a.peerAddress === this.#self.peerAddress);
-  }
-
-  #serveReads(): void {
-    if (this.#reads.size === 0) return;
-    for (const [ctx, r] of this.#reads) {
-      if (r.index !== undefined && this.#applied >= r.index) {
-        this.#reads.delete(ctx);
-        for (const w of r.waiters) settleRead(w, { index: r.index });
-      } else if (r.waiters.length > 0 && r.waiters.every((w) => w.done)) {
-        this.#reads.delete(ctx); // every caller timed out
-      }
-    }
-  }
-
   #onSoftState(leader: NodeId, role: Role): void {
-    if (role !== "leader") this.#leaseUntil = 0;
+    this.#reads.onRole(role);
     const changed = leader !== this.#leader;
     if (changed || role !== this.#role) {
       this.#log("node.leadership", {
@@ -1139,17 +805,8 @@ export class RaftNode {
       });
     }
     if (changed && this.#leader !== "") {
-      // Unconfirmed reads died with the old leader's read queue; they are
-      // safe to retry, so fail them now rather than time out.
-      const error = new UnavailableError(
-        "Leadership changed before the read was confirmed; retry",
-      );
-      for (const [ctx, r] of this.#reads) {
-        if (r.index === undefined) {
-          this.#reads.delete(ctx);
-          for (const w of r.waiters) settleRead(w, { error });
-        }
-      }
+      // Unconfirmed reads died with the old leader's read queue.
+      this.#reads.failUnconfirmed();
     }
     if (changed && this.#leader !== "") {
       // A proposal that never reached this node's log was with the old
@@ -1176,94 +833,6 @@ export class RaftNode {
     for (const fn of this.#roleListeners) fn(role, leader, this.#raft.term);
   }
 
-  // Snapshots run beside the Ready loop: the state is captured at the
-  // applied index at once, encoded in chunks (when the state machine can),
-  // and written while the node keeps replicating and answering heartbeats.
-  #startSnapshot(): void {
-    if (this.#snapshotting) return;
-    const index = this.#applied;
-    const conf = this.#raft.confStateAt(index);
-    const members = [...this.#members.values()].map((m) => ({ ...m }));
-    const sm = this.#sm;
-    // Each way captures the state before its first await.
-    const encoded = sm.snapshotInto
-      ? encodeNodeSnapshotInto(members, (out) => sm.snapshotInto!(out))
-      : (sm.snapshotAsync ? sm.snapshotAsync() : Promise.resolve(sm.snapshot()))
-        .then((app) => encodeNodeSnapshot(members, app));
-    const t0 = performance.now();
-    this.#snapshotting = (async () => {
-      const data = await encoded;
-      await this.#storage.createSnapshot(index, conf, data);
-      this.#snapshotIndex = Math.max(this.#snapshotIndex, index);
-      this.#storage.releaseSnapshotData?.();
-      this.#reclaimWhenQuiet();
-      // Spread the next snapshot point so nodes do not all write at once.
-      this.#snapshotJitter = Math.floor(
-        Math.random() * (this.#snapshotEvery / 4),
-      );
-      this.#log("node.snapshot", {
-        level: "info",
-        id: this.id,
-        index,
-        bytes: data.byteLength,
-        ms: Math.round(performance.now() - t0),
-      });
-    })().catch((e) => {
-      if (e instanceof StorageFatalError) this.#die(e);
-      else {this.#log("node.snapshotFailed", {
-          level: "warn",
-          id: this.id,
-          index,
-          error: String(e),
-        });}
-    }).finally(() => (this.#snapshotting = undefined));
-  }
-
-  // Runs the process's memory reclaimer (see setMemoryReclaimer) once the
-  // current task is done, so the released snapshot bytes and references
-  // still on this stack are gone by then; calls close together run it
-  // once. At start and after installing a snapshot the pause is harmless:
-  // the node is a follower catching up, and a follower's pause starts no
-  // election.
-  #reclaimSoon(): void {
-    if (!reclaimMemory || this.#reclaimTimer !== undefined) return;
-    this.#reclaimTimer = setTimeout(() => {
-      this.#reclaimTimer = undefined;
-      if (!this.#stopped) reclaimMemory?.();
-    }, 0);
-  }
-
-  // After a snapshot was written: a node busy applying entries allocates
-  // enough for V8 to collect on its own (incrementally, with short
-  // pauses), and a forced full collection on a busy leader is a pause of
-  // up to a few hundred ms on a loaded machine. So the reclaimer runs only
-  // once nothing was applied for a second; a node that stays busy never
-  // needs it.
-  #reclaimWhenQuiet(): void {
-    if (!reclaimMemory || this.#quietTimer !== undefined) return;
-    let seen = this.#applied;
-    this.#quietTimer = setInterval(() => {
-      if (this.#applied !== seen) {
-        seen = this.#applied;
-        return;
-      }
-      clearInterval(this.#quietTimer);
-      this.#quietTimer = undefined;
-      this.#reclaimSoon();
-    }, 1000);
-  }
-
-  #restoreSnapshot(data: Uint8Array): void {
-    const s = decode<{ v: number; members: MemberInfo[]; app: Uint8Array }>(
-      data,
-    );
-    if (!s || s.v !== 1 || !(s.app instanceof Uint8Array)) {
-      throw new Error("Snapshot is not a raftlock node snapshot (version 1)");
-    }
-    this.#sm.restore(s.app);
-    for (const m of s.members ?? []) this.#setMember(m);
-  }
-
   #onRaftEvent(e: RaftEvent): void {
     const { event, ...fields } = e;
     const quiet = event === "preCampaign" || event === "sendSnapshot";
@@ -1276,54 +845,7 @@ export class RaftNode {
       p.reject(err);
     }
     this.#pending.clear();
-    for (const r of this.#reads.values()) {
-      for (const w of r.waiters) settleRead(w, { error: err });
-    }
-    this.#reads.clear();
-    for (const w of this.#readQueue) settleRead(w, { error: err });
-    this.#readQueue = [];
-    for (const w of this.#confWaiters) {
-      clearTimeout(w.timer);
-      w.reject(err);
-    }
-    this.#confWaiters = [];
+    this.#reads.failAll(err);
+    this.#membership.failAll(err);
   }
-}
-
-// The node snapshot, msgpack {v: 1, members, app}, written by hand so the
-// (possibly large) app bytes are copied a slice at a time, not in one go.
-function encodeNodeSnapshot(
-  members: MemberInfo[],
-  app: Uint8Array,
-): Promise<Uint8Array> {
-  return concatYielding([...nodeSnapshotHead(members, app.byteLength), app]);
-}
-
-// The same bytes with the state machine writing its part in place: one
-// buffer for the whole snapshot, the bin 32 length filled in at the end.
-async function encodeNodeSnapshotInto(
-  members: MemberInfo[],
-  writeApp: (out: ByteWriter) => Promise<void>,
-): Promise<Uint8Array> {
-  const out = new ByteWriter();
-  for (const part of nodeSnapshotHead(members, 0)) out.write(part);
-  const at = out.length;
-  await writeApp(out);
-  out.setUint32(at - 4, out.length - at);
-  return await out.finish();
-}
-
-function nodeSnapshotHead(members: MemberInfo[], appLength: number) {
-  const bin = new Uint8Array(5);
-  bin[0] = 0xc6; // bin 32
-  new DataView(bin.buffer).setUint32(1, appLength);
-  return [
-    Uint8Array.of(0x83),
-    encode("v"),
-    encode(1),
-    encode("members"),
-    encode(members),
-    encode("app"),
-    bin,
-  ];
 }

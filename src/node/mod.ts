@@ -1,0 +1,33 @@
+/**
+ * The node runtime: {@linkcode RaftNode} drives the pure Raft core with a
+ * ticker, a transport, a durable store and a {@linkcode StateMachine}, and
+ * gives callers promises for proposals, linearizable reads and membership
+ * changes.
+ *
+ * Inside, `node.ts` holds the Ready loop and proposals; `read_path.ts`
+ * linearizable reads and the leader lease; `membership.ts` configuration
+ * changes and member addresses; `snapshots.ts` taking and restoring
+ * snapshots.
+ *
+ * @module
+ */
+
+export {
+  type Applied,
+  type NodeOptions,
+  type NodeStatus,
+  type NodeTestingKnobs,
+  type PeerDirectory,
+  RaftNode,
+  setMemoryReclaimer,
+} from "./node.ts";
+export type { MemberInfo } from "./envelope.ts";
+export { ProposalLostError, TimeoutError, UnavailableError } from "./errors.ts";
+export {
+  jsonLineLogger,
+  LEVELS,
+  type Logger,
+  type LogLevel,
+  nullLogger,
+} from "./logger.ts";
+export type { ApplyContext, StateMachine } from "./state_machine.ts";
