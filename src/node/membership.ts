@@ -345,7 +345,10 @@ export class Membership {
     const payload = new TextEncoder().encode(
       JSON.stringify({ id: this.#host.id, ...this.#self }),
     );
-    this.#host.proposeMemberInfo(payload)
+    // A node that is stopping refuses proposals synchronously; that must not
+    // escape into the Ready loop (it would look fatal), so it is caught too.
+    Promise.resolve()
+      .then(() => this.#host.proposeMemberInfo(payload))
       .catch(() => {/* retried after a later Ready */})
       .finally(() => (this.#publishing = false));
   }
