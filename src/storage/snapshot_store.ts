@@ -33,6 +33,7 @@ import {
   writeFileAtomic,
 } from "./fs.ts";
 import { defaultStorageLogger, type StorageLogger } from "./log.ts";
+import { snapshotMetaFields } from "./snapshot_meta.ts";
 
 const MAGIC = new Uint8Array([0x52, 0x4c, 0x53, 0x4e, 0x41, 0x50, 0x00, 0x01]);
 const TRAILER_MAGIC = new TextEncoder().encode("RLSNAPOK");
@@ -68,13 +69,7 @@ export interface SnapshotStoreOptions {
 export function encodeSnapshotFrame(
   snapshot: Snapshot,
 ): { head: Uint8Array; trailer: Uint8Array } {
-  const m = snapshot.metadata;
-  const meta = encode({
-    index: m.index,
-    term: m.term,
-    voters: m.conf.voters,
-    learners: m.conf.learners,
-  });
+  const meta = encode(snapshotMetaFields(snapshot.metadata));
   const head = new Uint8Array(MAGIC.byteLength + 4 + meta.byteLength);
   head.set(MAGIC, 0);
   new DataView(head.buffer).setUint32(MAGIC.byteLength, meta.byteLength, true);
