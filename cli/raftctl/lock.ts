@@ -5,10 +5,23 @@
  * @module
  */
 
-import type { Lock } from "../../src/client/mod.ts";
+import type { Lock, LockInfo } from "../../src/client/mod.ts";
 import { type CommandGroup, optInt, positiveInt } from "./command.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { print, printJson, table } from "./output.ts";
+
+// How `lock status` and `lock ls` show a lock.
+const LOCK_COLUMNS = ["NAME", "TOKEN", "LEASE", "OWNER", "WAITERS"];
+
+function lockRow(l: LockInfo): (string | number)[] {
+  return [
+    l.name,
+    l.holder?.token ?? "-",
+    l.holder?.lease ?? "-",
+    l.holder?.owner || "-",
+    l.waiters,
+  ];
+}
 
 /** The lock commands. */
 export const lockCommands: CommandGroup = {
@@ -84,13 +97,7 @@ export const lockCommands: CommandGroup = {
           );
           return;
         }
-        print(table(["NAME", "TOKEN", "LEASE", "OWNER", "WAITERS"], [[
-          l.name,
-          l.holder.token,
-          l.holder.lease,
-          l.holder.owner || "-",
-          l.waiters,
-        ]]));
+        print(table(LOCK_COLUMNS, [lockRow(l)]));
       },
     },
     {
@@ -102,16 +109,7 @@ export const lockCommands: CommandGroup = {
         const ls = await client.locks();
         if (json) return printJson(ls);
         if (ls.length === 0) return print("no locks");
-        print(table(
-          ["NAME", "TOKEN", "LEASE", "OWNER", "WAITERS"],
-          ls.map((l) => [
-            l.name,
-            l.holder?.token ?? "-",
-            l.holder?.lease ?? "-",
-            l.holder?.owner || "-",
-            l.waiters,
-          ]),
-        ));
+        print(table(LOCK_COLUMNS, ls.map(lockRow)));
       },
     },
     {
