@@ -21,6 +21,7 @@ import {
   dirname,
   type FileSystem,
   join,
+  TEMP_SUFFIX,
   writeFileAtomic,
 } from "./fs.ts";
 import { defaultStorageLogger, type StorageLogger } from "./log.ts";
@@ -82,7 +83,7 @@ export async function openDataDir(
     const names = (await fs.readDir(root)).map((e) => e.name);
     if (names.includes(MARKER_FILE)) {
       checkMarker(root, await fs.readFile(markerPath));
-    } else if (names.every((n) => n === MARKER_FILE + ".tmp")) {
+    } else if (names.every((n) => n === MARKER_FILE + TEMP_SUFFIX)) {
       created = true;
     } else {
       throw new DataDirError(

@@ -137,19 +137,34 @@ export async function writeAll(
 }
 
 /**
+ * The suffix of the temp file {@linkcode writeFileAtomic} writes first. A
+ * crash can leave one behind; whoever owns the directory removes them.
+ */
+export const TEMP_SUFFIX = ".tmp";
+
+/**
  * Replaces `path` with `data` so that a crash leaves either the old file or
- * the whole new one: write a temp file, sync it, rename it over `path`, sync
- * the directory.
+ * the whole new one: write `path` + {@linkcode TEMP_SUFFIX}, sync it, rename
+ * it over `path`, sync the directory. `data` may be given in parts, written
+ * one after the other, so that a large body need not be copied into one
+ * buffer with its header and trailer.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic(denoFs, "/tmp/raftlock/marker", new Uint8Array([1]));
+ * ```
  */
 export async function writeFileAtomic(
   fs: FileSystem,
   path: string,
-  data: Uint8Array,
+  data: Uint8Array | readonly Uint8Array[],
 ): Promise<void> {
-  const tmp = `${path}.tmp`;
+  const tmp = path + TEMP_SUFFIX;
   const f = await fs.open(tmp, { write: true, create: true, truncate: true });
   try {
-    await writeAll(f, data);
+    for (const part of data instanceof Uint8Array ? [data] : data) {
+      await writeAll(f, part);
+    }
     await f.sync();
   } finally {
     f.close();

@@ -25,8 +25,15 @@ import { crc32 } from "node:zlib";
 import { decode, encode } from "../codec/msgpack.ts";
 import type { Snapshot, SnapshotMetadata } from "../raft/types.ts";
 import { CorruptionError } from "./errors.ts";
-import { denoFs, type FileSystem, join, writeAll } from "./fs.ts";
+import {
+  denoFs,
+  type FileSystem,
+  join,
+  TEMP_SUFFIX,
+  writeFileAtomic,
+} from "./fs.ts";
 import { defaultStorageLogger, type StorageLogger } from "./log.ts";
+import { snapshotMetaFields } from "./snapshot_meta.ts";
 
 const MAGIC = new Uint8Array([0x52, 0x4c, 0x53, 0x4e, 0x41, 0x50, 0x00, 0x01]);
 const TRAILER_MAGIC = new TextEncoder().encode("RLSNAPOK");
@@ -62,13 +69,7 @@ export interface SnapshotStoreOptions {
 export function encodeSnapshotFrame(
   snapshot: Snapshot,
 ): { head: Uint8Array; trailer: Uint8Array } {
-  const m = snapshot.metadata;
-  const meta = encode({
-    index: m.index,
-    term: m.term,
-    voters: m.conf.voters,
-    learners: m.conf.learners,
-  });
+  const meta = encode(snapshotMetaFields(snapshot.metadata));
   const head = new Uint8Array(MAGIC.byteLength + 4 + meta.byteLength);
   head.set(MAGIC, 0);
   new DataView(head.buffer).setUint32(MAGIC.byteLength, meta.byteLength, true);
@@ -197,7 +198,7 @@ export class SnapshotStore {
     const log = options.log ?? defaultStorageLogger;
     let removed = false;
     for (const e of await fs.readDir(dir)) {
-      if (e.isFile && e.name.endsWith(".tmp")) {
+      if (e.isFile && e.name.endsWith(TEMP_SUFFIX)) {
         await fs.remove(join(dir, e.name));
         log("snapshot.temp_removed", { file: join(dir, e.name) });
         removed = true;
@@ -236,25 +237,10 @@ export class SnapshotStore {
   async save(snapshot: Snapshot): Promise<string> {
     const m = snapshot.metadata;
     const path = join(this.#dir, snapshotFileName(m.term, m.index));
-    const tmp = path + ".tmp";
     // Written as head, data, trailer, with the CRC carried across, so the
     // (possibly large) data is never copied into one more buffer.
     const { head, trailer } = encodeSnapshotFrame(snapshot);
-    const f = await this.#fs.open(tmp, {
-      write: true,
-      create: true,
-      truncate: true,
-    });
-    try {
-      await writeAll(f, head);
-      await writeAll(f, snapshot.data);
-      await writeAll(f, trailer);
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    await this.#fs.rename(tmp, path);
-    await this.#fs.syncDir(this.#dir);
+    await writeFileAtomic(this.#fs, path, [head, snapshot.data, trailer]);
     return path;
   }
 

@@ -46,6 +46,7 @@ import type {
   HardState,
   SnapshotMetadata,
 } from "../../raft/types.ts";
+import { snapshotMetaFields } from "../snapshot_meta.ts";
 
 /** Bytes before a record's payload: length, CRC, type. */
 export const FRAME_HEADER_SIZE = 9;
@@ -170,12 +171,7 @@ export function encodeSegmentHeader(h: SegmentHeader): Uint8Array {
         vote: h.hardState.vote,
         commit: h.hardState.commit,
       },
-      snapshot: {
-        index: h.snapshot.index,
-        term: h.snapshot.term,
-        voters: h.snapshot.conf.voters,
-        learners: h.snapshot.conf.learners,
-      },
+      snapshot: snapshotMetaFields(h.snapshot),
     }),
   );
 }
@@ -340,13 +336,7 @@ function prepare(item: WalItem): Prepared {
       return { size: ITEM_HEADER_SIZE + 18 + vote.byteLength, extra: vote };
     }
     case "snapshot": {
-      const m = item.metadata;
-      const body = encode({
-        index: m.index,
-        term: m.term,
-        voters: m.conf.voters,
-        learners: m.conf.learners,
-      });
+      const body = encode(snapshotMetaFields(item.metadata));
       return { size: ITEM_HEADER_SIZE + 1 + body.byteLength, extra: body };
     }
   }

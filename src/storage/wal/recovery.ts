@@ -30,7 +30,7 @@
  */
 
 import { CorruptionError } from "../errors.ts";
-import { type FileSystem, join, writeAll } from "../fs.ts";
+import { type FileSystem, join, writeFileAtomic } from "../fs.ts";
 import type { StorageLogger } from "../log.ts";
 import {
   decodeBatch,
@@ -42,12 +42,7 @@ import {
   type SegmentHeader,
 } from "./record.ts";
 import { LogReplay, ReplayError, type ReplayResult } from "./replay.ts";
-import {
-  BROKEN_SUFFIX,
-  listSegments,
-  type SegmentInfo,
-  TEMP_SUFFIX,
-} from "./segment.ts";
+import { BROKEN_SUFFIX, listSegments, type SegmentInfo } from "./segment.ts";
 
 /** What recovery found in a WAL directory that has segments. */
 export interface RecoveredWal {
@@ -276,21 +271,11 @@ async function cutTail(
   offset: number,
   bytes: Uint8Array,
 ): Promise<string> {
-  const dir = seg.path.slice(0, seg.path.length - seg.name.length);
   let brokenPath = seg.path + BROKEN_SUFFIX;
   for (let n = 1; await fs.stat(brokenPath) !== undefined; n++) {
     brokenPath = `${seg.path}.${n}${BROKEN_SUFFIX}`;
   }
-  const tmp = brokenPath + TEMP_SUFFIX;
-  const b = await fs.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    await writeAll(b, bytes);
-    await b.sync();
-  } finally {
-    b.close();
-  }
-  await fs.rename(tmp, brokenPath);
-  await fs.syncDir(dir);
+  await writeFileAtomic(fs, brokenPath, bytes);
   const f = await fs.open(seg.path, { write: true });
   try {
     await f.truncate(offset);

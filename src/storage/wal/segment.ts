@@ -14,13 +14,18 @@
  * @module
  */
 
-import { type FileHandle, type FileSystem, join, writeAll } from "../fs.ts";
+import {
+  type FileHandle,
+  type FileSystem,
+  join,
+  TEMP_SUFFIX,
+  writeAll,
+  writeFileAtomic,
+} from "../fs.ts";
 import { encodeSegmentHeader, type SegmentHeader } from "./record.ts";
 
 /** The file name suffix of a segment. */
 export const SEGMENT_SUFFIX = ".wal";
-/** The suffix of a segment being created. */
-export const TEMP_SUFFIX = ".tmp";
 /** The suffix of bytes cut off a torn tail, kept for inspection. */
 export const BROKEN_SUFFIX = ".broken";
 
@@ -117,22 +122,9 @@ export class SegmentWriter {
   ): Promise<SegmentWriter> {
     const name = segmentName(header.seq, header.firstIndex);
     const path = join(dir, name);
-    const tmp = path + TEMP_SUFFIX;
     const bytes = encodeSegmentHeader(header);
-    let file = await fs.open(tmp, {
-      write: true,
-      create: true,
-      truncate: true,
-    });
-    try {
-      await writeAll(file, bytes);
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await fs.rename(tmp, path);
-    await fs.syncDir(dir);
-    file = await fs.open(path, { append: true });
+    await writeFileAtomic(fs, path, bytes);
+    const file = await fs.open(path, { append: true });
     return new SegmentWriter(
       { name, path, seq: header.seq, firstIndex: header.firstIndex },
       file,
