@@ -20,6 +20,7 @@
  * @module
  */
 
+import type { ListResult, LockGrant as ApiLockGrant } from "../client/types.ts";
 import { ByteWriter } from "../codec/byte_writer.ts";
 import {
   type Command,
@@ -107,18 +108,13 @@ export interface ServiceStateMachineOptions {
   dedupeMaxClients?: number;
 }
 
-/** A lock was granted (immediately at acquire, or to a queued waiter). */
-export interface LockGrant {
-  /** The lock's name. */
-  name: string;
+/**
+ * A lock was granted (immediately at acquire, or to a queued waiter): the
+ * API's grant with the waiter it went to.
+ */
+export interface LockGrant extends ApiLockGrant {
   /** The waiter id of the acquire, if it gave one. */
   waiterId: string | null;
-  /** The fencing token. */
-  token: number;
-  /** The holder's lease. */
-  lease: number;
-  /** The holder's owner string. */
-  owner: string;
 }
 
 /**
@@ -175,15 +171,8 @@ export interface StateCounts {
   dedupeClients: number;
 }
 
-/** A page of keys with the revision it was read at. */
-export interface RangeResult {
-  /** The keys, in key order (by UTF-8 bytes). */
-  kvs: KeyValue[];
-  /** Whether more keys match after the last one. */
-  more: boolean;
-  /** The state's revision. */
-  revision: number;
-}
+/** A page of keys with the revision it was read at (the API's listing). */
+export type RangeResult = ListResult;
 
 /** Options of {@linkcode ServiceStateMachine.range}. */
 export interface RangeQuery {
