@@ -1,7 +1,12 @@
 /**
- * The shapes of the HTTP API's requests and answers, as the client sees
- * them. They mirror `docs/api.md` and `src/api/app.ts` but import nothing
- * from the server, so the client can be used on its own.
+ * The shapes of the HTTP API's requests and answers (`docs/api.md`): the
+ * one definition of each JSON shape. The client uses them as they are; the
+ * server's state machine imports them (type-only) for the shapes it
+ * produces (`src/state/results.ts`, `commands.ts`, `history.ts`), and
+ * `tests/wire/` checks at compile time the server shapes that differ.
+ *
+ * This file imports nothing, so the client stays free of server code and
+ * the server takes no code of the client's.
  *
  * @module
  */
@@ -249,9 +254,9 @@ export interface PutEvent {
   /** The revision of the write. */
   revision: number;
   /** The key's createRevision. */
-  createRevision?: number;
+  createRevision: number;
   /** The key's version after the write. */
-  version?: number;
+  version: number;
   /** The key's lease, if any. */
   lease?: number;
 }

@@ -10,8 +10,12 @@
  * @module
  */
 
+import type { Compare, CompareOp, Fence } from "../client/types.ts";
 import { decode, encode } from "../codec/msgpack.ts";
 import { freshView } from "./bytes.ts";
+
+// The API's JSON shapes, defined once with the client's types.
+export type { Compare, CompareOp, Fence };
 
 /** The longest key (and lock name), in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -34,14 +38,6 @@ export interface RequestId {
   client: string;
   /** The request's sequence number within that client. */
   seq: number;
-}
-
-/** A fenced write applies only while `token` still holds `lock`. */
-export interface Fence {
-  /** The lock's name. */
-  lock: string;
-  /** The fencing token the writer was granted. */
-  token: number;
 }
 
 /** Fields every command may carry. */
@@ -85,29 +81,7 @@ export interface DeleteCommand extends CommandBase {
 }
 
 /** What a transaction compare looks at. */
-export type CompareTarget =
-  | "value"
-  | "version"
-  | "modRevision"
-  | "createRevision"
-  | "lease";
-
-/** A transaction compare operator. */
-export type CompareOp = "==" | "!=" | "<" | ">";
-
-/**
- * One transaction compare. A missing key has version, modRevision,
- * createRevision and lease 0; a `value` compare on a missing key is false
- * whatever the operator (as in etcd).
- */
-export type Compare =
-  | { key: string; target: "value"; op: CompareOp; value: string }
-  | {
-    key: string;
-    target: "version" | "modRevision" | "createRevision" | "lease";
-    op: CompareOp;
-    value: number;
-  };
+export type CompareTarget = Compare["target"];
 
 /** A put inside a transaction. */
 export interface TxnPut {

@@ -6,40 +6,10 @@
  * @module
  */
 
-/** A key was written. */
-export interface PutEvent {
-  /** The event type. */
-  type: "put";
-  /** The key. */
-  key: string;
-  /** The new value. */
-  value: string;
-  /** The key's modRevision after the write (equals `revision`). */
-  modRevision: number;
-  /** The revision of the write. */
-  revision: number;
-  /** The key's createRevision. */
-  createRevision: number;
-  /** The key's version after the write. */
-  version: number;
-  /** The key's lease, if any. */
-  lease?: number;
-}
+import type { DeleteEvent, PutEvent, WatchEvent } from "../client/types.ts";
 
-/** A key was deleted (directly, by prefix, or with its lease). */
-export interface DeleteEvent {
-  /** The event type. */
-  type: "delete";
-  /** The key. */
-  key: string;
-  /** The revision of the delete (equals `revision`). */
-  modRevision: number;
-  /** The revision of the delete. */
-  revision: number;
-}
-
-/** A key event. */
-export type WatchEvent = PutEvent | DeleteEvent;
+// The API's event shapes, defined once with the client's types.
+export type { DeleteEvent, PutEvent, WatchEvent };
 
 /** Which events a watcher wants: one key, a prefix, or (empty) all. */
 export interface WatchFilter {

@@ -6,7 +6,11 @@
  * @module
  */
 
+import type { LeaseSummary } from "../client/types.ts";
 import { compareKeys } from "./kv.ts";
+
+// The API's listing shape, defined once with the client's types.
+export type { LeaseSummary };
 
 /** A lease and what it keeps alive. */
 export interface LeaseRecord {
@@ -22,16 +26,6 @@ export interface LeaseRecord {
   readonly locks: Set<string>;
   /** Lock name → ids of the lease's waiters queued on that lock. */
   readonly waiting: Map<string, Set<string>>;
-}
-
-/** A lease as listed. */
-export interface LeaseSummary {
-  /** The lease id. */
-  id: number;
-  /** Time to live, in seconds. */
-  ttl: number;
-  /** The log index of the lease's grant or latest keepalive. */
-  keepaliveIndex: number;
 }
 
 /** A lease in detail. */

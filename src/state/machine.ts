@@ -15,12 +15,13 @@
  * so fencing tokens (the revision at the grant) strictly increase across
  * all grants of all locks.
  *
+ * The snapshot format is in `snapshot.ts`; this file applies commands.
+ *
  * @module
  */
 
-import { encode, encodeTransient } from "../codec/msgpack.ts";
+import type { ListResult, LockGrant as ApiLockGrant } from "../client/types.ts";
 import { ByteWriter } from "../codec/byte_writer.ts";
-import { readHeader, readValue, readValues, skipValues } from "./bytes.ts";
 import {
   type Command,
   type Compare,
@@ -37,7 +38,7 @@ import {
   type TxnCommand,
   validateCommand,
 } from "./commands.ts";
-import { type DedupeClientEntry, DedupeTable } from "./dedupe.ts";
+import { DedupeTable } from "./dedupe.ts";
 import {
   type EventsSince,
   History,
@@ -77,6 +78,12 @@ import {
   type TxnOpResult,
   type TxnResult,
 } from "./results.ts";
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  encodeSnapshotInto,
+  type StateTables,
+} from "./snapshot.ts";
 
 /** Where an applied command sits in the log (the node's `ApplyContext`). */
 export interface ApplyContext {
@@ -101,18 +108,13 @@ export interface ServiceStateMachineOptions {
   dedupeMaxClients?: number;
 }
 
-/** A lock was granted (immediately at acquire, or to a queued waiter). */
-export interface LockGrant {
-  /** The lock's name. */
-  name: string;
+/**
+ * A lock was granted (immediately at acquire, or to a queued waiter): the
+ * API's grant with the waiter it went to.
+ */
+export interface LockGrant extends ApiLockGrant {
   /** The waiter id of the acquire, if it gave one. */
   waiterId: string | null;
-  /** The fencing token. */
-  token: number;
-  /** The holder's lease. */
-  lease: number;
-  /** The holder's owner string. */
-  owner: string;
 }
 
 /**
@@ -169,15 +171,8 @@ export interface StateCounts {
   dedupeClients: number;
 }
 
-/** A page of keys with the revision it was read at. */
-export interface RangeResult {
-  /** The keys, in key order (by UTF-8 bytes). */
-  kvs: KeyValue[];
-  /** Whether more keys match after the last one. */
-  more: boolean;
-  /** The state's revision. */
-  revision: number;
-}
+/** A page of keys with the revision it was read at (the API's listing). */
+export type RangeResult = ListResult;
 
 /** Options of {@linkcode ServiceStateMachine.range}. */
 export interface RangeQuery {
@@ -187,56 +182,6 @@ export interface RangeQuery {
   limit?: number;
   /** Only keys after this one (paging). */
   startAfter?: string;
-}
-
-const SNAPSHOT_VERSION = 1;
-
-function eventWeight(e: WatchEvent): number {
-  return e.key.length + ("value" in e ? e.value.length : 0);
-}
-
-function kvWeight(kv: KeyValue): number {
-  return kv.key.length + kv.value.length;
-}
-
-// Writes `key` and an array32 of `items` (as tuples) to `out`, encoding
-// about `chunkBytes` of them at a time and yielding in between.
-async function encodeChunked<T>(
-  out: ByteWriter,
-  key: string,
-  items: readonly T[],
-  tuple: (item: T) => unknown,
-  weight: (item: T) => number,
-  chunkBytes: number,
-): Promise<void> {
-  const header = new Uint8Array(5);
-  header[0] = 0xdd;
-  new DataView(header.buffer).setUint32(1, items.length);
-  out.write(encode(key));
-  out.write(header);
-  let start = 0;
-  while (start < items.length) {
-    let end = start;
-    let bytes = 0;
-    while (end < items.length && (end === start || bytes < chunkBytes)) {
-      bytes += 16 + weight(items[end++]);
-    }
-    await out.reserve(bytes + 16 * (end - start));
-    // Copied out before anything else can encode, so the encoder's buffer
-    // is reused for the next chunk rather than left behind.
-    const packed = encodeTransient(items.slice(start, end).map(tuple));
-    out.write(packed.subarray(arrayHeaderLength(packed[0])));
-    start = end;
-    await new Promise((r) => setTimeout(r, 0));
-  }
-}
-
-// The length of a msgpack array header from its first byte.
-function arrayHeaderLength(b: number): number {
-  if ((b & 0xf0) === 0x90) return 1;
-  if (b === 0xdc) return 3;
-  if (b === 0xdd) return 5;
-  throw new Error(`Not a msgpack array header: 0x${b.toString(16)}`);
 }
 
 type Listener<T> = (value: T) => void;
@@ -329,19 +274,12 @@ export class ServiceStateMachine {
     return this.#run(valid, context) as ResultFor<C["type"]>;
   }
 
-  /** Encodes the whole state; equal states give byte-identical snapshots. */
+  /**
+   * Encodes the whole state; equal states give byte-identical snapshots
+   * (see {@linkcode encodeSnapshot}).
+   */
   snapshot(): Uint8Array {
-    return encode({
-      v: SNAPSHOT_VERSION,
-      revision: this.#revision,
-      nextLeaseId: this.#leases.nextId,
-      compactRevision: this.#history.compactRevision,
-      kvs: [...this.#kv.entries()].map(kvTuple),
-      leases: [...this.#leases.values()].map(leaseTuple),
-      locks: this.#locks.sorted().map(lockTuple),
-      history: this.#history.toArray().map(eventTuple),
-      dedupe: this.#dedupe.entries(),
-    });
+    return encodeSnapshot(this.#tables());
   }
 
   /**
@@ -363,46 +301,8 @@ export class ServiceStateMachine {
    * snapshot in one buffer, sized from an estimate up front, without
    * joining pieces. The state is captured before the first await.
    */
-  async snapshotInto(
-    out: ByteWriter,
-    chunkBytes = 256 * 1024,
-  ): Promise<void> {
-    // Capture: records and events are frozen, the other tables become
-    // fresh tuples.
-    const kvs = [...this.#kv.entries()];
-    const history = this.#history.toArray();
-    const fields: [string, unknown][] = [
-      ["v", SNAPSHOT_VERSION],
-      ["revision", this.#revision],
-      ["nextLeaseId", this.#leases.nextId],
-      ["compactRevision", this.#history.compactRevision],
-      ["leases", [...this.#leases.values()].map(leaseTuple)],
-      ["locks", this.#locks.sorted().map(lockTuple)],
-      ["dedupe", this.#dedupe.entries()],
-    ];
-    // A msgpack map written by hand: the two big arrays ("history" and
-    // "kvs") are written as separately encoded chunks of about
-    // `chunkBytes`, with a yield to the event loop after each.
-    const head: Uint8Array[] = [Uint8Array.of(0x80 | (fields.length + 2))];
-    for (const [k, v] of fields) head.push(encode(k), encode(v));
-    // Room for everything at once (about 30 bytes of framing and numbers
-    // per item; more is needed only for non-ASCII text), so the buffer is
-    // allocated once instead of grown by copying.
-    let estimate = 64;
-    for (const h of head) estimate += h.byteLength;
-    for (const e of history) estimate += 32 + eventWeight(e);
-    for (const kv of kvs) estimate += 32 + kvWeight(kv);
-    await out.reserve(estimate);
-    for (const h of head) out.write(h);
-    await encodeChunked(
-      out,
-      "history",
-      history,
-      eventTuple,
-      eventWeight,
-      chunkBytes,
-    );
-    await encodeChunked(out, "kvs", kvs, kvTuple, kvWeight, chunkBytes);
+  snapshotInto(out: ByteWriter, chunkBytes = 256 * 1024): Promise<void> {
+    return encodeSnapshotInto(out, this.#tables(), chunkBytes);
   }
 
   /**
@@ -411,22 +311,16 @@ export class ServiceStateMachine {
    * Restore listeners are called afterwards.
    */
   restore(data: Uint8Array): void {
-    let s: SnapshotFields;
-    try {
-      s = readSnapshotFields(data);
-    } catch (e) {
-      throw new Error(`Snapshot is not valid msgpack: ${message(e)}`);
-    }
-    if (s.v !== SNAPSHOT_VERSION) {
-      throw new Error(
-        `Snapshot is not a raftlock state snapshot (version ${SNAPSHOT_VERSION})`,
-      );
-    }
-    try {
-      this.#load(data, s);
-    } catch (e) {
-      throw new Error(`Snapshot is malformed: ${message(e)}`);
-    }
+    const s = decodeSnapshot(data, {
+      history: () => this.#newHistory(),
+      dedupe: () => this.#newDedupe(),
+    });
+    this.#revision = s.revision;
+    this.#kv = s.kv;
+    this.#leases = s.leases;
+    this.#locks = s.locks;
+    this.#history = s.history;
+    this.#dedupe = s.dedupe;
     for (const fn of this.#restoreListeners) {
       this.#call(fn, this.#revision);
     }
@@ -1136,7 +1030,18 @@ export class ServiceStateMachine {
   }
 
   // ---------------------------------------------------------------------
-  // Restore
+  // Snapshot and restore
+
+  #tables(): StateTables {
+    return {
+      revision: this.#revision,
+      kv: this.#kv,
+      history: this.#history,
+      leases: this.#leases,
+      locks: this.#locks,
+      dedupe: this.#dedupe,
+    };
+  }
 
   #newHistory(): History {
     return new History(
@@ -1151,289 +1056,7 @@ export class ServiceStateMachine {
       this.#options.dedupeMaxClients,
     );
   }
-
-  // Builds the state from a snapshot whose small fields are decoded and
-  // whose two big arrays ("kvs", "history") are read a value at a time
-  // from `data`, in one pass; nothing is replaced unless all of it reads.
-  #load(data: Uint8Array, s: SnapshotFields): void {
-    const revision = int(s.values.revision);
-    const nextLeaseId = int(s.values.nextLeaseId);
-    const compactRevision = int(s.values.compactRevision);
-
-    const leases = new LeaseTable();
-    leases.load(
-      arr(s.values.leases).map((t) => {
-        const [id, ttl, keepaliveIndex] = tuple(t, 3);
-        return {
-          id: int(id),
-          ttl: int(ttl),
-          keepaliveIndex: int(keepaliveIndex),
-        };
-      }),
-      nextLeaseId,
-    );
-    const leaseOf = (id: number): LeaseRecord => {
-      const rec = leases.get(id);
-      if (!rec) throw new Error(`missing lease ${id}`);
-      return rec;
-    };
-
-    // The two big arrays in the order they were written (snapshot() puts
-    // the keys first, snapshotInto() the history). A key's newest put
-    // event usually carries the record's value: whichever is read second
-    // reuses the first one's string when they are equal, as the live state
-    // shares them, instead of keeping a second copy.
-    const kv = new KvStore();
-    const events: WatchEvent[] = [];
-    const latestPut = new Map<string, string>();
-    const readKvs = () => {
-      const { at, count } = s.arrays.kvs!;
-      readValues(data, at, count, (t) => {
-        const [key, value, createRevision, modRevision, version, lease] = tuple(
-          t,
-          6,
-        );
-        const k = text(key);
-        const mod = int(modRevision);
-        const v = text(value);
-        const shared = latestPut.get(k);
-        const rec: KeyValue = {
-          key: k,
-          value: shared === v ? shared : v,
-          createRevision: int(createRevision),
-          modRevision: mod,
-          version: int(version),
-        };
-        if (int(lease) !== 0) {
-          rec.lease = int(lease);
-          leaseOf(rec.lease).keys.add(rec.key);
-        }
-        kv.set(rec);
-      });
-      latestPut.clear();
-    };
-    const readHistory = () => {
-      const { at, count } = s.arrays.history!;
-      readValues(data, at, count, (t) => {
-        const a = arr(t);
-        if (a[0] === 1) {
-          const [, key, rev, value, createRevision, version, lease] = tuple(
-            a,
-            7,
-          );
-          const k = text(key);
-          const r = int(rev);
-          const v = text(value);
-          const shared = kv.get(k)?.value;
-          const e: WatchEvent = {
-            type: "put",
-            key: k,
-            value: shared === v ? shared : v,
-            modRevision: r,
-            revision: r,
-            createRevision: int(createRevision),
-            version: int(version),
-          };
-          if (int(lease) !== 0) e.lease = int(lease);
-          events.push(e);
-          if (kv.size === 0) latestPut.set(k, v);
-          return;
-        }
-        const [, key, rev] = tuple(a, 3);
-        events.push({
-          type: "delete",
-          key: text(key),
-          modRevision: int(rev),
-          revision: int(rev),
-        });
-      });
-    };
-    if (!s.arrays.kvs || !s.arrays.history) {
-      throw new Error("missing kvs or history");
-    }
-    if (s.arrays.kvs.at < s.arrays.history.at) {
-      readKvs();
-      readHistory();
-    } else {
-      readHistory();
-      readKvs();
-    }
-
-    const locks = new LockTable();
-    for (const t of arr(s.values.locks)) {
-      const [name, holder, waiters, delay] = tuple(t, 4);
-      const lock = locks.ensure(text(name));
-      if (holder !== null) {
-        const [token, lease, owner, waiterId, lockDelay, createdLease] = tuple(
-          holder,
-          6,
-        );
-        lock.holder = {
-          token: int(token),
-          lease: int(lease),
-          owner: text(owner),
-          waiterId: waiterId === null ? null : text(waiterId),
-          lockDelay: int(lockDelay),
-          createdLease: bool(createdLease),
-        };
-        leaseOf(lock.holder.lease).locks.add(lock.name);
-      }
-      for (const wt of arr(waiters)) {
-        const [waiterId, lease, owner, lockDelay, createdLease] = tuple(wt, 5);
-        const w: WaiterRecord = {
-          waiterId: text(waiterId),
-          lease: int(lease),
-          owner: text(owner),
-          lockDelay: int(lockDelay),
-          createdLease: bool(createdLease),
-        };
-        lock.waiters.push(w);
-        LeaseTable.addWaiter(leaseOf(w.lease), lock.name, w.waiterId);
-      }
-      if (delay !== null) {
-        const [delayMs, rev] = tuple(delay, 2);
-        lock.delay = { delayMs: int(delayMs), revision: int(rev) };
-      }
-    }
-
-    const history = this.#newHistory();
-    history.load(events, compactRevision);
-
-    const dedupe = this.#newDedupe();
-    dedupe.load(
-      arr(s.values.dedupe).map((t): DedupeClientEntry => {
-        const [client, results] = tuple(t, 2);
-        return [
-          text(client),
-          arr(results).map((r): [number, Uint8Array] => {
-            const [seq, bytes] = tuple(r, 2);
-            if (!(bytes instanceof Uint8Array)) throw new Error("bad result");
-            return [int(seq), bytes];
-          }),
-        ];
-      }),
-    );
-
-    this.#revision = revision;
-    this.#kv = kv;
-    this.#leases = leases;
-    this.#locks = locks;
-    this.#history = history;
-    this.#dedupe = dedupe;
-  }
 }
 
 /** The lock service's state machine (an alias of {@linkcode ServiceStateMachine}). */
 export { ServiceStateMachine as LockService };
-
-// A snapshot's top-level map with the two big arrays left in place: their
-// items are read later, one at a time, straight into the new state.
-interface SnapshotFields {
-  v: unknown;
-  /** Every other field, decoded. */
-  values: Record<string, unknown>;
-  /** Where the items of "kvs" and "history" start, and how many there are. */
-  arrays: { kvs?: ArraySpan; history?: ArraySpan };
-}
-
-interface ArraySpan {
-  at: number;
-  count: number;
-}
-
-function readSnapshotFields(data: Uint8Array): SnapshotFields {
-  const out: SnapshotFields = { v: undefined, values: {}, arrays: {} };
-  let [n, p] = readHeader(data, 0, "map");
-  for (; n > 0; n--) {
-    const [key, at] = readValue(data, p);
-    if (key === "kvs" || key === "history") {
-      const [count, first] = readHeader(data, at, "array");
-      out.arrays[key] = { at: first, count };
-      p = skipValues(data, first, count);
-    } else {
-      const [value, next] = readValue(data, at);
-      if (key === "v") out.v = value;
-      else if (typeof key === "string") out.values[key] = value;
-      p = next;
-    }
-  }
-  // As decoding the whole snapshot would: trailing bytes are damage.
-  if (p !== data.byteLength) {
-    throw new Error("Data read, but end of buffer not reached");
-  }
-  return out;
-}
-
-// Snapshot encodings: fixed-shape tuples, so equal states encode to equal
-// bytes (0 stands for "no lease", null for "none").
-
-function kvTuple(k: KeyValue): unknown[] {
-  return [
-    k.key,
-    k.value,
-    k.createRevision,
-    k.modRevision,
-    k.version,
-    k.lease ?? 0,
-  ];
-}
-
-function leaseTuple(l: LeaseRecord): unknown[] {
-  return [l.id, l.ttl, l.keepaliveIndex];
-}
-
-function lockTuple(l: LockRecord): unknown[] {
-  const h = l.holder;
-  return [
-    l.name,
-    h
-      ? [h.token, h.lease, h.owner, h.waiterId, h.lockDelay, h.createdLease]
-      : null,
-    l.waiters.map((w) => [
-      w.waiterId,
-      w.lease,
-      w.owner,
-      w.lockDelay,
-      w.createdLease,
-    ]),
-    l.delay ? [l.delay.delayMs, l.delay.revision] : null,
-  ];
-}
-
-function eventTuple(e: WatchEvent): unknown[] {
-  return e.type === "put"
-    ? [1, e.key, e.revision, e.value, e.createRevision, e.version, e.lease ?? 0]
-    : [0, e.key, e.revision];
-}
-
-function int(v: unknown): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v)) {
-    throw new Error(`expected an integer, got ${typeof v}`);
-  }
-  return v;
-}
-
-function text(v: unknown): string {
-  if (typeof v !== "string") {
-    throw new Error(`expected a string, got ${typeof v}`);
-  }
-  return v;
-}
-
-function bool(v: unknown): boolean {
-  if (typeof v !== "boolean") {
-    throw new Error(`expected a boolean, got ${typeof v}`);
-  }
-  return v;
-}
-
-function arr(v: unknown): unknown[] {
-  if (!Array.isArray(v)) throw new Error(`expected an array, got ${typeof v}`);
-  return v;
-}
-
-function tuple(v: unknown, n: number): unknown[] {
-  const a = arr(v);
-  if (a.length !== n) throw new Error(`expected ${n} fields, got ${a.length}`);
-  return a;
-}

@@ -32,6 +32,9 @@ export {
   type ServiceStateMachineOptions,
   type StateCounts,
 } from "./machine.ts";
+// The encode and decode functions take the internal tables, so only the
+// format's version is public.
+export { SNAPSHOT_VERSION } from "./snapshot.ts";
 export {
   type ClockLease,
   type DueExpiry,

@@ -1,38 +1,21 @@
 /**
  * What applying a command answers: a discriminated union on `ok`. Success
- * shapes mirror the HTTP API's response bodies; failures carry an
+ * shapes are the HTTP API's response bodies (from `src/client/types.ts`,
+ * the one definition of the JSON shapes) with `ok: true`; failures carry an
  * `error: {code, message}` the API maps to a status.
  *
  * @module
  */
 
+import type * as wire from "../client/types.ts";
+import type { KeyValue, LockHolder, TxnOpResult } from "../client/types.ts";
 import type { CommandType } from "./commands.ts";
 
-/** A stored key. */
-export interface KeyValue {
-  /** The key. */
-  key: string;
-  /** The value. */
-  value: string;
-  /** The revision that created the key (since it last did not exist). */
-  createRevision: number;
-  /** The revision of the last write to the key. */
-  modRevision: number;
-  /** Writes since creation: 1 after the creating put. */
-  version: number;
-  /** The lease the key is attached to, if any. */
-  lease?: number;
-}
+// The API's JSON shapes, defined once with the client's types.
+export type { KeyValue, LockHolder, TxnOpResult };
 
-/** A lock's holder as the API shows it. */
-export interface LockHolder {
-  /** The fencing token of the grant. */
-  token: number;
-  /** The lease that keeps the lock. */
-  lease: number;
-  /** The owner string given at acquire. */
-  owner: string;
-}
+/** A successful result: the API's answer `T` with `ok: true`. */
+export type Ok<T> = { ok: true } & T;
 
 /** Why a command failed. */
 export type ErrorCode =
@@ -62,27 +45,17 @@ export interface Failure {
   error: ErrorInfo;
 }
 
-/** The result of one transaction operation. */
-export type TxnOpResult =
-  | { type: "put"; revision: number }
-  | { type: "delete"; deleted: number }
-  | { type: "get"; kvs: KeyValue[]; more: boolean };
-
 /** put → the revision of the write. */
-export type PutResult = { ok: true; revision: number } | Failure;
+export type PutResult = Ok<wire.PutResult> | Failure;
 /** delete → how many keys were deleted, and the revision after. */
-export type DeleteResult =
-  | { ok: true; deleted: number; revision: number }
-  | Failure;
+export type DeleteResult = Ok<wire.DeleteResult> | Failure;
 /** txn → which branch ran, its operations' results, the revision after. */
-export type TxnResult =
-  | { ok: true; succeeded: boolean; results: TxnOpResult[]; revision: number }
-  | Failure;
+export type TxnResult = Ok<wire.TxnResult> | Failure;
 /** leaseGrant and leaseKeepalive → the lease id and its TTL (seconds). */
-export type LeaseResult = { ok: true; id: number; ttl: number } | Failure;
+export type LeaseResult = Ok<wire.Lease> | Failure;
 /** leaseRevoke → keys deleted and locks released; revision after. */
 export type LeaseRevokeResult =
-  | { ok: true; id: number; revoked: true; deleted: number; revision: number }
+  | Ok<wire.RevokeResult & { revoked: true }>
   | Failure;
 /** leaseExpire → whether it expired (false: a later keepalive won). */
 export type LeaseExpireResult =
@@ -96,7 +69,7 @@ export type LeaseExpireResult =
   | Failure;
 /** lockAcquire → granted (with the fencing token) or queued. */
 export type AcquireResult =
-  | { ok: true; name: string; token: number; lease: number; owner: string }
+  | Ok<wire.LockGrant>
   | {
     ok: true;
     queued: true;
@@ -109,9 +82,7 @@ export type AcquireResult =
   }
   | Failure;
 /** lockRelease → released; the revision after (a next waiter's grant raises it). */
-export type ReleaseResult =
-  | { ok: true; released: true; revision: number }
-  | Failure;
+export type ReleaseResult = Ok<wire.ReleaseResult> | Failure;
 /** lockCancel → the waiter was removed, or its grant released. */
 export type CancelResult =
   | { ok: true; cancelled: true; released: boolean; revision: number }

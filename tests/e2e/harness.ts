@@ -16,6 +16,11 @@
  * @module
  */
 
+import type { KeyValue, NodeStatus as Status } from "../../src/client/types.ts";
+
+// The API's JSON shapes, defined once with the client's types.
+export type { KeyValue, Status };
+
 /**
  * Path of the node entry point: this checkout's `cli/raftd.ts`, or the
  * file named by `RAFTLOCK_E2E_RAFTD` (to run the suite against a patched
@@ -84,44 +89,6 @@ export interface NodeConfig {
   snapshotEvery?: number;
   /** More flags. */
   extraArgs?: string[];
-}
-
-/** `GET /v1/status`. */
-export interface Status {
-  /** Node id. */
-  id: string;
-  /** leader, follower, candidate, preCandidate, learner… */
-  role: string;
-  /** Current term. */
-  term: number;
-  /** Known leader or "". */
-  leader: string;
-  /** Commit index. */
-  commit: number;
-  /** Applied index. */
-  applied: number;
-  /** Last log index. */
-  lastIndex: number;
-  /** Newest snapshot index. */
-  snapshotIndex: number;
-  /** State machine revision. */
-  revision: number;
-}
-
-/** A key as the API returns it. */
-export interface KeyValue {
-  /** Key. */
-  key: string;
-  /** Value. */
-  value: string;
-  /** Revision of its creation. */
-  createRevision: number;
-  /** Revision of its last change. */
-  modRevision: number;
-  /** Number of writes since creation. */
-  version: number;
-  /** Lease id, if any. */
-  lease?: number;
 }
 
 /** An HTTP answer; `status` 0 means the request failed or timed out. */
