@@ -90,6 +90,8 @@ export class SingleNode {
   static async start(options: SingleNodeOptions = {}): Promise<SingleNode> {
     const n = new SingleNode(new MemoryHub({ seed: 1 }), options);
     if (options.voters === undefined || options.voters.length === 1) {
+      // Elect now rather than after an election timeout.
+      n.node.campaign();
       await n.node.waitForLeader();
       await n.node.read();
     }
