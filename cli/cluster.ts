@@ -14,7 +14,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type LocalMember, raftdArgs } from "./raftd_args.ts";
+import { type LocalMember, raftdArgs } from "../src/server/raftd_args.ts";
 
 const USAGE = `Usage: deno task cluster [options]
 

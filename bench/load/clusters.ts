@@ -6,7 +6,7 @@
  * @module
  */
 
-import { localMembers, raftdArgs } from "../../cli/raftd_args.ts";
+import { localMembers, raftdArgs } from "../../src/server/raftd_args.ts";
 
 /** A running cluster. */
 export interface RunningCluster {

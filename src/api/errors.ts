@@ -1,6 +1,8 @@
 /**
- * The API's error shape, `{"error": {"code", "message"}}`, and the mapping
- * from the node's and the service's errors to HTTP statuses.
+ * The API's error shape, `{"error": {"code", "message"}}` plus extra
+ * top-level fields, and the one place that turns any thrown value — an
+ * {@linkcode ApiError}, a {@linkcode ServiceError}, the node's errors — into
+ * that JSON answer with its HTTP status.
  *
  * @module
  */
@@ -11,15 +13,15 @@ import {
   TimeoutError,
   UnavailableError,
 } from "../node/errors.ts";
+import { ServiceError, type ServiceErrorCode } from "../service/errors.ts";
 
-/** Error codes the API returns. */
+/**
+ * Error codes the API returns: the service's (which are the state
+ * machine's), plus those only the node or the HTTP layer gives.
+ */
 export type ErrorCode =
-  | "bad_request"
-  | "not_found"
+  | ServiceErrorCode
   | "method_not_allowed"
-  | "conflict"
-  | "lock_held"
-  | "stale_token"
   | "compacted"
   | "too_large"
   | "unavailable"
@@ -27,7 +29,7 @@ export type ErrorCode =
   | "internal";
 
 /** The HTTP status of each code. */
-export const STATUS: Record<ErrorCode, number> = {
+export const STATUS: Readonly<Record<ErrorCode, number>> = {
   bad_request: 400,
   not_found: 404,
   method_not_allowed: 405,
@@ -41,7 +43,18 @@ export const STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
-/** An error the API turns into a JSON response, with extra top-level fields. */
+/**
+ * An error the HTTP layer raises itself (bad input, an unknown member, no
+ * route), answered as JSON with the status of its code.
+ *
+ * @example
+ * ```ts
+ * import { ApiError, errorResponse } from "./errors.ts";
+ *
+ * const r = errorResponse(new ApiError("not_found", "Key a does not exist"));
+ * console.log(r.status); // 404
+ * ```
+ */
 export class ApiError extends Error {
   /** The error code. */
   readonly code: ErrorCode;
@@ -61,46 +74,59 @@ export class ApiError extends Error {
   }
 }
 
-/** The JSON body and status for any thrown value. */
-export function toErrorResponse(
+/** What an error answers: status, JSON body, and `Retry-After` if any. */
+export interface ErrorAnswer {
+  /** The HTTP status. */
+  status: number;
+  /** `{"error": {code, message}, ...extra}`. */
+  body: Record<string, unknown>;
+  /** Seconds for `Retry-After`, for retriable answers. */
+  retryAfter?: number;
+}
+
+/** The code, message and extra fields of any thrown value. */
+function classify(
   e: unknown,
-): { status: number; body: Record<string, unknown>; retryAfter?: number } {
+): { code: ErrorCode; message: string; extra?: Record<string, unknown> } {
   if (e instanceof ApiError) {
-    return {
-      status: STATUS[e.code],
-      body: { error: { code: e.code, message: e.message }, ...e.extra },
-      retryAfter: e.code === "unavailable" ? 1 : undefined,
-    };
+    return { code: e.code, message: e.message, extra: e.extra };
+  }
+  if (e instanceof ServiceError) {
+    return { code: e.code, message: e.message, extra: e.details };
   }
   if (e instanceof UnavailableError || e instanceof ProposalLostError) {
-    return {
-      status: 503,
-      body: { error: { code: "unavailable", message: e.message } },
-      retryAfter: 1,
-    };
+    return { code: "unavailable", message: e.message };
   }
-  if (e instanceof TimeoutError) {
-    return {
-      status: 504,
-      body: { error: { code: "timeout", message: e.message } },
-    };
-  }
+  if (e instanceof TimeoutError) return { code: "timeout", message: e.message };
   if (e instanceof HTTPException) {
     const code: ErrorCode = e.status === 413
       ? "too_large"
       : e.status === 404
       ? "not_found"
       : "bad_request";
-    return {
-      status: e.status,
-      body: { error: { code, message: e.message || "Bad request" } },
-    };
+    return { code, message: e.message || "Bad request" };
   }
   const message = e instanceof Error ? e.message : String(e);
+  return { code: "internal", message: `Internal error: ${message}` };
+}
+
+/** The status, JSON body and `Retry-After` for any thrown value. */
+export function toErrorAnswer(e: unknown): ErrorAnswer {
+  const { code, message, extra } = classify(e);
   return {
-    status: 500,
-    body: {
-      error: { code: "internal", message: `Internal error: ${message}` },
-    },
+    status: STATUS[code],
+    body: { error: { code, message }, ...extra },
+    retryAfter: code === "unavailable" ? 1 : undefined,
   };
+}
+
+/**
+ * The JSON response for any thrown value. Every error the API sends is
+ * built here.
+ */
+export function errorResponse(e: unknown): Response {
+  const a = toErrorAnswer(e);
+  const headers: Record<string, string> = {};
+  if (a.retryAfter !== undefined) headers["Retry-After"] = String(a.retryAfter);
+  return Response.json(a.body, { status: a.status, headers });
 }

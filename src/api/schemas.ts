@@ -146,25 +146,3 @@ export const memberBody = z.strictObject({
 
 /** `POST /v1/cluster/leader` body. */
 export const transferBody = z.strictObject({ to: z.string().min(1).max(64) });
-
-/** Parses a whole non-negative number from a query string; undefined when absent. */
-export function queryInt(
-  v: string | undefined,
-  name: string,
-  max = Number.MAX_SAFE_INTEGER,
-): number | undefined {
-  if (v === undefined || v === "") return undefined;
-  if (!/^\d{1,16}$/.test(v) || Number(v) > max) {
-    throw new QueryError(`${name} must be a whole number from 0 to ${max}`);
-  }
-  return Number(v);
-}
-
-/** A bad query parameter. */
-export class QueryError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "QueryError";
-  }
-}

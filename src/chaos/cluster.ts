@@ -13,7 +13,7 @@ import {
   type LocalMember,
   localMembers,
   raftdArgs,
-} from "../../cli/raftd_args.ts";
+} from "../server/raftd_args.ts";
 
 /** Options of {@linkcode ChaosCluster.start}. */
 export interface ChaosClusterOptions {

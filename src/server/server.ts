@@ -7,12 +7,17 @@
  * @module
  */
 
-import { createApp } from "../api/app.ts";
-import { bindNodeMetrics, createMetrics } from "../api/api_metrics.ts";
+import {
+  ApiError,
+  bindNodeMetrics,
+  createApp,
+  createMetrics,
+  errorResponse,
+} from "../api/mod.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
 import { type NodeTestingKnobs, RaftNode } from "../node/node.ts";
 import type { ConfState, NodeId } from "../raft/types.ts";
-import { LockService } from "../service/service.ts";
+import { LockService } from "../service/mod.ts";
 import { ServiceStateMachine } from "../state/machine.ts";
 import { DiskStorage } from "../storage/disk_storage.ts";
 import type { FileSystem } from "../storage/fs.ts";
@@ -152,14 +157,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       port: Number(portText),
       onListen: () => {},
     }, (req) =>
-      ref.app ? ref.app.fetch(req) : Response.json(
-        {
-          error: {
-            code: "unavailable",
-            message: "The node is starting; retry shortly",
-          },
-        },
-        { status: 503, headers: { "Retry-After": "1" } },
+      ref.app ? ref.app.fetch(req) : errorResponse(
+        new ApiError("unavailable", "The node is starting; retry shortly"),
       ));
   } catch (e) {
     await transport.close();

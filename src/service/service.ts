@@ -27,8 +27,8 @@ import type {
 import type { KeyValue, ResultFor } from "../state/results.ts";
 import type { LeaseDetail, LeaseSummary } from "../state/leases.ts";
 import type { LockInfo } from "../state/locks.ts";
-import { ApiError } from "../api/errors.ts";
 import { UnavailableError } from "../node/errors.ts";
+import { ServiceError } from "./errors.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
 
 /** Options for a {@linkcode LockService}. */
@@ -223,7 +223,7 @@ export class LockService {
 
   /**
    * Replicates one command and returns its successful result; a failed
-   * condition or a bad request becomes an {@linkcode ApiError}.
+   * condition or a bad request becomes a {@linkcode ServiceError}.
    */
   async run<T extends Command>(
     cmd: T,
@@ -247,8 +247,8 @@ export class LockService {
     }
     const r = applied.result;
     if (!r.ok) {
-      const { code, message, ...extra } = r.error;
-      throw new ApiError(code, message, extra);
+      const { code, message, ...details } = r.error;
+      throw new ServiceError(code, message, details);
     }
     return r as Extract<ResultFor<T["type"]>, { ok: true }>;
   }
@@ -421,7 +421,7 @@ export class LockService {
         undefined
       );
       const info = this.#state.lock(name);
-      throw new ApiError(
+      throw new ServiceError(
         "lock_held",
         options.signal?.aborted
           ? `Lock ${name} was not granted before the request ended`

@@ -1,6 +1,8 @@
 /**
  * The command line that starts one `raftd` member of a local cluster, for
- * the tools that launch clusters (`cluster.ts`, `chaos.ts`, the load bench).
+ * the tools that launch clusters (`cli/cluster.ts`, the chaos cluster in
+ * `src/chaos/`, the load bench). It names the `cli/raftd.ts` program by
+ * path but imports nothing from `cli/`.
  *
  * @module
  */
@@ -25,6 +27,16 @@ export function peersFlag(members: readonly LocalMember[]): string {
 /**
  * Arguments for `Deno.execPath()` that run `cli/raftd.ts` as `member` of a
  * cluster of `members`, with extra flags appended (e.g. `--log-level warn`).
+ *
+ * @example
+ * ```ts
+ * import { localMembers, raftdArgs } from "./raftd_args.ts";
+ *
+ * const members = localMembers(3, 7000, "/tmp/raftlock");
+ * const cmd = new Deno.Command(Deno.execPath(), {
+ *   args: raftdArgs(members[0], members, ["--log-level", "warn"]),
+ * });
+ * ```
  */
 export function raftdArgs(
   member: LocalMember,
@@ -34,7 +46,7 @@ export function raftdArgs(
   return [
     "run",
     "-A",
-    new URL("./raftd.ts", import.meta.url).pathname,
+    new URL("../../cli/raftd.ts", import.meta.url).pathname,
     "--id",
     member.id,
     "--data-dir",

@@ -1,0 +1,64 @@
+/**
+ * Forwarding a request to the leader's HTTP API, for what only the leader
+ * can answer (membership changes, the lease clock, the member list).
+ *
+ * @module
+ */
+
+import type { Context } from "hono";
+import type { LockService } from "../service/service.ts";
+import { ApiError } from "./errors.ts";
+
+/**
+ * Forwards the request to the leader's HTTP API. Returns undefined when no
+ * leader address is known (or this node leads), unless `required`: then it
+ * throws `unavailable`.
+ */
+export async function forwardToLeader(
+  c: Context,
+  svc: LockService,
+  required: boolean,
+  body?: unknown,
+): Promise<Response | undefined> {
+  const leader = svc.node.leader;
+  const addr = leader ? svc.node.member(leader)?.httpAddress : undefined;
+  if (!addr || leader === svc.node.id) {
+    if (!required) return undefined;
+    throw new ApiError(
+      "unavailable",
+      leader
+        ? `The leader ${leader} has not published its HTTP address yet; retry shortly`
+        : "No leader is known; retry once one is elected",
+    );
+  }
+  const url = new URL(c.req.url);
+  const target = `http://${addr}${url.pathname}${url.search}`;
+  const init: RequestInit = {
+    method: c.req.method,
+    headers: { "content-type": "application/json" },
+  };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  try {
+    const r = await fetch(target, {
+      ...init,
+      signal: AbortSignal.timeout(10_000),
+    });
+    return new Response(r.body, { status: r.status, headers: r.headers });
+  } catch (e) {
+    throw new ApiError(
+      "unavailable",
+      `Could not reach the leader ${leader} at ${addr}: ${
+        (e as Error).message
+      }`,
+    );
+  }
+}
+
+/** Like {@linkcode forwardToLeader} with `required`: always a response. */
+export async function mustForward(
+  c: Context,
+  svc: LockService,
+  body?: unknown,
+): Promise<Response> {
+  return (await forwardToLeader(c, svc, true, body))!;
+}

@@ -1,0 +1,22 @@
+/**
+ * What the HTTP app is built from; every route group gets the same options.
+ *
+ * @module
+ */
+
+import type { LockService } from "../service/service.ts";
+import type { ApiMetrics } from "./api_metrics.ts";
+
+/** Options for `createApp` and for each route group. */
+export interface AppOptions {
+  /** The service on this node. */
+  service: LockService;
+  /** Metrics to record into and expose. */
+  metrics: ApiMetrics;
+  /** Largest request body in bytes (default 2 MiB). */
+  maxBodyBytes?: number;
+  /** Seconds between idle watch progress events (default 5). */
+  watchProgressSeconds?: number;
+  /** Aborted when the server stops: open watch streams end. */
+  shutdown?: AbortSignal;
+}

@@ -1,0 +1,175 @@
+/**
+ * Test support for fast route tests: the real HTTP app over a real
+ * single-node service (a RaftNode on MemoryStorage and an in-memory
+ * transport), called in-process with `app.request` — no processes, no
+ * ports. A node configured alone elects itself.
+ */
+
+import type { Hono } from "hono";
+import {
+  type ApiMetrics,
+  bindNodeMetrics,
+  createApp,
+  createMetrics,
+} from "../../src/api/mod.ts";
+import { RaftNode } from "../../src/node/node.ts";
+import { LockService } from "../../src/service/mod.ts";
+import { ServiceStateMachine } from "../../src/state/machine.ts";
+import { MemoryStorage } from "../../src/storage/memory.ts";
+import { MemoryHub } from "../../src/transport/memory.ts";
+
+/** How to start the node and the app. */
+export interface SingleNodeOptions {
+  /** Voters of the initial configuration (default just `n1`, which leads). */
+  voters?: string[];
+  /** The node's request timeout in ms (default 5000). */
+  requestTimeoutMs?: number;
+  /** Events kept in the watch history. */
+  historySize?: number;
+  /** Largest request body. */
+  maxBodyBytes?: number;
+  /** Seconds between idle watch progress events. */
+  watchProgressSeconds?: number;
+  /** The node's store (default a fresh MemoryStorage with `voters`). */
+  storage?: MemoryStorage;
+}
+
+/** An answer, with its body parsed as JSON when it is JSON. */
+export interface Answer {
+  /** The status. */
+  status: number;
+  /** The JSON body (`{}` when empty, `{raw}` when not JSON). */
+  json: Record<string, unknown>;
+  /** The headers. */
+  headers: Headers;
+}
+
+/** A running single-node app. */
+export class SingleNode {
+  /** The Hono app. */
+  readonly app: Hono;
+  /** The node (`n1`). */
+  readonly node: RaftNode;
+  /** The service. */
+  readonly service: LockService;
+  /** The app's metrics. */
+  readonly metrics: ApiMetrics;
+  readonly #hub: MemoryHub;
+  readonly #shutdown = new AbortController();
+
+  private constructor(hub: MemoryHub, options: SingleNodeOptions) {
+    this.#hub = hub;
+    const state = new ServiceStateMachine({ historySize: options.historySize });
+    this.node = RaftNode.start({
+      id: "n1",
+      storage: options.storage ??
+        new MemoryStorage({
+          conf: { voters: options.voters ?? ["n1"], learners: [] },
+        }),
+      transport: hub.connect("n1"),
+      stateMachine: state,
+      requestTimeoutMs: options.requestTimeoutMs,
+      self: { peerAddress: "127.0.0.1:7001", httpAddress: "127.0.0.1:8001" },
+    });
+    this.service = new LockService({ node: this.node, state });
+    this.metrics = createMetrics();
+    bindNodeMetrics(this.metrics, this.node, this.service);
+    this.app = createApp({
+      service: this.service,
+      metrics: this.metrics,
+      maxBodyBytes: options.maxBodyBytes,
+      watchProgressSeconds: options.watchProgressSeconds,
+      shutdown: this.#shutdown.signal,
+    });
+  }
+
+  /**
+   * Starts node `n1` and the app; with the default configuration, waits
+   * until the node leads and has applied its election no-op.
+   */
+  static async start(options: SingleNodeOptions = {}): Promise<SingleNode> {
+    const n = new SingleNode(new MemoryHub({ seed: 1 }), options);
+    if (options.voters === undefined || options.voters.length === 1) {
+      // Elect now rather than after an election timeout.
+      n.node.campaign();
+      await n.node.waitForLeader();
+      await n.node.read();
+    }
+    return n;
+  }
+
+  /** Sends one request; a non-string body is sent as JSON. */
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> {
+    const r = await this.app.request(path, {
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: body === undefined
+        ? undefined
+        : typeof body === "string"
+        ? body
+        : JSON.stringify(body),
+    });
+    const text = await r.text();
+    let json: Record<string, unknown> = {};
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      json = { raw: text };
+    }
+    return { status: r.status, json, headers: r.headers };
+  }
+
+  /** Ends watches, stops the service and the node, and closes the hub. */
+  async close(): Promise<void> {
+    this.#shutdown.abort();
+    this.service.close();
+    await this.node.stop();
+    this.#hub.close();
+  }
+}
+
+/** The `error.code` of an answer. */
+export function errCode(a: Answer): string | undefined {
+  return (a.json.error as { code?: string } | undefined)?.code;
+}
+
+/** The `error.message` of an answer. */
+export function errMessage(a: Answer): string {
+  return String((a.json.error as { message?: string } | undefined)?.message);
+}
+
+/**
+ * Every answer carries the node's revision and term; `revision`, when
+ * given, must be the one in the header.
+ */
+export function assertRaftHeaders(a: Answer, revision?: number): void {
+  const rev = a.headers.get("x-raft-revision");
+  const term = a.headers.get("x-raft-term");
+  if (rev === null || !/^\d+$/.test(rev)) {
+    throw new Error(`X-Raft-Revision missing or malformed: ${rev}`);
+  }
+  if (term === null || !/^\d+$/.test(term)) {
+    throw new Error(`X-Raft-Term missing or malformed: ${term}`);
+  }
+  if (revision !== undefined && Number(rev) !== revision) {
+    throw new Error(`X-Raft-Revision is ${rev}, expected ${revision}`);
+  }
+}
+
+/** Runs `fn` against a fresh single node, closing it afterwards. */
+export async function withNode(
+  fn: (n: SingleNode) => Promise<void>,
+  options: SingleNodeOptions = {},
+): Promise<void> {
+  const n = await SingleNode.start(options);
+  try {
+    await fn(n);
+  } finally {
+    await n.close();
+  }
+}
