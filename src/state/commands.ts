@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Compare, CompareOp, Fence } from "../client/types.ts";
+import type { Compare, CompareOp, Fence } from "../wire/types.ts";
 import { decode, encode } from "../codec/msgpack.ts";
 import { freshView } from "./bytes.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { DeleteEvent, PutEvent, WatchEvent } from "../client/types.ts";
+import type { DeleteEvent, PutEvent, WatchEvent } from "../wire/types.ts";
 
 // The API's event shapes, defined once with the client's types.
 export type { DeleteEvent, PutEvent, WatchEvent };

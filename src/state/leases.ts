@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { LeaseSummary } from "../client/types.ts";
+import type { LeaseSummary } from "../wire/types.ts";
 import { compareKeys } from "./kv.ts";
 
 // The API's listing shape, defined once with the client's types.

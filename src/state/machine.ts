@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { ListResult, LockGrant as ApiLockGrant } from "../client/types.ts";
+import type { ListResult, LockGrant as ApiLockGrant } from "../wire/types.ts";
 import { ByteWriter } from "../codec/byte_writer.ts";
 import {
   type Command,

@@ -1,14 +1,14 @@
 /**
  * What applying a command answers: a discriminated union on `ok`. Success
- * shapes are the HTTP API's response bodies (from `src/client/types.ts`,
+ * shapes are the HTTP API's response bodies (from `src/wire/types.ts`,
  * the one definition of the JSON shapes) with `ok: true`; failures carry an
  * `error: {code, message}` the API maps to a status.
  *
  * @module
  */
 
-import type * as wire from "../client/types.ts";
-import type { KeyValue, LockHolder, TxnOpResult } from "../client/types.ts";
+import type * as wire from "../wire/types.ts";
+import type { KeyValue, LockHolder, TxnOpResult } from "../wire/types.ts";
 import type { CommandType } from "./commands.ts";
 
 // The API's JSON shapes, defined once with the client's types.

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { KeyValue, NodeStatus as Status } from "../../src/client/types.ts";
+import type { KeyValue, NodeStatus as Status } from "../../src/wire/types.ts";
 
 // The API's JSON shapes, defined once with the client's types.
 export type { KeyValue, Status };

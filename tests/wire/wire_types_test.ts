@@ -1,5 +1,5 @@
 /**
- * The HTTP API's JSON shapes are defined once, in `src/client/types.ts`.
+ * The HTTP API's JSON shapes are defined once, in `src/wire/types.ts`.
  * The server imports them where its shapes are the same; where a server
  * type legitimately differs (an `ok` discriminant, internal fields, the
  * command spelling of a txn operation), these compile-time checks fail
@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import type * as wire from "../../src/client/types.ts";
+import type * as wire from "../../src/wire/types.ts";
 import type { RaftlockErrorDetails } from "../../src/client/errors.ts";
 import type * as state from "../../src/state/mod.ts";
 import type {

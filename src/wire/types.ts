@@ -1,0 +1,279 @@
+/**
+ * The shapes of the HTTP API's requests and answers (`docs/api.md`): the
+ * one definition of each JSON shape. The client (`src/client/`) uses them
+ * as they are; the server's state machine imports them (type-only) for the
+ * shapes it produces (`src/state/results.ts`, `commands.ts`, `history.ts`),
+ * and `tests/wire/` checks at compile time the server shapes that differ.
+ *
+ * This folder imports nothing, so the client stays free of server code and
+ * the server takes no code of the client's.
+ *
+ * @module
+ */
+
+/** A stored key. */
+export interface KeyValue {
+  /** The key. */
+  key: string;
+  /** The value. */
+  value: string;
+  /** The revision that created the key (since it last did not exist). */
+  createRevision: number;
+  /** The revision of the last write to the key. */
+  modRevision: number;
+  /** Writes since creation: 1 after the creating put. */
+  version: number;
+  /** The lease the key is attached to, if any. */
+  lease?: number;
+}
+
+/** A fenced write applies only while `token` still holds `lock`. */
+export interface Fence {
+  /** The lock's name. */
+  lock: string;
+  /** The fencing token the writer was granted. */
+  token: number;
+}
+
+/** The answer to a put. */
+export interface PutResult {
+  /** The revision of the write. */
+  revision: number;
+}
+
+/** The answer to a delete. */
+export interface DeleteResult {
+  /** How many keys were deleted. */
+  deleted: number;
+  /** The revision after the delete. */
+  revision: number;
+}
+
+/** A page (or, with `all`, the whole) of a key listing. */
+export interface ListResult {
+  /** The keys, in key order. */
+  kvs: KeyValue[];
+  /** Whether more keys follow (always false with `all`). */
+  more: boolean;
+  /** The revision the (last) page was read at. */
+  revision: number;
+}
+
+/** A transaction compare operator. */
+export type CompareOp = "==" | "!=" | "<" | ">";
+
+/**
+ * One transaction compare. A missing key has version, modRevision,
+ * createRevision and lease 0; a `value` compare on a missing key is false.
+ */
+export type Compare =
+  | { key: string; target: "value"; op: CompareOp; value: string }
+  | {
+    key: string;
+    target: "version" | "modRevision" | "createRevision" | "lease";
+    op: CompareOp;
+    value: number;
+  };
+
+/** One operation of a transaction branch, as the API spells it. */
+export type TxnOp =
+  | { put: { key: string; value: string; lease?: number } }
+  | { delete: { key: string; prefix?: boolean } }
+  | { get: { key: string; prefix?: boolean; limit?: number } };
+
+/** A transaction: compares, then `success` if all hold, else `failure`. */
+export interface TxnRequest {
+  /** The compares (all must hold). */
+  compare?: Compare[];
+  /** Run when every compare holds. */
+  success?: TxnOp[];
+  /** Run otherwise. */
+  failure?: TxnOp[];
+  /** The whole transaction applies only while this fence holds. */
+  fence?: Fence;
+}
+
+/** The result of one transaction operation. */
+export type TxnOpResult =
+  | { type: "put"; revision: number }
+  | { type: "delete"; deleted: number }
+  | { type: "get"; kvs: KeyValue[]; more: boolean };
+
+/** The answer to a transaction. */
+export interface TxnResult {
+  /** Whether the compares held (and `success` ran). */
+  succeeded: boolean;
+  /** The results of the branch that ran, in order. */
+  results: TxnOpResult[];
+  /** The revision after the transaction. */
+  revision: number;
+}
+
+/** A granted or renewed lease. */
+export interface Lease {
+  /** The lease id. */
+  id: number;
+  /** Time to live, in seconds. */
+  ttl: number;
+}
+
+/** A lease in detail. */
+export interface LeaseInfo extends Lease {
+  /** Seconds left by the leader's clock, or null when unknown. */
+  remaining: number | null;
+  /** Keys attached to the lease. */
+  keys: string[];
+  /** Locks the lease holds. */
+  locks: string[];
+}
+
+/** A lease as listed. */
+export interface LeaseSummary extends Lease {
+  /** The log index of the lease's grant or latest keepalive. */
+  keepaliveIndex: number;
+}
+
+/** The answer to a lease revoke. */
+export interface RevokeResult {
+  /** The lease id. */
+  id: number;
+  /** Keys deleted with the lease. */
+  deleted: number;
+  /** The revision after the revoke. */
+  revision: number;
+}
+
+/** A granted lock. */
+export interface LockGrant {
+  /** The lock's name. */
+  name: string;
+  /** The fencing token: strictly increasing across all grants. */
+  token: number;
+  /** The lease that keeps the lock. */
+  lease: number;
+  /** The owner string given at acquire. */
+  owner: string;
+}
+
+/** A lock's holder. */
+export interface LockHolder {
+  /** The fencing token of the grant. */
+  token: number;
+  /** The lease that keeps the lock. */
+  lease: number;
+  /** The owner string given at acquire. */
+  owner: string;
+}
+
+/** A lock's state. */
+export interface LockInfo {
+  /** The lock's name. */
+  name: string;
+  /** The holder, or null. */
+  holder: LockHolder | null;
+  /** How many acquires wait in the queue. */
+  waiters: number;
+}
+
+/** The answer to a lock release. */
+export interface ReleaseResult {
+  /** Always true. */
+  released: true;
+  /** The revision after the release. */
+  revision: number;
+}
+
+/** One node's status (`GET /v1/status`). */
+export interface NodeStatus {
+  /** The node's id. */
+  id: string;
+  /** Its Raft role (leader, follower, candidate, precandidate, learner...). */
+  role: string;
+  /** Its current term. */
+  term: number;
+  /** The leader it knows, or "". */
+  leader: string;
+  /** Its commit index. */
+  commit: number;
+  /** Its applied index. */
+  applied: number;
+  /** Its last log index. */
+  lastIndex: number;
+  /** The index of its newest snapshot. */
+  snapshotIndex: number;
+  /** The revision of its state machine. */
+  revision: number;
+}
+
+/** Replication progress of one member, as the leader sees it. */
+export interface MemberProgress {
+  /** The highest index known to be replicated on the member. */
+  match: number;
+  /** The next index to send. */
+  next: number;
+  /** probe, replicate or snapshot. */
+  state: string;
+}
+
+/** A cluster member. */
+export interface Member {
+  /** The member's id. */
+  id: string;
+  /** voter or learner. */
+  role: "voter" | "learner";
+  /** Where peers reach it (host:port). */
+  peerAddress?: string;
+  /** Where clients reach its HTTP API (host:port). */
+  httpAddress?: string;
+  /** Whether it is the leader. */
+  isLeader: boolean;
+  /** Its replication progress (only when the answer came from the leader). */
+  progress?: MemberProgress;
+}
+
+/** The cluster (`GET /v1/cluster`). */
+export interface ClusterInfo {
+  /** The leader's id, or "" when none is known. */
+  leader: string;
+  /** The term. */
+  term: number;
+  /** Voters and learners. */
+  members: Member[];
+}
+
+/** A key was written. */
+export interface PutEvent {
+  /** The event type. */
+  type: "put";
+  /** The key. */
+  key: string;
+  /** The new value. */
+  value: string;
+  /** The key's modRevision after the write (equals `revision`). */
+  modRevision: number;
+  /** The revision of the write. */
+  revision: number;
+  /** The key's createRevision. */
+  createRevision: number;
+  /** The key's version after the write. */
+  version: number;
+  /** The key's lease, if any. */
+  lease?: number;
+}
+
+/** A key was deleted (directly, by prefix, or with its lease). */
+export interface DeleteEvent {
+  /** The event type. */
+  type: "delete";
+  /** The key. */
+  key: string;
+  /** Never set on a delete. */
+  value?: undefined;
+  /** The revision of the delete (equals `revision`). */
+  modRevision: number;
+  /** The revision of the delete. */
+  revision: number;
+}
+
+/** A watch event. */
+export type WatchEvent = PutEvent | DeleteEvent;
