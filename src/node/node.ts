@@ -329,7 +329,13 @@ export class RaftNode {
    */
   static start(options: NodeOptions): RaftNode {
     const node = new RaftNode(options);
-    for (const id of node.#members.keys()) if (id !== node.id) node.#dial(id);
+    // A bootstrap peer (--peers) missing from the committed configuration
+    // was removed: its transport would take its messages again.
+    const c = node.#raft.confStateAt(node.#raft.log.committed);
+    const conf = new Set([...c.voters, ...c.learners]);
+    for (const id of node.#members.keys()) {
+      if (id !== node.id && (conf.size === 0 || conf.has(id))) node.#dial(id);
+    }
     node.#transport.onMessage((m) => node.#step(m));
     let last = performance.now();
     node.#ticker = setInterval(() => {
