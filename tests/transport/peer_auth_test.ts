@@ -3,6 +3,7 @@ import { encodeFrame } from "../../src/codec/frame.ts";
 import { encode } from "../../src/codec/msgpack.ts";
 import type { Message, NodeId } from "../../src/raft/types.ts";
 import { type Server, startServer } from "../../src/server/server.ts";
+import { DiskStorage } from "../../src/storage/disk_storage.ts";
 import {
   type HandshakeFacts,
   PeerKeys,
@@ -435,6 +436,39 @@ Deno.test("an authenticated peer's 2^53−1 term is refused: the node stays up a
     }
   } finally {
     for (const s of servers) await s.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a store with a term too large to run with is refused at start, naming the way out", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "raftlock-term-" });
+  try {
+    // What an older version persisted after a forged 2^53−1 heartbeat.
+    const store = await DiskStorage.open(`${dir}/n1`, {
+      conf: { voters: ["n1"], learners: [] },
+    });
+    await store.save({
+      entries: [],
+      hardState: { term: Number.MAX_SAFE_INTEGER, vote: "", commit: 0 },
+    });
+    await store.close();
+    await assert.rejects(
+      () =>
+        startServer({
+          id: "n1",
+          dataDir: `${dir}/n1`,
+          listen: "127.0.0.1:0",
+          http: "127.0.0.1:0",
+        }),
+      (e: Error) => {
+        assert.match(e.message, /persisted term 9007199254740991 is beyond/);
+        assert.match(e.message, /restore its data directory from a backup/);
+        assert.match(e.message, /remove it from the cluster/);
+        assert.match(e.message, /wipe its data directory/);
+        return true;
+      },
+    );
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
