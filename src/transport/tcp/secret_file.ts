@@ -22,6 +22,13 @@ export interface PeerSecrets {
  *
  * @throws {Error} naming `source` when the text holds no secret, more than
  * two, or one shorter than 16 bytes.
+ *
+ * @example
+ * ```ts
+ * import { parsePeerSecrets } from "./secret_file.ts";
+ * parsePeerSecrets("new-secret-0123456789\nold-secret-0123456789\n");
+ * // → ["new-secret-0123456789", "old-secret-0123456789"]
+ * ```
  */
 export function parsePeerSecrets(text: string, source = "the file"): string[] {
   const secrets = text.split(/\r?\n/).map((l) => l.trim()).filter((l) =>
@@ -55,6 +62,14 @@ export function parsePeerSecrets(text: string, source = "the file"): string[] {
  * accepted with a warning.
  *
  * @throws {Error} when the file cannot be read or holds no valid secrets.
+ *
+ * @example
+ * ```ts
+ * import { readPeerSecretFile } from "./secret_file.ts";
+ * const { secrets, warning } = await readPeerSecretFile("/etc/raftlock/peer.secret");
+ * if (warning) console.warn(warning);
+ * console.log(secrets.length); // 1, or 2 while rotating
+ * ```
  */
 export async function readPeerSecretFile(path: string): Promise<PeerSecrets> {
   let text: string;
@@ -87,6 +102,13 @@ export async function readPeerSecretFile(path: string): Promise<PeerSecrets> {
  * restarts.
  *
  * @throws {Error} when an existing file holds no valid secret.
+ *
+ * @example
+ * ```ts
+ * import { ensurePeerSecretFile } from "./secret_file.ts";
+ * const file = await ensurePeerSecretFile("./data/cluster/peer.secret");
+ * // pass it to every node: raftd --peer-secret-file ./data/cluster/peer.secret
+ * ```
  */
 export async function ensurePeerSecretFile(path: string): Promise<string> {
   const secret = Array.from(

@@ -104,7 +104,10 @@ export interface TcpTransportOptions {
   onSnapshotStatus?: (to: NodeId, ok: boolean) => void;
   /** Called (asynchronously) when a connection to `to` failed or broke. */
   onUnreachable?: (to: NodeId) => void;
-  /** Called (asynchronously) when `to` refused our handshake, with its reason code. */
+  /**
+   * Called (asynchronously) when `to` refused our handshake, with its reason
+   * code; with a secret, only for refusals made after `to` proved it.
+   */
   onRefused?: (to: NodeId, reason: string) => void;
   /** Source of jitter in `[0, 1)`; defaults to `Math.random`. */
   random?: () => number;
