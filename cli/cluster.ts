@@ -2,7 +2,8 @@
  * `deno task cluster`: a local cluster of real `raftd` processes on
  * loopback. Starts them, waits until a leader is elected, prints where each
  * node listens and who leads, streams their logs with a node prefix, and
- * stops them all on Ctrl-C.
+ * stops them all on Ctrl-C. The nodes authenticate each other with a
+ * random secret kept in the data directory (`peer.secret`, mode 0600).
  *
  * ```sh
  * deno task cluster               # 3 nodes: peers on 7001.., HTTP on 8001..
@@ -15,6 +16,7 @@
 
 import { parseArgs } from "node:util";
 import { type LocalMember, raftdArgs } from "../src/server/raftd_args.ts";
+import { ensurePeerSecretFile } from "../src/transport/tcp.ts";
 
 const USAGE = `Usage: deno task cluster [options]
 
@@ -23,8 +25,9 @@ Starts a local cluster of raftd processes on 127.0.0.1 and streams their logs.
   --nodes N          number of nodes (default 3)
   --peer-port P      first peer port (default 7001; node i uses P+i-1)
   --http-port P      first HTTP port (default 8001)
-  --data-dir DIR     parent data directory (default ./data/cluster)
-  --fresh            delete the data directory first
+  --data-dir DIR     parent data directory (default ./data/cluster); the
+                     peer secret is generated into DIR/peer.secret once
+  --fresh            delete the data directory first (and the secret)
   --quiet            do not stream node logs after start-up
   -h, --help         show this help`;
 
@@ -110,6 +113,9 @@ async function main(): Promise<void> {
     await Deno.remove(v["data-dir"], { recursive: true }).catch(() => {});
   }
 
+  const peerSecretFile = await ensurePeerSecretFile(
+    `${v["data-dir"]}/peer.secret`,
+  );
   const members: Member[] = Array.from({ length: n }, (_, i) => ({
     id: `n${i + 1}`,
     dataDir: `${v["data-dir"]}/n${i + 1}`,
@@ -121,11 +127,13 @@ async function main(): Promise<void> {
   const show = () => streaming && (startedUp ? !v.quiet : true);
 
   console.log(
-    `Starting ${n} raftd node${n > 1 ? "s" : ""} (data in ${v["data-dir"]})…`,
+    `Starting ${n} raftd node${n > 1 ? "s" : ""} (data in ${
+      v["data-dir"]
+    }, peer secret in ${peerSecretFile})…`,
   );
   for (const m of members) {
     const cmd = new Deno.Command(Deno.execPath(), {
-      args: raftdArgs(m, members),
+      args: raftdArgs(m, members, [], { peerSecretFile }),
       stdout: "piped",
       stderr: "piped",
       stdin: "null",

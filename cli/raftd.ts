@@ -6,7 +6,8 @@
  * deno run -A cli/raftd.ts                        # single-node cluster on defaults
  * deno run -A cli/raftd.ts --id n1 --data-dir ./data/n1 \
  *   --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \
- *   --peers n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
+ *   --peers n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003 \
+ *   --peer-secret-file ./data/peer.secret
  * ```
  *
  * @module
@@ -19,6 +20,7 @@ import { type Server, startServer } from "../src/server/server.ts";
 import { type FaultSettings, parseFaults } from "../src/server/faults.ts";
 import { jsonLineLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
 import { setMemoryReclaimer } from "../src/node/node.ts";
+import { readPeerSecretFile } from "../src/transport/tcp.ts";
 
 const USAGE = `Usage: raftd [options]
 
@@ -47,6 +49,15 @@ single-node cluster; the data directory keeps its state across restarts.
   --peer-cert FILE     TLS certificate for peer traffic (with --peer-key, --peer-ca)
   --peer-key FILE      TLS private key for peer traffic
   --peer-ca FILE       CA that signs every peer's certificate
+  --peer-secret-file FILE
+                       the cluster secret (one line, at least 16 bytes; a
+                       second line is also accepted, for rotation): every peer
+                       connection proves both ends know it. Also
+                       RAFTLOCK_PEER_SECRET_FILE (the flag wins). Needed when
+                       --listen is not a loopback address
+  --insecure           allow peer traffic without a secret on a non-loopback
+                       --listen address: anyone who reaches the port can
+                       take over the node
   --log-level LEVEL    debug, info, warn or error (default info)
   -h, --help           show this help
 
@@ -62,6 +73,11 @@ function address(flag: string, v: string): { hostname: string; port: number } {
   const m = v.match(/^(.*):(\d+)$/);
   if (!m || Number(m[2]) > 65535) fail(`--${flag} takes host:port, got "${v}"`);
   return { hostname: m[1] || "127.0.0.1", port: Number(m[2]) };
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
 function positive(flag: string, v: string): number {
@@ -112,6 +128,8 @@ async function main(): Promise<void> {
         "peer-cert": { type: "string" },
         "peer-key": { type: "string" },
         "peer-ca": { type: "string" },
+        "peer-secret-file": { type: "string" },
+        insecure: { type: "boolean", default: false },
         "log-level": { type: "string", default: "info" },
         help: { type: "boolean", short: "h" },
       },
@@ -133,7 +151,7 @@ async function main(): Promise<void> {
   if (v["read-mode"] !== "lease" && v["read-mode"] !== "index") {
     fail(`--read-mode must be lease or index, got "${v["read-mode"]}"`);
   }
-  address("listen", v.listen!);
+  const listenHost = address("listen", v.listen!).hostname;
   address("http", v.http!);
   if (v["advertise-peer"]) address("advertise-peer", v["advertise-peer"]);
   if (v["advertise-http"]) address("advertise-http", v["advertise-http"]);
@@ -158,6 +176,25 @@ async function main(): Promise<void> {
     fail("peer TLS needs all three of --peer-cert, --peer-key and --peer-ca");
   }
 
+  const secretFile = v["peer-secret-file"] ||
+    Deno.env.get("RAFTLOCK_PEER_SECRET_FILE") || undefined;
+  let peerSecrets: string[] | undefined;
+  let secretWarning: string | undefined;
+  if (secretFile) {
+    try {
+      ({ secrets: peerSecrets, warning: secretWarning } =
+        await readPeerSecretFile(secretFile));
+    } catch (e) {
+      fail((e as Error).message);
+    }
+  } else if (!isLoopback(listenHost) && !v.insecure) {
+    fail(
+      `--listen ${v.listen} is not a loopback address: give --peer-secret-file ` +
+        "(the same secret on every node) so peers must prove who they are, " +
+        "or --insecure to accept anyone who reaches the port",
+    );
+  }
+
   let faults: FaultSettings;
   try {
     faults = parseFaults(Deno.env.get("RAFTLOCK_FAULTS"));
@@ -175,6 +212,17 @@ async function main(): Promise<void> {
     Deno.addSignalListener("SIGUSR2", () => {
       fs.slow = !fs.slow;
       logger("raftd.faults.slowSync", { level: "warn", on: fs.slow });
+    });
+  }
+  if (secretWarning) {
+    logger("raftd.peerSecret", { level: "warn", warning: secretWarning });
+  }
+  if (!peerSecrets && !isLoopback(listenHost)) {
+    logger("raftd.insecure", {
+      level: "warn",
+      listen: v.listen,
+      hint:
+        "Peers are not authenticated (--insecure): anyone who reaches this port can send Raft messages as a member",
     });
   }
   setMemoryReclaimer(fullGc());
@@ -206,6 +254,7 @@ async function main(): Promise<void> {
     heartbeatTicks: positive("heartbeat-ticks", v["heartbeat-ticks"]!),
     snapshotEvery: positive("snapshot-every", v["snapshot-every"]!),
     readLease: v["read-mode"] === "lease",
+    peerSecrets,
     tls: v["peer-cert"]
       ? {
         certFile: v["peer-cert"]!,

@@ -7,6 +7,7 @@
  */
 
 import { localMembers, raftdArgs } from "../../src/server/raftd_args.ts";
+import { ensurePeerSecretFile } from "../../src/transport/tcp.ts";
 
 /** A running cluster. */
 export interface RunningCluster {
@@ -70,12 +71,13 @@ export async function startRaftlock(
   const base = options.basePort ?? 17100;
   const dir = await Deno.makeTempDir({ prefix: "raftlock-bench-" });
   const members = localMembers(n, base, dir);
+  const peerSecretFile = await ensurePeerSecretFile(`${dir}/peer.secret`);
   const children: Deno.ChildProcess[] = [];
   const endpoints = members.map((m) => `http://${m.http}`);
   for (const m of members) {
     const child = spawn(
       Deno.execPath(),
-      raftdArgs(m, members, ["--log-level", "warn"]),
+      raftdArgs(m, members, ["--log-level", "warn"], { peerSecretFile }),
     );
     drain(child, `${m.dataDir}.log`);
     children.push(child);

@@ -9,6 +9,7 @@
  */
 
 import { FaultProxy } from "../transport/fault_proxy.ts";
+import { ensurePeerSecretFile } from "../transport/tcp.ts";
 import {
   type LocalMember,
   localMembers,
@@ -76,6 +77,9 @@ export class ChaosCluster {
       options.basePort,
       options.dataDir,
     );
+    const peerSecretFile = await ensurePeerSecretFile(
+      `${options.dataDir}/peer.secret`,
+    );
     const proxies: Record<string, Record<string, FaultProxy>> = {};
     const nodes: ChaosNode[] = members.map((m) => {
       proxies[m.id] = {};
@@ -93,7 +97,9 @@ export class ChaosCluster {
       ].join(",");
       return {
         ...m,
-        args: raftdArgs(m, view, ["--log-level", "warn"]),
+        args: raftdArgs(m, view, ["--log-level", "warn"], {
+          peerSecretFile,
+        }),
         faults,
         syncRecord,
         paused: false,

@@ -21,8 +21,11 @@
  * | `x`  | `context`    | str                                            |
  * | `tr` | `transferee` | str (1–255 chars)                              |
  *
- * Every integer must be a non-negative safe integer; entry type is 0 or 1;
- * data is bin. Unknown keys, unknown message kinds and the local-only kinds
+ * Every term must be a whole number from 0 to {@linkcode MAX_TERM} and
+ * every index (log index, commit, hint) from 0 to {@linkcode MAX_INDEX}
+ * (2^52): far beyond any real cluster, and far enough below
+ * `Number.MAX_SAFE_INTEGER` that a node can still add to them. Entry type
+ * is 0 or 1; data is bin. Unknown keys, unknown message kinds and the local-only kinds
  * (`hup`, `beat`, `snapStatus`, `unreachable`) are rejected. A `snap`
  * message must carry a snapshot.
  *
@@ -80,6 +83,31 @@ const LOCAL_TYPES: ReadonlySet<MessageType> = new Set([
 
 /** The longest node id accepted on the wire, in UTF-16 code units. */
 export const MAX_NODE_ID_LENGTH = 255;
+
+/**
+ * The largest term a message may carry: 2^52. A node takes the term of any
+ * newer message, then adds one for each election; refusing larger terms at
+ * the wire keeps every term it can reach exact (a term of 2^53 − 1 from a
+ * peer would make the next election's term unrepresentable, and the node
+ * unable to persist it). Reaching 2^52 by elections alone would take
+ * millions of years.
+ */
+export const MAX_TERM = 2 ** 52;
+
+/** The largest log index (or commit, or hint) a message may carry: 2^52. */
+export const MAX_INDEX = 2 ** 52;
+
+/**
+ * The largest persisted term or log index a node starts from:
+ * `Number.MAX_SAFE_INTEGER − 2^32`. Strictly above {@linkcode MAX_TERM} and
+ * {@linkcode MAX_INDEX}, so whatever a node took from the wire, plus
+ * billions of elections or entries of its own, it can start from; and 2^32
+ * below the largest exact integer, so `term + 1` and index arithmetic stay
+ * exact for a node that does start. A store beyond it (written by an older
+ * version that took any safe integer from the wire) is refused at start-up
+ * with the way out.
+ */
+export const MAX_START_VALUE = Number.MAX_SAFE_INTEGER - 2 ** 32;
 
 /** The wire keys, for the unknown-key check. */
 const WIRE_KEYS: ReadonlySet<string> = new Set([
@@ -243,6 +271,13 @@ function isUint(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 }
 
+/** Checks a term or index: undefined when valid, else what is wrong. */
+function checkUint(v: unknown, what: string, max: number): string | undefined {
+  if (!isUint(v)) return `${what} is not a non-negative integer`;
+  if (v > max) return `${what} ${v} is over the limit of ${max}`;
+  return undefined;
+}
+
 function isNodeId(v: unknown): v is NodeId {
   return typeof v === "string" && v.length > 0 &&
     v.length <= MAX_NODE_ID_LENGTH;
@@ -261,8 +296,9 @@ function parseEntry(v: unknown, i: number): Entry | string {
     return `entry ${i} is not a 4-element array`;
   }
   const [term, index, type, data] = v;
-  if (!isUint(term)) return `entry ${i} term is not a non-negative integer`;
-  if (!isUint(index)) return `entry ${i} index is not a non-negative integer`;
+  const bad = checkUint(term, `entry ${i} term`, MAX_TERM) ??
+    checkUint(index, `entry ${i} index`, MAX_INDEX);
+  if (bad !== undefined) return bad;
   if (type !== 0 && type !== 1) return `entry ${i} type is not 0 or 1`;
   if (!isBytes(data)) return `entry ${i} data is not binary`;
   return { term, index, type, data };
@@ -283,8 +319,9 @@ function parseSnapshot(v: unknown): Snapshot | string {
     return "snapshot is not a 5-element array";
   }
   const [index, term, voters, learners, data] = v;
-  if (!isUint(index)) return "snapshot index is not a non-negative integer";
-  if (!isUint(term)) return "snapshot term is not a non-negative integer";
+  const bad = checkUint(index, "snapshot index", MAX_INDEX) ??
+    checkUint(term, "snapshot term", MAX_TERM);
+  if (bad !== undefined) return bad;
   const vs = parseIds(voters, "voters");
   if (typeof vs === "string") return vs;
   const ls = parseIds(learners, "learners");
@@ -297,10 +334,10 @@ function parseSnapshot(v: unknown): Snapshot | string {
 }
 
 const UINT_FIELDS = [
-  ["lt", "logTerm"],
-  ["i", "index"],
-  ["c", "commit"],
-  ["h", "rejectHint"],
+  ["lt", "logTerm", MAX_TERM],
+  ["i", "index", MAX_INDEX],
+  ["c", "commit", MAX_INDEX],
+  ["h", "rejectHint", MAX_INDEX],
 ] as const;
 
 function parseWire(w: unknown): Message | string {
@@ -320,13 +357,15 @@ function parseWire(w: unknown): Message | string {
   if (!has(w, "t")) return "missing field to";
   if (!isNodeId(w.t)) return "to is not a valid node id";
   if (!has(w, "m")) return "missing field term";
-  if (!isUint(w.m)) return "term is not a non-negative integer";
-  const m: Message = { type, from: w.f, to: w.t, term: w.m };
-  for (const [k, name] of UINT_FIELDS) {
+  const badTerm = checkUint(w.m, "term", MAX_TERM);
+  if (badTerm !== undefined) return badTerm;
+  const m: Message = { type, from: w.f, to: w.t, term: w.m as number };
+  for (const [k, name, max] of UINT_FIELDS) {
     if (!has(w, k)) continue;
     const v = w[k];
-    if (!isUint(v)) return `${name} is not a non-negative integer`;
-    m[name] = v;
+    const bad = checkUint(v, name, max);
+    if (bad !== undefined) return bad;
+    m[name] = v as number;
   }
   if (has(w, "e")) {
     if (!Array.isArray(w.e)) return "entries is not an array";

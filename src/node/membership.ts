@@ -103,10 +103,17 @@ export class Membership {
     if (this.#self) this.#members.set(host.id, { id: host.id, ...this.#self });
   }
 
-  /** Points the transport at every known member but this node. */
-  dialAll(): void {
+  /**
+   * Points the transport at every known member but this node that is in the
+   * committed configuration `committed` (every one while that is empty).
+   */
+  dialAll(committed: readonly NodeId[] = []): void {
+    // An empty configuration (a fresh node) dials every bootstrap peer.
+    const conf = new Set(committed);
     for (const id of this.#members.keys()) {
-      if (id !== this.#host.id) this.#dial(id);
+      if (id !== this.#host.id && (conf.size === 0 || conf.has(id))) {
+        this.#dial(id);
+      }
     }
   }
 

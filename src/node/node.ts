@@ -280,7 +280,10 @@ export class RaftNode {
    */
   static start(options: NodeOptions): RaftNode {
     const node = new RaftNode(options);
-    node.#membership.dialAll();
+    // A bootstrap peer (--peers) missing from the committed configuration
+    // was removed: its transport would take its messages again.
+    const c = node.#raft.confStateAt(node.#raft.log.committed);
+    node.#membership.dialAll([...c.voters, ...c.learners]);
     node.#transport.onMessage((m) => node.#step(m));
     let last = performance.now();
     node.#ticker = setInterval(() => {

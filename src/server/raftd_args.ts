@@ -24,6 +24,12 @@ export function peersFlag(members: readonly LocalMember[]): string {
   return members.map((m) => `${m.id}=${m.peer}`).join(",");
 }
 
+/** Cluster-wide settings of {@linkcode raftdArgs}. */
+export interface RaftdArgsOptions {
+  /** The cluster's peer secret file (`--peer-secret-file`); see `ensurePeerSecretFile`. */
+  peerSecretFile?: string;
+}
+
 /**
  * Arguments for `Deno.execPath()` that run `cli/raftd.ts` as `member` of a
  * cluster of `members`, with extra flags appended (e.g. `--log-level warn`).
@@ -42,6 +48,7 @@ export function raftdArgs(
   member: LocalMember,
   members: readonly LocalMember[],
   extra: readonly string[] = [],
+  options: RaftdArgsOptions = {},
 ): string[] {
   return [
     "run",
@@ -57,6 +64,9 @@ export function raftdArgs(
     member.http,
     "--peers",
     peersFlag(members),
+    ...(options.peerSecretFile
+      ? ["--peer-secret-file", options.peerSecretFile]
+      : []),
     ...extra,
   ];
 }

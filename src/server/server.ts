@@ -22,7 +22,8 @@ import { ServiceStateMachine } from "../state/machine.ts";
 import { DiskStorage } from "../storage/disk_storage.ts";
 import type { FileSystem } from "../storage/fs.ts";
 import type { TestingKnobs } from "../raft/raft.ts";
-import { TcpTransport } from "../transport/tcp.ts";
+import { MAX_START_VALUE, MAX_TERM } from "../codec/message.ts";
+import { TcpTransport, transportMetricsText } from "../transport/tcp.ts";
 
 /** How to run a server. */
 export interface ServerOptions {
@@ -56,6 +57,12 @@ export interface ServerOptions {
   readLease?: boolean;
   /** Peer TLS files. */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /**
+   * The cluster secret peers must prove they know (two during a rotation:
+   * the first proves this node, either is accepted); none: no peer
+   * authentication. See `--peer-secret-file`.
+   */
+  peerSecrets?: readonly string[];
   /** Structured logs. */
   logger?: Logger;
   /** Called when storage fails; the process should exit. */
@@ -111,6 +118,20 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   });
   const fresh = storage.lastIndex() === 0 &&
     storage.initialState().hardState.term === 0;
+  const unusable = unusableState(id, storage);
+  if (unusable !== undefined) {
+    await storage.close();
+    throw new Error(unusable);
+  }
+  if (storage.initialState().hardState.term > MAX_TERM) {
+    log("server.termBeyondWireLimit", {
+      level: "warn",
+      term: storage.initialState().hardState.term,
+      limit: MAX_TERM,
+      hint:
+        "Peers refuse messages with this term; rebuild this member (remove it, wipe its data directory, add it back)",
+    });
+  }
 
   const peers: Record<string, string> = {};
   for (const [pid, addr] of Object.entries(options.peers ?? {})) {
@@ -124,6 +145,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       listen: options.listen,
       peers,
       tls: options.tls,
+      secrets: options.peerSecrets,
       logger: (level, message, fields) =>
         log("transport", { level, message, ...fields }),
       onSnapshotStatus: (to, ok) => ref.node?.reportSnapshot(to, ok),
@@ -146,6 +168,9 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   }
 
   const metrics = createMetrics();
+  metrics.registry.add({
+    render: () => transportMetricsText(transport.stats()),
+  });
   const state = new ServiceStateMachine();
   // The HTTP listener starts before the node so its bound address can be
   // published; requests arriving before the node exists get 503.
@@ -237,6 +262,30 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       await joining?.catch(() => {});
     },
   };
+}
+
+// A store this node could not run with: a term or index so large that the
+// next election or append would not be exact. Only an older version, which
+// took any safe integer from the wire, could have written one.
+function unusableState(
+  id: NodeId,
+  storage: DiskStorage,
+): string | undefined {
+  const { term, commit } = storage.initialState().hardState;
+  const values: [string, number][] = [
+    ["term", term],
+    ["commit index", commit],
+    ["last log index", storage.lastIndex()],
+  ];
+  for (const [what, v] of values) {
+    if (v > MAX_START_VALUE) {
+      return `The persisted ${what} ${v} is beyond the largest this node can run with (${MAX_START_VALUE}); ` +
+        `an older version accepted it from a peer message. This member cannot recover by itself: ` +
+        `restore its data directory from a backup, or rebuild it: remove it from the cluster ` +
+        `(raftctl members remove ${id}), wipe its data directory, and add it back (raftd --join)`;
+    }
+  }
+  return undefined;
 }
 
 function splitHostPort(a: string): [string, string] {

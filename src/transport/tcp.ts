@@ -9,10 +9,14 @@
  * - Broken connections are re-established with capped exponential backoff
  *   and jitter; `onUnreachable` is called on every failure.
  * - Every connection starts with a handshake (protocol version, cluster id,
- *   sender id, expected recipient). The listener closes, with a logged and
- *   counted reason, any connection that fails the handshake or its timeout,
- *   sends a bad frame, an undecodable or invalid message, or a message
- *   whose `from`/`to` do not match the connection.
+ *   sender id, expected recipient) in which, when a cluster secret is set,
+ *   both ends prove they know it (HMAC-SHA-256 over fresh nonces from both
+ *   sides; see `./tcp/auth.ts`). The listener closes, with a logged and
+ *   counted reason, any connection that fails the handshake, the proof or
+ *   the timeout, comes from a node that is not (or no longer) a peer,
+ *   sends a bad frame, an undecodable or invalid message (terms and
+ *   indexes over 2^52 included), or a message whose `from`/`to` do not
+ *   match the connection. No message is read before the proof is checked.
  * - A `snap` message is streamed on a connection of its own, in chunks with
  *   a window of unacknowledged bytes, so heartbeats keep flowing; the
  *   outcome is reported through `onSnapshotStatus`.
@@ -26,6 +30,7 @@
  *   clusterId: "c1",
  *   listen: "127.0.0.1:7001",
  *   peers: { n2: "127.0.0.1:7002" },
+ *   secrets: ["the same secret on every node"],
  * });
  * t.onMessage((m) => console.log(m));
  * t.send({ type: "heartbeat", from: "n1", to: "n2", term: 1 });
@@ -39,6 +44,7 @@ import { FrameReader } from "../codec/frame.ts";
 import { toWire, validateWire } from "../codec/message.ts";
 import { encode } from "../codec/msgpack.ts";
 import type { Message, NodeId } from "../raft/types.ts";
+import { PeerKeys } from "./tcp/auth.ts";
 import { serveInbound } from "./tcp/inbound.ts";
 import { HANDSHAKE_READ_BUFFER_BYTES, type Hello } from "./tcp/protocol.ts";
 import {
@@ -69,6 +75,13 @@ export type {
 export { defaultLogger } from "./tcp/shared.ts";
 export { formatAddress, type HostPort, parseAddress } from "./tcp/net.ts";
 export { FrameKind, PROTOCOL_VERSION } from "./tcp/protocol.ts";
+export {
+  ensurePeerSecretFile,
+  parsePeerSecrets,
+  type PeerSecrets,
+  readPeerSecretFile,
+} from "./tcp/secret_file.ts";
+export { transportMetricsText } from "./tcp/metrics.ts";
 
 /** A Raft transport over TCP (or TLS); create one with {@linkcode TcpTransport.listen}. */
 export class TcpTransport implements Transport, PeerAware {
@@ -97,11 +110,15 @@ export class TcpTransport implements Transport, PeerAware {
    * Binds the listen address and starts serving. Peers are dialled lazily,
    * when there is something to send to them.
    *
-   * @throws {TypeError | RangeError} on invalid options; errors of
-   * `Deno.listen` (address in use) and of reading TLS files propagate.
+   * @throws {TypeError | RangeError} on invalid options (a secret shorter
+   * than 16 bytes, more than two); errors of `Deno.listen` (address in use)
+   * and of reading TLS files propagate.
    */
   static async listen(options: TcpTransportOptions): Promise<TcpTransport> {
     const o = resolveOptions(options);
+    const keys = options.secrets === undefined || options.secrets.length === 0
+      ? undefined
+      : await PeerKeys.from(options.secrets);
     const { hostname, port } = parseAddress(o.listen);
     let tls: TlsMaterial | undefined;
     if (options.tls !== undefined) {
@@ -115,7 +132,7 @@ export class TcpTransport implements Transport, PeerAware {
     const listener: Deno.Listener = tls === undefined
       ? Deno.listen({ hostname, port, transport: "tcp" })
       : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
-    const sh = new Shared(o, tls);
+    const sh = new Shared(o, tls, keys);
     const t = new TcpTransport(sh, listener);
     for (const [id, addr] of Object.entries(options.peers ?? {})) {
       t.addPeer(id, addr);
@@ -124,6 +141,7 @@ export class TcpTransport implements Transport, PeerAware {
     sh.log("info", "Transport listening", {
       addr: t.addr,
       tls: tls !== undefined,
+      auth: keys !== undefined,
       peers: Object.keys(options.peers ?? {}),
     });
     return t;
@@ -222,8 +240,9 @@ export class TcpTransport implements Transport, PeerAware {
 
   /**
    * Removes a peer: its outbound queue is dropped, its connections (both
-   * directions, snapshot streams included) are closed, and it can no longer
-   * connect. Unknown ids are ignored.
+   * directions, snapshot streams included) are closed, it can no longer
+   * connect, and nothing more it sent is delivered (not even frames
+   * already read). Unknown ids are ignored.
    */
   removePeer(id: NodeId): void {
     const sh = this.#sh;

@@ -3,6 +3,9 @@ import fc from "fast-check";
 import {
   decodeMessage,
   encodeMessage,
+  MAX_INDEX,
+  MAX_START_VALUE,
+  MAX_TERM,
   MESSAGE_TYPE_CODES,
   toWire,
   validateMessage,
@@ -36,7 +39,12 @@ const WIRE_TYPES: MessageType[] = [
 ];
 const LOCAL_TYPES: MessageType[] = ["hup", "beat", "snapStatus", "unreachable"];
 
-const nat = fc.maxSafeNat();
+// Terms and indexes up to the wire limit (2^52), the limit itself included.
+const nat = fc.oneof(
+  fc.maxSafeNat().map((n) => Math.floor(n / 2)),
+  fc.constant(MAX_TERM),
+  fc.nat(),
+);
 const nodeId = fc.string({ minLength: 1, maxLength: 12 });
 const bytes = fc.uint8Array({ maxLength: 64 });
 const plain = { noNullPrototype: true } as const;
@@ -224,6 +232,48 @@ Deno.test("codec rejects malformed messages with a reason", () => {
       "invalid",
     );
   }
+});
+
+Deno.test("codec refuses terms and indexes over 2^52", () => {
+  assert.equal(MAX_TERM, 2 ** 52);
+  assert.equal(MAX_INDEX, 2 ** 52);
+  // The wire limits sit strictly below the start-up limit, which leaves
+  // room for arithmetic below the largest exact integer.
+  assert.ok(MAX_TERM < MAX_START_VALUE && MAX_INDEX < MAX_START_VALUE);
+  assert.ok(Number.isSafeInteger(MAX_START_VALUE + 2 ** 32));
+  const top = Number.MAX_SAFE_INTEGER; // 2^53 − 1: a safe integer, too large
+  const empty = new Uint8Array();
+  const cases: [Uint8Array, RegExp][] = [
+    [wire({ m: top }), /term 9007199254740991 is over the limit/],
+    [wire({ m: MAX_TERM + 1 }), /term 4503599627370497 is over the limit/],
+    [wire({ lt: MAX_TERM + 1 }), /logTerm .* over the limit/],
+    [wire({ i: MAX_INDEX + 1 }), /index .* over the limit/],
+    [wire({ c: top }), /commit .* over the limit/],
+    [wire({ h: top }), /rejectHint .* over the limit/],
+    [wire({ e: [[top, 1, 0, empty]] }), /entry 0 term .* over the limit/],
+    [wire({ e: [[1, top, 0, empty]] }), /entry 0 index .* over the limit/],
+    [wire({ s: [top, 1, [], [], empty] }), /snapshot index .* over the limit/],
+    [wire({ s: [1, top, [], [], empty] }), /snapshot term .* over the limit/],
+  ];
+  for (const [b, pattern] of cases) rejects(b, pattern, "invalid");
+  // The limit itself is accepted, in every field.
+  const edge: Message = {
+    type: "app",
+    from: "n1",
+    to: "n2",
+    term: MAX_TERM,
+    logTerm: MAX_TERM,
+    index: MAX_INDEX,
+    commit: MAX_INDEX,
+    rejectHint: MAX_INDEX,
+    entries: [{ term: MAX_TERM, index: MAX_INDEX, type: 0, data: empty }],
+  };
+  const r = decodeMessage(encodeMessage(edge));
+  assert.ok(r.ok, r.ok ? "" : r.error);
+  assert.deepStrictEqual(r.message, edge);
+  // The sender applies the same rule.
+  assert.match(validateMessage({ ...edge, term: top }) ?? "", /over the limit/);
+  assert.equal(validateMessage(edge), undefined);
 });
 
 Deno.test("codec reports undecodable bytes", () => {

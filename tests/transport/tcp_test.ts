@@ -169,9 +169,17 @@ class Raw {
     );
   }
 
-  /** Reads one frame (the handshake reply). */
+  /** Sends the (empty, no secret) proof frame. */
+  async auth(): Promise<void> {
+    await this.write(encodeFrame(FrameKind.Auth, encode({})));
+  }
+
+  #reader: FrameReader | undefined;
+
+  /** Reads one frame (a handshake reply). */
   async frame() {
-    return await new FrameReader(this.conn).read(4096);
+    this.#reader ??= new FrameReader(this.conn);
+    return await this.#reader.read(4096);
   }
 
   /** Resolves true once the other side closed the connection. */
@@ -409,8 +417,9 @@ Deno.test("bad peers are closed with a logged reason and good peers keep talking
     await assertDelivers(a, b);
     const okHello = async (r: Raw) => {
       await r.hello();
-      const f = await r.frame();
-      assert.equal(f?.kind, FrameKind.HelloOk);
+      assert.equal((await r.frame())?.kind, FrameKind.HelloOk);
+      await r.auth();
+      assert.equal((await r.frame())?.kind, FrameKind.AuthOk);
     };
     await expect(
       "bad_handshake",
@@ -435,7 +444,43 @@ Deno.test("bad peers are closed with a logged reason and good peers keep talking
       assert.equal(f?.kind, FrameKind.Reject);
       assert.equal(parseReject(f!.body).reason, "wrong_cluster");
     });
-    await expect("unknown_node", (r) => r.hello({ from: "intruder" }));
+    // Membership is told only after the proof step.
+    await expect("unknown_node", async (r) => {
+      await r.hello({ from: "intruder" });
+      assert.equal((await r.frame())?.kind, FrameKind.HelloOk);
+      await r.auth();
+      const f = await r.frame();
+      assert.equal(f?.kind, FrameKind.Reject);
+      assert.equal(parseReject(f!.body).reason, "unknown_node");
+    });
+    // Anything but the proof after the reply is refused, unread.
+    await expect("bad_handshake", async (r) => {
+      await r.hello();
+      assert.equal((await r.frame())?.kind, FrameKind.HelloOk);
+      await r.write(
+        encodeFrame(FrameKind.Message, encodeMessage(hb("n3", "n1", 99))),
+      );
+    });
+    assert.ok(!a.inbox.some((m) => m.term === 99));
+    // A dialer with a secret is told that this node has none.
+    await expect("auth_not_configured", async (r) => {
+      await r.write(
+        encodeFrame(
+          FrameKind.Hello,
+          encode({
+            v: PROTOCOL_VERSION,
+            c: "test",
+            f: "n3",
+            t: "n1",
+            k: "msg",
+            n: new Uint8Array(32),
+          }),
+        ),
+      );
+      const f = await r.frame();
+      assert.equal(f?.kind, FrameKind.Reject);
+      assert.equal(parseReject(f!.body).reason, "auth_not_configured");
+    });
     await expect("wrong_version", (r) => r.hello({ v: 99 }));
     await expect("wrong_recipient", (r) => r.hello({ to: "n2" }));
     await expect("frame_too_large", async (r) => {
@@ -793,7 +838,8 @@ Deno.test("a peer that stops reading does not hold up the others", async () => {
   const acceptLoop = (async () => {
     for await (const conn of listener) {
       accepted.push(conn);
-      const f = await new FrameReader(conn).read(4096);
+      const reader = new FrameReader(conn);
+      const f = await reader.read(4096);
       assert.equal(f?.kind, FrameKind.Hello);
       await conn.write(
         encodeFrame(
@@ -801,6 +847,8 @@ Deno.test("a peer that stops reading does not hold up the others", async () => {
           encode({ v: PROTOCOL_VERSION, c: "test", f: "n2" }),
         ),
       );
+      assert.equal((await reader.read(4096))?.kind, FrameKind.Auth);
+      await conn.write(encodeFrame(FrameKind.AuthOk, encode({})));
     }
   })();
   try {
@@ -955,6 +1003,30 @@ Deno.test("TLS: peers verified against the cluster CA", async (t) => {
         });
         await waitFor(() => a.snapStatus.length === 1, "snapshot status");
         assert.deepStrictEqual(a.snapStatus[0], ["n2", true]);
+      });
+      await t.step("the secret is proved inside TLS", async () => {
+        const secret = "a cluster secret of enough bytes";
+        const [c, d] = await mesh(["n3", "n4"], {
+          tls,
+          handshakeTimeoutMs: 500,
+          secrets: [secret],
+        });
+        const e = await start("n5", {
+          tls,
+          handshakeTimeoutMs: 500,
+          secrets: ["another secret, just as long"],
+        });
+        try {
+          await assertDelivers(c, d);
+          // A node with a valid certificate but the wrong secret is refused.
+          e.t.addPeer("n3", c.t.addr);
+          c.t.addPeer("n5", e.t.addr);
+          e.t.send(hb("n5", "n3", 1));
+          await waitFor(() => e.t.stats().badListenerProofs >= 1, "refusal");
+          assert.equal(c.inbox.filter((m) => m.from === "n5").length, 0);
+        } finally {
+          await closeAll([c, d, e]);
+        }
       });
       await t.step("a plain-TCP client is closed", async () => {
         const raw = await Raw.connect(a.t.addr);

@@ -1,7 +1,9 @@
 /**
- * The accepting side: handshake checks, then the message loop (or one
- * snapshot stream). Anything wrong closes the connection with a logged,
- * counted reason; nothing a peer sends can stop the node.
+ * The accepting side: handshake checks (the dialer's claims, then its proof
+ * of the cluster secret, then that it is a current peer), then the message
+ * loop (or one snapshot stream). Anything wrong closes the connection with
+ * a logged, counted reason; nothing a peer sends can stop the node, and
+ * nothing it sends before its proof is checked reaches the Raft core.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import {
 } from "../../codec/frame.ts";
 import { decodeMessage } from "../../codec/message.ts";
 import type { NodeId } from "../../raft/types.ts";
+import { type HandshakeFacts, randomNonce } from "./auth.ts";
 import {
   closeQuietly,
   Deadline,
@@ -25,6 +28,7 @@ import {
   FrameKind,
   type Hello,
   MAX_HANDSHAKE_FRAME_BYTES,
+  parseAuth,
   parseHello,
   PROTOCOL_VERSION,
   STREAM_READ_BUFFER_BYTES,
@@ -85,6 +89,9 @@ export async function serveInbound(
     let hello: Hello;
     try {
       hello = await readHello(sh, reader);
+      peer = hello.f;
+      kind = hello.k;
+      await authenticate(sh, conn, reader, hello);
     } catch (e) {
       if (deadline.expired) {
         throw new Refusal(
@@ -94,14 +101,14 @@ export async function serveInbound(
       }
       throw e;
     }
-    peer = hello.f;
-    kind = hello.k;
+    // Only now, to a peer that proved the secret, may the answer tell
+    // whether it is a member.
+    if (!sh.peers.has(peer) || peer === sh.id) {
+      throw new Refusal("unknown_node", `node ${peer} is not a peer`, true);
+    }
     await writeAll(
       conn,
-      encodeFrame(
-        FrameKind.HelloOk,
-        encodeControl({ v: PROTOCOL_VERSION, c: sh.o.clusterId, f: sh.id }),
-      ),
+      encodeFrame(FrameKind.AuthOk, encodeControl({})),
       sh.o.writeTimeoutMs,
     );
     deadline.clear();
@@ -226,10 +233,84 @@ async function readHello(sh: Shared, reader: FrameReader): Promise<Hello> {
       true,
     );
   }
-  if (!sh.peers.has(hello.f) || hello.f === sh.id) {
-    throw new Refusal("unknown_node", `node ${hello.f} is not a peer`, true);
+  if (sh.keys !== undefined && hello.n === undefined) {
+    throw new Refusal(
+      "auth_required",
+      `node ${sh.id} requires peers to prove the cluster secret; give every node the same --peer-secret-file`,
+      true,
+    );
+  }
+  if (sh.keys === undefined && hello.n !== undefined) {
+    throw new Refusal(
+      "auth_not_configured",
+      `node ${sh.id} has no peer secret; give every node the same --peer-secret-file`,
+      true,
+    );
   }
   return hello;
+}
+
+// Answers the Hello (with this node's nonce and proof when a secret is
+// set), then reads the dialer's Auth frame and checks its proof. Nothing
+// else is read before that.
+async function authenticate(
+  sh: Shared,
+  conn: Deno.Conn,
+  reader: FrameReader,
+  hello: Hello,
+): Promise<void> {
+  const keys = sh.keys;
+  const reply: Record<string, unknown> = {
+    v: PROTOCOL_VERSION,
+    c: sh.o.clusterId,
+    f: sh.id,
+  };
+  let facts: HandshakeFacts | undefined;
+  if (keys !== undefined) {
+    facts = {
+      version: PROTOCOL_VERSION,
+      clusterId: sh.o.clusterId,
+      dialer: hello.f,
+      listener: sh.id,
+      kind: hello.k,
+      dialerNonce: hello.n!,
+      listenerNonce: randomNonce(),
+    };
+    reply.n = facts.listenerNonce;
+    reply.p = await keys.prove("listener", facts);
+  }
+  await writeAll(
+    conn,
+    encodeFrame(FrameKind.HelloOk, encodeControl(reply)),
+    sh.o.writeTimeoutMs,
+  );
+  const frame = await reader.read(MAX_HANDSHAKE_FRAME_BYTES);
+  if (frame === null) {
+    // Also what a dialer does that cannot verify this node's proof.
+    throw new Refusal(
+      "closed_during_handshake",
+      "peer closed the connection before proving itself",
+    );
+  }
+  sh.stats.bytesReceived += frame.body.byteLength + 5;
+  if (frame.kind !== FrameKind.Auth) {
+    throw new Refusal(
+      "bad_handshake",
+      `expected the peer's proof, got frame kind ${frame.kind}`,
+    );
+  }
+  const auth = parseAuth(frame.body);
+  if (typeof auth === "string") throw new Refusal("bad_handshake", auth);
+  if (facts === undefined) return;
+  if (
+    auth.p === undefined || !await keys!.verify("dialer", facts, auth.p)
+  ) {
+    throw new Refusal(
+      "bad_proof",
+      `node ${hello.f} did not prove the cluster secret`,
+      true,
+    );
+  }
 }
 
 async function messageLoop(
@@ -273,6 +354,11 @@ async function messageLoop(
       );
     }
     if (sh.closed) return;
+    // Removing a peer closes its connections, but frames already read
+    // into the buffer must not slip through either.
+    if (!sh.peers.has(peer)) {
+      throw new Refusal("unknown_node", `node ${peer} was removed`);
+    }
     sh.deliver(m);
   }
 }

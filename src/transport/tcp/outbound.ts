@@ -173,7 +173,7 @@ export class PeerLink {
       stream = await openStream(sh, this.peer, addr, "msg");
     } catch (e) {
       if (this.#state === "closed") return;
-      if (e instanceof HandshakeRefusedError) {
+      if (e instanceof HandshakeRefusedError && e.trusted) {
         sh.reportRefused(this.peer, e.reason);
       }
       this.#failed(`connect to ${addr} failed: ${errorText(e)}`);

@@ -7,8 +7,11 @@
  *
  * ```
  * dialer                                   listener
- *   Hello {v, c, f, t, k}  ───────────────▶  checks v, c, f (known), t (self)
- *                          ◀───────────────  HelloOk {v, c, f}  |  Reject {r, d} + close
+ *   Hello {v, c, f, t, k, n?}  ───────────▶  checks v, c, t (self), n present iff it has a secret
+ *                          ◀───────────────  HelloOk {v, c, f, n?, p?}  |  Reject {r, d} + close
+ *   checks f, p
+ *   Auth {p?}              ───────────────▶  checks p, then f (a current peer)
+ *                          ◀───────────────  AuthOk {}  |  Reject {r, d} + close
  * k = "msg":
  *   Message (msgpack)  × n ───────────────▶  decode, validate, deliver
  * k = "snap":
@@ -18,15 +21,27 @@
  *                          ◀───────────────  SnapAck {b, d: true} after delivery
  * ```
  *
+ * With a cluster secret, `n` are 32-byte nonces and `p` 32-byte proofs (see
+ * {@link ./auth.ts}); without one, both sides leave them out. A secret on
+ * one side only fails the handshake (`auth_required`, `auth_not_configured`).
+ * Nothing but the Auth frame is read before the dialer's proof is checked,
+ * and a refusal that could reveal membership (`unknown_node`) is sent only
+ * after it.
+ *
  * @module
  */
 
 import { decode, encode } from "../../codec/msgpack.ts";
 import { MAX_NODE_ID_LENGTH } from "../../codec/message.ts";
 import type { NodeId } from "../../raft/types.ts";
+import { NONCE_BYTES, PROOF_BYTES } from "./auth.ts";
 
-/** The protocol version sent in the handshake; peers must match exactly. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The protocol version sent in the handshake; peers must match exactly.
+ * Version 2 added peer authentication (the nonces, proofs and the Auth
+ * round trip).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** The largest handshake frame accepted (before the peer is known). */
 export const MAX_HANDSHAKE_FRAME_BYTES = 4096;
@@ -56,6 +71,10 @@ export const FrameKind = {
   SnapChunk: 6,
   /** Listener → dialer: snapshot bytes received, or done. */
   SnapAck: 7,
+  /** Dialer → listener: the dialer's proof (empty without a secret). */
+  Auth: 8,
+  /** Listener → dialer: the dialer is admitted; the stream may start. */
+  AuthOk: 9,
 } as const;
 
 /** Which stream a connection carries. */
@@ -73,6 +92,8 @@ export interface Hello {
   t: NodeId;
   /** The stream kind. */
   k: StreamKind;
+  /** The dialer's nonce; present when it has a secret. */
+  n?: Uint8Array;
 }
 
 /** The listener's acceptance. */
@@ -83,6 +104,16 @@ export interface HelloOk {
   c: string;
   /** The listener's node id. */
   f: NodeId;
+  /** The listener's nonce; present when it has a secret. */
+  n?: Uint8Array;
+  /** The listener's proof; present when it has a secret. */
+  p?: Uint8Array;
+}
+
+/** The dialer's proof. */
+export interface Auth {
+  /** The proof; present when it has a secret. */
+  p?: Uint8Array;
 }
 
 /** Encodes a control body (a small msgpack map). */
@@ -103,6 +134,10 @@ function decodeMap(body: Uint8Array): Record<string, unknown> | undefined {
   }
 }
 
+function isBytes(v: unknown, n: number): v is Uint8Array {
+  return v instanceof Uint8Array && v.byteLength === n;
+}
+
 function isId(v: unknown): v is string {
   return typeof v === "string" && v.length > 0 &&
     v.length <= MAX_NODE_ID_LENGTH;
@@ -112,7 +147,7 @@ function isId(v: unknown): v is string {
 export function parseHello(body: Uint8Array): Hello | string {
   const o = decodeMap(body);
   if (o === undefined) return "handshake is not a msgpack map";
-  const { v, c, f, t, k } = o;
+  const { v, c, f, t, k, n } = o;
   if (typeof v !== "number" || !Number.isSafeInteger(v)) {
     return "handshake version is not an integer";
   }
@@ -122,18 +157,41 @@ export function parseHello(body: Uint8Array): Hello | string {
   if (!isId(f)) return "handshake sender id is not a valid node id";
   if (!isId(t)) return "handshake recipient id is not a valid node id";
   if (k !== "msg" && k !== "snap") return "handshake stream kind is unknown";
-  return { v, c, f, t, k };
+  if (n !== undefined && !isBytes(n, NONCE_BYTES)) {
+    return `handshake nonce is not ${NONCE_BYTES} bytes`;
+  }
+  return n === undefined ? { v, c, f, t, k } : { v, c, f, t, k, n };
 }
 
 /** Parses a HelloOk body; returns it or an error text. */
 export function parseHelloOk(body: Uint8Array): HelloOk | string {
   const o = decodeMap(body);
   if (o === undefined) return "handshake reply is not a msgpack map";
-  const { v, c, f } = o;
+  const { v, c, f, n, p } = o;
   if (typeof v !== "number") return "handshake reply version is missing";
   if (typeof c !== "string") return "handshake reply cluster id is missing";
   if (!isId(f)) return "handshake reply node id is invalid";
-  return { v, c, f };
+  if (n !== undefined && !isBytes(n, NONCE_BYTES)) {
+    return `handshake reply nonce is not ${NONCE_BYTES} bytes`;
+  }
+  if (p !== undefined && !isBytes(p, PROOF_BYTES)) {
+    return `handshake reply proof is not ${PROOF_BYTES} bytes`;
+  }
+  const ok: HelloOk = { v, c, f };
+  if (n !== undefined) ok.n = n;
+  if (p !== undefined) ok.p = p;
+  return ok;
+}
+
+/** Parses an Auth body; returns it or an error text. */
+export function parseAuth(body: Uint8Array): Auth | string {
+  const o = decodeMap(body);
+  if (o === undefined) return "proof is not a msgpack map";
+  const { p } = o;
+  if (p !== undefined && !isBytes(p, PROOF_BYTES)) {
+    return `proof is not ${PROOF_BYTES} bytes`;
+  }
+  return p === undefined ? {} : { p };
 }
 
 /** Parses a Reject body into `{ reason, detail }` (best effort). */

@@ -6,6 +6,7 @@
  */
 
 import type { Message, NodeId } from "../../raft/types.ts";
+import type { PeerKeys } from "./auth.ts";
 import type { TlsMaterial } from "./net.ts";
 
 /** Severity of a log record. */
@@ -90,11 +91,23 @@ export interface TcpTransportOptions {
   maxPendingHandshakes?: number;
   /** Optional TLS for all peer connections. */
   tls?: TcpTlsOptions;
+  /**
+   * The cluster secret, or two during a rotation: every connection then
+   * proves in both directions that each end knows one (strings are UTF-8;
+   * at least 16 bytes each). The first proves this node; any of them
+   * verifies a peer. Without secrets (the default) peers are admitted on
+   * their cluster id and node id alone, and a peer that has a secret is
+   * refused.
+   */
+  secrets?: readonly (string | Uint8Array)[];
   /** Called (asynchronously) when a snapshot send to `to` finished or failed. */
   onSnapshotStatus?: (to: NodeId, ok: boolean) => void;
   /** Called (asynchronously) when a connection to `to` failed or broke. */
   onUnreachable?: (to: NodeId) => void;
-  /** Called (asynchronously) when `to` refused our handshake, with its reason code. */
+  /**
+   * Called (asynchronously) when `to` refused our handshake, with its reason
+   * code; with a secret, only for refusals made after `to` proved it.
+   */
   onRefused?: (to: NodeId, reason: string) => void;
   /** Source of jitter in `[0, 1)`; defaults to `Math.random`. */
   random?: () => number;
@@ -107,6 +120,7 @@ export type ResolvedOptions =
       TcpTransportOptions,
       | "peers"
       | "tls"
+      | "secrets"
       | "onSnapshotStatus"
       | "onUnreachable"
       | "onRefused"
@@ -223,6 +237,8 @@ export interface TcpTransportStats {
   reconnects: number;
   /** Outbound connect or handshake attempts that failed, plus established outbound connections that broke. */
   connectFailures: number;
+  /** Outbound handshakes in which the listener failed to prove the secret (or sent no proof). */
+  badListenerProofs: number;
   /** Inbound connections closed by this node, by reason code. */
   rejected: Record<string, number>;
   /** Snapshots fully delivered to a peer. */
@@ -259,6 +275,7 @@ export function emptyStats(): TcpTransportStats {
     connects: 0,
     reconnects: 0,
     connectFailures: 0,
+    badListenerProofs: 0,
     rejected: {},
     snapshotsSent: 0,
     snapshotsFailed: 0,
@@ -280,6 +297,8 @@ export class Shared {
   readonly stats: TcpTransportStats = emptyStats();
   /** TLS material, when TLS is on. */
   readonly tls: TlsMaterial | undefined;
+  /** The cluster secrets, when peers must authenticate. */
+  readonly keys: PeerKeys | undefined;
   /** Set once the transport is closing. */
   closed = false;
   /** The inbound handler. */
@@ -291,9 +310,14 @@ export class Shared {
   readonly #tasks = new Set<Promise<unknown>>();
 
   /** Creates the shared state. */
-  constructor(o: ResolvedOptions, tls: TlsMaterial | undefined) {
+  constructor(
+    o: ResolvedOptions,
+    tls: TlsMaterial | undefined,
+    keys?: PeerKeys,
+  ) {
     this.o = o;
     this.tls = tls;
+    this.keys = keys;
   }
 
   /** This node's id. */

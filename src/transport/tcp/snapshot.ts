@@ -270,6 +270,9 @@ export async function receiveSnapshot(
       }
     }
     chunks.length = 0;
+    if (!sh.peers.has(peer)) {
+      return { reason: "unknown_node", detail: `node ${peer} was removed` };
+    }
     m.snapshot = { metadata: m.snapshot.metadata, data };
     sh.stats.snapshotsReceived++;
     sh.log("info", "Snapshot received", {
