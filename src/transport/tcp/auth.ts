@@ -29,13 +29,7 @@
  */
 
 import type { NodeId } from "../../raft/types.ts";
-import type { StreamKind } from "./protocol.ts";
-
-/** Bytes of a handshake nonce. */
-export const NONCE_BYTES = 32;
-
-/** Bytes of a proof (an HMAC-SHA-256). */
-export const PROOF_BYTES = 32;
+import { NONCE_BYTES, type StreamKind } from "./protocol.ts";
 
 /** The shortest secret accepted, in bytes. */
 export const MIN_SECRET_BYTES = 16;

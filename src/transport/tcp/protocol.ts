@@ -34,7 +34,12 @@
 import { decode, encode } from "../../codec/msgpack.ts";
 import { MAX_NODE_ID_LENGTH } from "../../codec/message.ts";
 import type { NodeId } from "../../raft/types.ts";
-import { NONCE_BYTES, PROOF_BYTES } from "./auth.ts";
+
+/** Bytes of a handshake nonce. */
+export const NONCE_BYTES = 32;
+
+/** Bytes of a proof (an HMAC-SHA-256). */
+export const PROOF_BYTES = 32;
 
 /**
  * The protocol version sent in the handshake; peers must match exactly.
