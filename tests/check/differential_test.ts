@@ -20,6 +20,7 @@ import {
   UNKNOWN,
 } from "../../src/check/mod.ts";
 import { bruteForce } from "./helpers.ts";
+import { assertProperty } from "../support/property.ts";
 
 interface Raw {
   client: number;
@@ -156,8 +157,9 @@ function agree(
   }
 }
 
-Deno.test("differential: register histories agree with brute force", () => {
-  fc.assert(
+Deno.test("differential: register histories agree with brute force", (t) => {
+  assertProperty(
+    t,
     fc.property(history(registerOp), (raws) => {
       for (const [name, model] of models) agree(name, model, raws);
     }),
@@ -165,8 +167,9 @@ Deno.test("differential: register histories agree with brute force", () => {
   );
 });
 
-Deno.test("differential: medium histories agree with brute force", () => {
-  fc.assert(
+Deno.test("differential: medium histories agree with brute force", (t) => {
+  assertProperty(
+    t,
     fc.property(
       fc.oneof(history(registerOp, medium), history(lockOp, medium)),
       (raws) => {
@@ -179,8 +182,9 @@ Deno.test("differential: medium histories agree with brute force", () => {
   );
 });
 
-Deno.test("differential: lock histories agree with brute force", () => {
-  fc.assert(
+Deno.test("differential: lock histories agree with brute force", (t) => {
+  assertProperty(
+    t,
     fc.property(history(lockOp), (raws) => {
       for (const [name, model] of lockModels) agree(name, model, raws);
     }),
@@ -218,8 +222,9 @@ function searchWithOptional<S, I, O>(
   return true;
 }
 
-Deno.test("differential: operations that may or may not have happened in their window", () => {
-  fc.assert(
+Deno.test("differential: operations that may or may not have happened in their window", (t) => {
+  assertProperty(
+    t,
     fc.property(
       fc.oneof(history(registerOp), history(lockOp)),
       fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }),

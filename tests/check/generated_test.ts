@@ -15,6 +15,7 @@ import {
   toOperations,
 } from "../../src/check/mod.ts";
 import { injectStaleRead, simulateLocks, simulateRegister } from "./helpers.ts";
+import { assertProperty } from "../support/property.ts";
 
 const params = fc.record({
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
@@ -27,8 +28,9 @@ const params = fc.record({
   maxTick: fc.constantFrom(0, 1, 3, 10),
 });
 
-Deno.test("generated: a correct register always checks ok", () => {
-  fc.assert(
+Deno.test("generated: a correct register always checks ok", (t) => {
+  assertProperty(
+    t,
     fc.property(params, (p) => {
       const events = simulateRegister(p);
       const res = check(events, registerModel(), { timeoutMs: 5000 });
@@ -38,9 +40,10 @@ Deno.test("generated: a correct register always checks ok", () => {
   );
 });
 
-Deno.test("generated: one stale read makes it illegal", () => {
+Deno.test("generated: one stale read makes it illegal", (t) => {
   let injected = 0;
-  fc.assert(
+  assertProperty(
+    t,
     fc.property(params, (p) => {
       const events = simulateRegister({ ...p, ops: p.ops + 50 });
       const bad = injectStaleRead(events, p.seed);
@@ -59,8 +62,9 @@ Deno.test("generated: one stale read makes it illegal", () => {
   assert.ok(injected >= 40, `only ${injected} histories had a stale read`);
 });
 
-Deno.test("generated: a correct lock service always checks ok", () => {
-  fc.assert(
+Deno.test("generated: a correct lock service always checks ok", (t) => {
+  assertProperty(
+    t,
     fc.property(
       fc.integer({ min: 0, max: 2 ** 31 - 1 }),
       fc.integer({ min: 1, max: 10 }),
