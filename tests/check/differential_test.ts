@@ -19,7 +19,7 @@ import {
   type Status,
   UNKNOWN,
 } from "../../src/check/mod.ts";
-import { bruteForce } from "./helpers.ts";
+import { bruteForce, STEP_BUDGET } from "./helpers.ts";
 import { assertProperty } from "../support/property.ts";
 
 interface Raw {
@@ -129,7 +129,7 @@ function agree(
 ): void {
   const ops = toOps(raws);
   const expected = bruteForce(model, ops);
-  const res = check(ops, model, { timeoutMs: 5000 });
+  const res = check(ops, model, STEP_BUDGET);
   assert.equal(
     res.result,
     expected ? "ok" : "illegal",
@@ -137,7 +137,7 @@ function agree(
   );
   if (res.failure === undefined) return;
   // Without shrinking, the operations the search looked at are illegal.
-  const raw = check(ops, model, { timeoutMs: 5000, minimize: false });
+  const raw = check(ops, model, { ...STEP_BUDGET, minimize: false });
   const seen = new Set(raw.failure!.operations.map((o) => o.id));
   assert.equal(
     bruteForce(model, ops.filter((o) => seen.has(o.id))),
@@ -214,7 +214,7 @@ function searchWithOptional<S, I, O>(
       };
     });
     const r = search(model, sops, {
-      now: () => performance.now(),
+      now: () => 0,
       deadline: Infinity,
     });
     if (r.result !== "ok") return false;

@@ -15,7 +15,7 @@ import {
   toEvents,
   toOperations,
 } from "../../src/check/mod.ts";
-import { simulateRegister } from "./helpers.ts";
+import { simulateRegister, STEP_BUDGET } from "./helpers.ts";
 import { assertProperty } from "../support/property.ts";
 
 Deno.test("recorder: ids, times from the injected clock, completions", () => {
@@ -63,7 +63,7 @@ Deno.test("recorder: the default clock moves forward", () => {
   rec.ok(id, null);
   const [inv, ok] = rec.events();
   assert.ok(ok.time >= inv.time);
-  assert.equal(check(rec.events(), registerModel()).result, "ok");
+  assert.equal(check(rec.events(), registerModel(), STEP_BUDGET).result, "ok");
 });
 
 Deno.test("operations: pairing rules", () => {
