@@ -100,14 +100,14 @@ export function minimize<State, Input, Output>(
   let tests = 0;
   let steps = 0;
   const maxSteps = limits.maxSteps ?? Infinity;
-  let outOfTime = false;
-  const timeLeft = (): boolean => {
+  let outOfBudget = false;
+  const budgetLeft = (): boolean => {
     if (
-      !outOfTime && (steps >= maxSteps || limits.now() > limits.deadline)
+      !outOfBudget && (steps >= maxSteps || limits.now() > limits.deadline)
     ) {
-      outOfTime = true;
+      outOfBudget = true;
     }
-    return !outOfTime;
+    return !outOfBudget;
   };
   /** One search within what is left of both budgets. */
   const run: Run<State, Input, Output> = (from, sub) => {
@@ -172,7 +172,7 @@ export function minimize<State, Input, Output>(
    * value it expected, an artefact of dropping.)
    */
   const illegalAlone = (req: readonly number[]): boolean => {
-    if (!timeLeft()) return false;
+    if (!budgetLeft()) return false;
     tests++;
     const inReq = new Set(req);
     const seen = new Set(req);
@@ -190,15 +190,15 @@ export function minimize<State, Input, Output>(
   };
   /** Is `req` (closed) illegal with every other operation optional? */
   const illegalHonest = (req: readonly number[]): boolean => {
-    if (!timeLeft()) return false;
+    if (!budgetLeft()) return false;
     tests++;
     // Cheap proofs first: cut the history at an invocation of `req`.
     const starts = [
       ...new Set(req.filter((i) => ops[i].required).map((i) => ops[i].start)),
     ].sort((a, b) => b - a);
     for (const cut of starts.slice(0, -1)) {
-      if (!timeLeft()) return false;
-      if (provenAfterCut(model, ops, req, cut, run, timeLeft)) return true;
+      if (!budgetLeft()) return false;
+      if (provenAfterCut(model, ops, req, cut, run, budgetLeft)) return true;
     }
     const { sub } = withOthersOptional(ops, req);
     return run(model, sub).result === "illegal";
@@ -206,12 +206,12 @@ export function minimize<State, Input, Output>(
 
   // Phase 1: cheap checks. Whatever happens next, `quick` is illegal alone
   // (but for the sources of its sources).
-  const quick = ddmin(candidates, close, illegalAlone, timeLeft);
-  if (!timeLeft()) return { witness: quick, minimal: false, tests, steps };
+  const quick = ddmin(candidates, close, illegalAlone, budgetLeft);
+  if (!budgetLeft()) return { witness: quick, minimal: false, tests, steps };
   if (illegalHonest(quick)) {
     return { witness: quick, minimal: true, tests, steps };
   }
-  if (!timeLeft()) return { witness: quick, minimal: false, tests, steps };
+  if (!budgetLeft()) return { witness: quick, minimal: false, tests, steps };
 
   // Phase 2: honest checks. Weaken the longest prefix first.
   const req = candidates.slice().sort((a, b) =>
@@ -219,17 +219,17 @@ export function minimize<State, Input, Output>(
   );
   let lo = 0;
   let hi = req.length - 1;
-  while (lo < hi && timeLeft()) {
+  while (lo < hi && budgetLeft()) {
     const mid = (lo + hi + 1) >> 1;
     if (illegalHonest(close(req.slice(mid)))) lo = mid;
     else hi = mid - 1;
   }
-  const honest = ddmin(req.slice(lo), close, illegalHonest, timeLeft);
-  if (!timeLeft() && honest.length > quick.length) {
+  const honest = ddmin(req.slice(lo), close, illegalHonest, budgetLeft);
+  if (!budgetLeft() && honest.length > quick.length) {
     // Out of time: the smaller witness, illegal alone, reads better.
     return { witness: quick, minimal: false, tests, steps };
   }
-  return { witness: honest, minimal: timeLeft(), tests, steps };
+  return { witness: honest, minimal: budgetLeft(), tests, steps };
 }
 
 /** Runs one search of a minimization, within its budgets. */
