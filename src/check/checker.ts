@@ -8,6 +8,12 @@
  * shrunk to a small failing sub-history (see `minimize.ts`). A time budget
  * bounds the whole check: when it runs out the answer is `unknown`.
  *
+ * Step budgets (`maxSteps`, `minimizeMaxSteps`) bound the same work by
+ * counting search steps instead: with them and a clock that stands still
+ * (`now: () => 0`, which turns the time budgets off), the result depends on
+ * nothing but the history and the options, never on the machine's speed or
+ * load (what tests want).
+ *
  * @module
  */
 
@@ -37,7 +43,24 @@ export interface CheckOptions {
    * smaller of 2 000 and `timeoutMs`).
    */
   minimizeTimeoutMs?: number;
-  /** The clock (default `performance.now()`). */
+  /**
+   * Budget for the search, in search steps over all partitions (default
+   * unlimited). Like the clock it is looked at every `checkEvery` steps, so
+   * a partition may overrun it by less than that (and a small one is still
+   * decided after it ran out). When it runs out the result is `unknown`
+   * (unless a partition was already illegal).
+   */
+  maxSteps?: number;
+  /**
+   * Budget for shrinking, in search steps over all its checks (default
+   * unlimited). When it runs out the witness is not `minimal`.
+   */
+  minimizeMaxSteps?: number;
+  /**
+   * The clock (default `performance.now()`). One that stands still
+   * (`() => 0`) turns the time budgets off: the step budgets alone bound
+   * the check, and the result no longer depends on the machine's speed.
+   */
   now?: () => number;
   /** Read the clock every this many search steps (a power of two, default 1024). */
   checkEvery?: number;
@@ -100,6 +123,8 @@ export interface CheckResult {
   operations: number;
   /** Search steps taken (minimization excluded). */
   steps: number;
+  /** Search steps taken minimizing. */
+  minimizeSteps: number;
   /** Time taken, in milliseconds (minimization included). */
   timeMs: number;
   /** Time spent minimizing, in milliseconds. */
@@ -125,6 +150,7 @@ export function check<State, Input, Output>(
   const t0 = now();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const deadline = t0 + timeoutMs;
+  const maxSteps = options.maxSteps ?? Infinity;
   const all = isEventHistory(history)
     ? toOperations(history)
     : (history as readonly Operation[]).slice();
@@ -160,6 +186,7 @@ export function check<State, Input, Output>(
     unknownPartitions: [],
     operations: ops.length,
     steps: 0,
+    minimizeSteps: 0,
     timeMs: 0,
     minimizeMs: 0,
   };
@@ -181,6 +208,7 @@ export function check<State, Input, Output>(
     const r = search(model, sops, {
       now,
       deadline,
+      maxSteps: Math.max(0, maxSteps - result.steps),
       checkEvery: options.checkEvery,
     });
     result.steps += r.steps;
@@ -206,10 +234,12 @@ export function check<State, Input, Output>(
         now,
         deadline: m0 + budget,
         maxStepsPerTest: Infinity,
+        maxSteps: options.minimizeMaxSteps,
         checkEvery: options.checkEvery,
       });
       witness = mz.witness;
       minimal = mz.minimal;
+      result.minimizeSteps = mz.steps;
     }
     // A short explanation budget: it falls back to the witness alone.
     const why = explain(model, sops, witness, {

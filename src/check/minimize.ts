@@ -35,14 +35,20 @@
  *    the candidates with honesty checks: first a binary search for the
  *    longest prefix (by completion) that can be weakened, then ddmin.
  *
- * When the budget runs out, the smallest witness found so far is returned:
- * illegal with the sources of its sources optional, maybe not honest.
+ * When the budget (time, or search steps over all checks) runs out, the
+ * smallest witness found so far is returned: illegal with the sources of
+ * its sources optional, maybe not honest.
  *
  * @module
  */
 
 import type { Model } from "./model.ts";
-import { search, type SearchLimits, type SearchOp } from "./search.ts";
+import {
+  search,
+  type SearchLimits,
+  type SearchOp,
+  type SearchResult,
+} from "./search.ts";
 
 /** What minimization produced. */
 export interface Minimized {
@@ -56,6 +62,8 @@ export interface Minimized {
   minimal: boolean;
   /** Checks run. */
   tests: number;
+  /** Search steps taken by all checks. */
+  steps: number;
 }
 
 /** Limits of a minimization. */
@@ -66,6 +74,11 @@ export interface MinimizeLimits {
   deadline: number;
   /** Steps allowed per check. */
   maxStepsPerTest: number;
+  /**
+   * Steps allowed over all checks (default unlimited): a budget that, unlike
+   * the deadline, does not depend on the machine's speed.
+   */
+  maxSteps?: number;
   /** Read the clock every this many search steps. */
   checkEvery?: number;
 }
@@ -85,16 +98,27 @@ export function minimize<State, Input, Output>(
       ? relevant
       : ops.map((_, i) => i)).filter((i) => ops[i].required);
   let tests = 0;
-  let outOfTime = false;
-  const searchLimits: SearchLimits = {
-    now: limits.now,
-    deadline: limits.deadline,
-    maxSteps: limits.maxStepsPerTest,
-    checkEvery: limits.checkEvery,
+  let steps = 0;
+  const maxSteps = limits.maxSteps ?? Infinity;
+  let outOfBudget = false;
+  const budgetLeft = (): boolean => {
+    if (
+      !outOfBudget && (steps >= maxSteps || limits.now() > limits.deadline)
+    ) {
+      outOfBudget = true;
+    }
+    return !outOfBudget;
   };
-  const timeLeft = (): boolean => {
-    if (!outOfTime && limits.now() > limits.deadline) outOfTime = true;
-    return !outOfTime;
+  /** One search within what is left of both budgets. */
+  const run: Run<State, Input, Output> = (from, sub) => {
+    const r = search(from, sub, {
+      now: limits.now,
+      deadline: limits.deadline,
+      maxSteps: Math.min(limits.maxStepsPerTest, Math.max(0, maxSteps - steps)),
+      checkEvery: limits.checkEvery,
+    });
+    steps += r.steps;
+    return r;
   };
 
   // Who observes and produces which values. Operations of unknown outcome
@@ -148,7 +172,7 @@ export function minimize<State, Input, Output>(
    * value it expected, an artefact of dropping.)
    */
   const illegalAlone = (req: readonly number[]): boolean => {
-    if (!timeLeft()) return false;
+    if (!budgetLeft()) return false;
     tests++;
     const inReq = new Set(req);
     const seen = new Set(req);
@@ -162,31 +186,32 @@ export function minimize<State, Input, Output>(
         if (!inReq.has(p)) sub.push({ ...ops[p], required: false });
       }
     }
-    const r = search(model, sub, searchLimits);
-    return r.result === "illegal";
+    return run(model, sub).result === "illegal";
   };
   /** Is `req` (closed) illegal with every other operation optional? */
   const illegalHonest = (req: readonly number[]): boolean => {
-    if (!timeLeft()) return false;
+    if (!budgetLeft()) return false;
     tests++;
     // Cheap proofs first: cut the history at an invocation of `req`.
     const starts = [
       ...new Set(req.filter((i) => ops[i].required).map((i) => ops[i].start)),
     ].sort((a, b) => b - a);
     for (const cut of starts.slice(0, -1)) {
-      if (!timeLeft()) return false;
-      if (provenAfterCut(model, ops, req, cut, searchLimits)) return true;
+      if (!budgetLeft()) return false;
+      if (provenAfterCut(model, ops, req, cut, run, budgetLeft)) return true;
     }
     const { sub } = withOthersOptional(ops, req);
-    return search(model, sub, searchLimits).result === "illegal";
+    return run(model, sub).result === "illegal";
   };
 
   // Phase 1: cheap checks. Whatever happens next, `quick` is illegal alone
   // (but for the sources of its sources).
-  const quick = ddmin(candidates, close, illegalAlone, timeLeft);
-  if (!timeLeft()) return { witness: quick, minimal: false, tests };
-  if (illegalHonest(quick)) return { witness: quick, minimal: true, tests };
-  if (!timeLeft()) return { witness: quick, minimal: false, tests };
+  const quick = ddmin(candidates, close, illegalAlone, budgetLeft);
+  if (!budgetLeft()) return { witness: quick, minimal: false, tests, steps };
+  if (illegalHonest(quick)) {
+    return { witness: quick, minimal: true, tests, steps };
+  }
+  if (!budgetLeft()) return { witness: quick, minimal: false, tests, steps };
 
   // Phase 2: honest checks. Weaken the longest prefix first.
   const req = candidates.slice().sort((a, b) =>
@@ -194,18 +219,24 @@ export function minimize<State, Input, Output>(
   );
   let lo = 0;
   let hi = req.length - 1;
-  while (lo < hi && timeLeft()) {
+  while (lo < hi && budgetLeft()) {
     const mid = (lo + hi + 1) >> 1;
     if (illegalHonest(close(req.slice(mid)))) lo = mid;
     else hi = mid - 1;
   }
-  const honest = ddmin(req.slice(lo), close, illegalHonest, timeLeft);
-  if (!timeLeft() && honest.length > quick.length) {
+  const honest = ddmin(req.slice(lo), close, illegalHonest, budgetLeft);
+  if (!budgetLeft() && honest.length > quick.length) {
     // Out of time: the smaller witness, illegal alone, reads better.
-    return { witness: quick, minimal: false, tests };
+    return { witness: quick, minimal: false, tests, steps };
   }
-  return { witness: honest, minimal: timeLeft(), tests };
+  return { witness: honest, minimal: budgetLeft(), tests, steps };
 }
+
+/** Runs one search of a minimization, within its budgets. */
+type Run<State, Input, Output> = (
+  model: Model<State, Input, Output>,
+  ops: SearchOp<Input, Output>[],
+) => SearchResult<State>;
 
 /**
  * The search operations of `req` (required) and of every other operation
@@ -253,7 +284,8 @@ function provenAfterCut<State, Input, Output>(
   ops: readonly SearchOp<Input, Output>[],
   req: readonly number[],
   cut: number,
-  limits: SearchLimits,
+  run: Run<State, Input, Output>,
+  more: () => boolean,
 ): boolean {
   const inReq = new Set(req);
   const before: number[] = [];
@@ -284,7 +316,7 @@ function provenAfterCut<State, Input, Output>(
   };
   add(model.init(), 0);
   for (let k = 0; k < states.length; k++) {
-    if (limits.now() > limits.deadline) return false;
+    if (!more()) return false;
     for (const i of before) {
       const o = ops[i];
       const r = model.step(states[k], o.input, o.output);
@@ -311,7 +343,7 @@ function provenAfterCut<State, Input, Output>(
     const from: Model<State, Input, Output> = Object.create(model, {
       init: { value: () => s0 },
     });
-    if (search(from, sub, limits).result !== "illegal") return false;
+    if (run(from, sub).result !== "illegal") return false;
   }
   return true;
 }

@@ -43,7 +43,10 @@
  * operations check in 10–120 ms (about 100 000–400 000 operations a
  * second). Contention on one key is what costs: 20 writers racing on a
  * single key with few reads can exhaust the budget. Always pass a
- * `timeoutMs`; the answer is then `unknown` rather than a hang.
+ * `timeoutMs`; the answer is then `unknown` rather than a hang. For an
+ * answer that does not depend on the machine's speed (tests), bound the
+ * search and the shrinking in steps instead (`maxSteps`,
+ * `minimizeMaxSteps`) with a clock that stands still (`now: () => 0`).
  *
  * @module
  */

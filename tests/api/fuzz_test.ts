@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { TestCluster } from "../support/cluster.ts";
+import { assertProperty } from "../support/property.ts";
 
 const word = fc.oneof(
   fc.string({ minLength: 1, maxLength: 12 }).map(encodeURIComponent),
@@ -94,13 +95,14 @@ const json = fc.oneof(
   fc.uint8Array({ maxLength: 64 }).map((b) => new TextDecoder().decode(b)),
 );
 
-Deno.test("random requests never get a 500 and never hurt a node", async () => {
+Deno.test("random requests never get a 500 and never hurt a node", async (t) => {
   const c = await TestCluster.start(3);
   try {
     await c.waitForLeader();
     const urls = c.urls();
     const seen = new Map<number, number>();
-    await fc.assert(
+    await assertProperty(
+      t,
       fc.asyncProperty(
         fc.oneof(
           {

@@ -7,6 +7,7 @@ import {
   type WatcherLog,
   writeId,
 } from "../../src/chaos/watch_check.ts";
+import { assertProperty } from "../support/property.ts";
 
 const put = (revision: number, key: string, value = `v${revision}`) => ({
   revision,
@@ -318,8 +319,9 @@ const scenario: fc.Arbitrary<[SeenEvent[], WatcherLog[]]> = fc
     );
   });
 
-Deno.test("checkWatches: slices of one history always pass (property)", () => {
-  fc.assert(
+Deno.test("checkWatches: slices of one history always pass (property)", (t) => {
+  assertProperty(
+    t,
     fc.property(scenario, fc.boolean(), ([history, watchers], withAcks) => {
       const r = checkWatches(watchers, withAcks ? acks(history) : []);
       assert.deepEqual(r.anomalies, []);
@@ -332,8 +334,9 @@ Deno.test("checkWatches: slices of one history always pass (property)", () => {
   );
 });
 
-Deno.test("checkWatches: removing one event from one watcher always fails (property)", () => {
-  fc.assert(
+Deno.test("checkWatches: removing one event from one watcher always fails (property)", (t) => {
+  assertProperty(
+    t,
     fc.property(
       scenario,
       fc.nat(),

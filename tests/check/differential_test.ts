@@ -19,7 +19,8 @@ import {
   type Status,
   UNKNOWN,
 } from "../../src/check/mod.ts";
-import { bruteForce } from "./helpers.ts";
+import { bruteForce, STEP_BUDGET } from "./helpers.ts";
+import { assertProperty } from "../support/property.ts";
 
 interface Raw {
   client: number;
@@ -128,7 +129,7 @@ function agree(
 ): void {
   const ops = toOps(raws);
   const expected = bruteForce(model, ops);
-  const res = check(ops, model, { timeoutMs: 5000 });
+  const res = check(ops, model, STEP_BUDGET);
   assert.equal(
     res.result,
     expected ? "ok" : "illegal",
@@ -136,7 +137,7 @@ function agree(
   );
   if (res.failure === undefined) return;
   // Without shrinking, the operations the search looked at are illegal.
-  const raw = check(ops, model, { timeoutMs: 5000, minimize: false });
+  const raw = check(ops, model, { ...STEP_BUDGET, minimize: false });
   const seen = new Set(raw.failure!.operations.map((o) => o.id));
   assert.equal(
     bruteForce(model, ops.filter((o) => seen.has(o.id))),
@@ -156,8 +157,9 @@ function agree(
   }
 }
 
-Deno.test("differential: register histories agree with brute force", () => {
-  fc.assert(
+Deno.test("differential: register histories agree with brute force", (t) => {
+  assertProperty(
+    t,
     fc.property(history(registerOp), (raws) => {
       for (const [name, model] of models) agree(name, model, raws);
     }),
@@ -165,8 +167,9 @@ Deno.test("differential: register histories agree with brute force", () => {
   );
 });
 
-Deno.test("differential: medium histories agree with brute force", () => {
-  fc.assert(
+Deno.test("differential: medium histories agree with brute force", (t) => {
+  assertProperty(
+    t,
     fc.property(
       fc.oneof(history(registerOp, medium), history(lockOp, medium)),
       (raws) => {
@@ -179,8 +182,9 @@ Deno.test("differential: medium histories agree with brute force", () => {
   );
 });
 
-Deno.test("differential: lock histories agree with brute force", () => {
-  fc.assert(
+Deno.test("differential: lock histories agree with brute force", (t) => {
+  assertProperty(
+    t,
     fc.property(history(lockOp), (raws) => {
       for (const [name, model] of lockModels) agree(name, model, raws);
     }),
@@ -210,7 +214,7 @@ function searchWithOptional<S, I, O>(
       };
     });
     const r = search(model, sops, {
-      now: () => performance.now(),
+      now: () => 0,
       deadline: Infinity,
     });
     if (r.result !== "ok") return false;
@@ -218,8 +222,9 @@ function searchWithOptional<S, I, O>(
   return true;
 }
 
-Deno.test("differential: operations that may or may not have happened in their window", () => {
-  fc.assert(
+Deno.test("differential: operations that may or may not have happened in their window", (t) => {
+  assertProperty(
+    t,
     fc.property(
       fc.oneof(history(registerOp), history(lockOp)),
       fc.array(fc.boolean(), { minLength: 7, maxLength: 7 }),

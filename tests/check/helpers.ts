@@ -1,9 +1,11 @@
 /**
- * Helpers for the checker's tests: a builder of hand-made histories and a
- * generator of histories from a simulated atomic register.
+ * Helpers for the checker's tests: a builder of hand-made histories, a
+ * generator of histories from a simulated atomic register, and check
+ * options whose outcome does not depend on the machine.
  */
 
 import {
+  type CheckOptions,
   type ClientId,
   type HistoryEvent,
   HistoryRecorder,
@@ -15,6 +17,21 @@ import {
   UNKNOWN,
   type Unknown,
 } from "../../src/check/mod.ts";
+
+/**
+ * Check options for tests: budgets in search steps and a clock that stands
+ * still (so no time budget runs out), so a verdict, and whether a witness
+ * is minimal, are the same on every machine however loaded. The search
+ * budget is 10 times what the largest generated history needs (about 2
+ * million steps). Shrinking nearly always takes under 3 million steps; the
+ * rare history that needs more (one generated case takes 40 million, 7 s)
+ * is reported not minimal rather than slowing the tests down.
+ */
+export const STEP_BUDGET: Readonly<CheckOptions> = Object.freeze({
+  now: () => 0,
+  maxSteps: 20_000_000,
+  minimizeMaxSteps: 5_000_000,
+});
 
 /** Builds a history from operations given with explicit times. */
 export class Hist {

@@ -12,10 +12,10 @@ import {
   type LockModelOptions,
   registerModel,
 } from "../../src/check/mod.ts";
-import { Hist, l, r } from "./helpers.ts";
+import { Hist, l, r, STEP_BUDGET } from "./helpers.ts";
 
 function verdict(h: Hist, options: LockModelOptions = {}): CheckResult {
-  return check(h.events(), lockModel(options));
+  return check(h.events(), lockModel(options), STEP_BUDGET);
 }
 
 const NEVER = { leasesMayExpire: false };
@@ -216,13 +216,16 @@ Deno.test("lock: registers and locks share one history", () => {
     .ok("b", l.acquire("L"), 6, 7, 2)
     .ok("b", l.fenced("L", 2, "k", "v2"), 8, 9)
     .ok("a", r.read("k"), 10, 11, "v2");
-  assert.equal(check(h.events(), lockModel()).result, "ok");
-  assert.equal(check(h.events(), registerModel()).result, "ok");
+  assert.equal(check(h.events(), lockModel(), STEP_BUDGET).result, "ok");
+  assert.equal(check(h.events(), registerModel(), STEP_BUDGET).result, "ok");
   const stale = new Hist()
     .ok("a", l.fenced("L", 1, "k", "v1"), 2, 3)
     .ok("a", l.fenced("L", 2, "k", "v2"), 4, 5)
     .ok("b", r.read("k"), 6, 7, "v1");
-  assert.equal(check(stale.events(), registerModel()).result, "illegal");
+  assert.equal(
+    check(stale.events(), registerModel(), STEP_BUDGET).result,
+    "illegal",
+  );
 });
 
 Deno.test("lock: malformed operations are reported", () => {

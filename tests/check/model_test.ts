@@ -12,7 +12,7 @@ import {
   type StepResult,
   UNKNOWN,
 } from "../../src/check/mod.ts";
-import { Hist } from "./helpers.ts";
+import { Hist, STEP_BUDGET } from "./helpers.ts";
 
 /** A FIFO queue: `enqueue(value)`, `dequeue() → value | null`. */
 const queue: Model<unknown[], Op, unknown> = {
@@ -39,7 +39,7 @@ Deno.test("model: a custom queue, concurrent enqueues in either order", () => {
     .ok("c", deq, 11, 12, 2)
     .ok("c", deq, 13, 14, 1)
     .ok("c", deq, 15, 16, null);
-  const res = check(h.events(), queue);
+  const res = check(h.events(), queue, STEP_BUDGET);
   assert.equal(res.result, "ok");
   assert.equal(res.partitions, 1);
 });
@@ -50,7 +50,7 @@ Deno.test("model: a custom queue that hands out one item twice", () => {
     .ok("b", enq(2), 0, 10)
     .ok("c", deq, 11, 12, 1)
     .ok("d", deq, 13, 14, 1);
-  const res = check(h.events(), queue);
+  const res = check(h.events(), queue, STEP_BUDGET);
   assert.equal(res.result, "illegal");
   assert.equal(res.failure?.key, "");
   const text = formatReport(res);
@@ -66,16 +66,16 @@ Deno.test("model: an enqueue of unknown outcome may or may not be there", () => 
     .ok("b", enq(2), 6, 7)
     .ok("c", deq, 8, 9, 1)
     .ok("c", deq, 10, 11, 2);
-  assert.equal(check(h.events(), queue).result, "ok");
+  assert.equal(check(h.events(), queue, STEP_BUDGET).result, "ok");
   const without = new Hist()
     .info("a", enq(1), 0, 5)
     .ok("b", enq(2), 6, 7)
     .ok("c", deq, 8, 9, 2)
     .ok("c", deq, 10, 11, null);
-  assert.equal(check(without.events(), queue).result, "ok");
+  assert.equal(check(without.events(), queue, STEP_BUDGET).result, "ok");
   const late = new Hist()
     .ok("b", enq(2), 0, 1)
     .info("a", enq(1), 2, 5)
     .ok("c", deq, 8, 9, 1);
-  assert.equal(check(late.events(), queue).result, "illegal");
+  assert.equal(check(late.events(), queue, STEP_BUDGET).result, "illegal");
 });

@@ -10,10 +10,10 @@ import {
   HistoryRecorder,
   registerModel,
 } from "../../src/check/mod.ts";
-import { Hist, r } from "./helpers.ts";
+import { Hist, r, STEP_BUDGET } from "./helpers.ts";
 
 function verdict(h: Hist, options = {}): CheckResult {
-  return check(h.events(), registerModel(options));
+  return check(h.events(), registerModel(options), STEP_BUDGET);
 }
 
 Deno.test("register: a read after a completed write sees it", () => {
@@ -233,13 +233,16 @@ Deno.test("register: equal times are ordered by their place in the history", () 
   rec.ok(w2);
   const rd = rec.invoke("c2", r.read("x"));
   rec.ok(rd, 1);
-  assert.equal(check(rec.events(), registerModel()).result, "illegal");
+  assert.equal(
+    check(rec.events(), registerModel(), STEP_BUDGET).result,
+    "illegal",
+  );
   // Hand-made operations with equal times and no positions: concurrent.
   const h = new Hist()
     .ok("c1", r.write("x", 1), 7, 7)
     .ok("c1", r.write("x", 2), 7, 7)
     .ok("c2", r.read("x"), 7, 7, 1);
-  assert.equal(check(h.ops, registerModel()).result, "ok");
+  assert.equal(check(h.ops, registerModel(), STEP_BUDGET).result, "ok");
 });
 
 Deno.test("register: malformed operations are reported", () => {
@@ -251,7 +254,7 @@ Deno.test("register: malformed operations are reported", () => {
   assert.throws(() => verdict(noKey), /has no string key/);
   const backwards = new Hist().ok("c1", r.read("x"), 5, 1, null);
   assert.throws(
-    () => check(backwards.ops, registerModel()),
+    () => check(backwards.ops, registerModel(), STEP_BUDGET),
     /completes \(1\) before it is invoked \(5\)/,
   );
 });

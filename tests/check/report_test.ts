@@ -12,13 +12,13 @@ import {
   lockModel,
   registerModel,
 } from "../../src/check/mod.ts";
-import { Hist, l, r } from "./helpers.ts";
+import { Hist, l, r, STEP_BUDGET } from "./helpers.ts";
 
 Deno.test("report: a linearizable history", () => {
   const h = new Hist()
     .ok("c1", r.write("x", 1), 0, 1)
     .ok("c2", r.read("x"), 2, 3, 1);
-  const text = formatReport(check(h.events(), registerModel()));
+  const text = formatReport(check(h.events(), registerModel(), STEP_BUDGET));
   assert.match(text, /^OK: the register history is linearizable\n/);
   assert.match(
     text,
@@ -32,7 +32,7 @@ Deno.test("report: a stale read, as a table and a timeline", () => {
     .ok("c1", r.write("x", 2), 2, 3)
     .ok("c3", r.read("y"), 2, 3, null)
     .ok("c2", r.read("x"), 4, 5, 1);
-  const res = check(h.events(), registerModel());
+  const res = check(h.events(), registerModel(), STEP_BUDGET);
   const text = formatReport(res);
   assert.match(
     text,
@@ -87,7 +87,7 @@ Deno.test("report: lock failures name the lock", () => {
     .ok("a", l.acquire("jobs"), 0, 1, 1)
     .ok("b", l.acquire("jobs"), 2, 3, 2)
     .ok("a", l.fenced("jobs", 1), 4, 5);
-  const text = formatReport(check(h.events(), lockModel()));
+  const text = formatReport(check(h.events(), lockModel(), STEP_BUDGET));
   assert.match(text, /not linearizable \(partition jobs\)/);
   assert.match(text, /fencedWrite\(jobs#1\)/);
   assert.match(text, /state then: holder 2, last token 2\./);
@@ -103,7 +103,7 @@ Deno.test("report: values are shown unambiguously", () => {
   assert.match(table, /read\(x\) → 5\n/);
   assert.match(table, /read\(x\) → "a b"$/);
   // The string "5" is not the number 5: the read alone is the witness.
-  const res = check(h.events(), registerModel());
+  const res = check(h.events(), registerModel(), STEP_BUDGET);
   assert.deepEqual(res.failure?.operations.map((o) => o.label), [
     "read(x) → 5",
   ]);

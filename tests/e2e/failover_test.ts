@@ -45,7 +45,10 @@ Deno.test({
 
       // Writers on all three nodes, running across the kill.
       const w = startWriters(c, ids, "w");
-      await sleep(700);
+      // Writes acknowledged before the kill (waited for, not a fixed sleep
+      // that a slow machine may fill with fewer).
+      const until = Date.now() + 20_000;
+      while (w.acked.size <= 10 && Date.now() < until) await sleep(50);
       assert.ok(w.acked.size > 10, `only ${w.acked.size} writes before kill`);
 
       const t0 = performance.now();
@@ -59,7 +62,10 @@ Deno.test({
           first.ms.toFixed(0)
         } ms after SIGKILL of ${leader} (on ${first.node}, ${first.attempts} attempts)`,
       );
-      assert.ok(first.ms < 2000, `failover took ${first.ms.toFixed(0)} ms`);
+      // About 10 times the usual 300-600 ms (elections time out after
+      // 150-300 ms): holds on a loaded machine, and still catches a failover
+      // that waits for a client timeout instead of an election.
+      assert.ok(first.ms < 5000, `failover took ${first.ms.toFixed(0)} ms`);
       await sleep(300);
       await w.stop();
 

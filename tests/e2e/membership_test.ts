@@ -87,6 +87,12 @@ function backgroundWriter(c: E2ECluster, targets: string[], loops = 3) {
   return {
     acked,
     targets,
+    /** Resolves once `n` writes are acknowledged (fails only after 30 s). */
+    async waitWrites(n: number): Promise<void> {
+      const deadline = Date.now() + 30_000;
+      while (acked.size < n && Date.now() < deadline) await sleep(20);
+      assert.ok(acked.size >= n, `only ${acked.size} of ${n} writes`);
+    },
     elapsed: () => (performance.now() - t0).toFixed(0) + "ms",
     async stop() {
       stop = true;
@@ -114,7 +120,8 @@ async function scenario(
   const phases: string[] = [];
   const phase = (name: string) => phases.push(`${name}@${w.elapsed()}`);
   try {
-    await sleep(300);
+    // The writer is running before the changes (a fixed sleep may see none).
+    await w.waitWrites(5);
     phase("add");
     const n4 = await addFourth(leader);
     await waitRole(c, leader, "n4", "voter");
@@ -147,7 +154,8 @@ async function scenario(
     assert.ok(
       c.node(removed).findLogs((r) => r.event === "node.removed").length > 0,
     );
-    await sleep(500);
+    // Writes go on after the removal.
+    await w.waitWrites(Math.max(w.acked.size + 5, 21));
     const stats = await w.stop();
     phase("stopped");
     console.log(`membership phases: ${phases.join(", ")}`);
@@ -157,7 +165,9 @@ async function scenario(
       } ms`,
     );
     for (const f of stats.failed) console.log(`  failed: ${f}`);
-    assert.ok(stats.maxGap < 3000, `writes stalled ${stats.maxGap} ms`);
+    // About 10 times the usual longest gap (40-400 ms), for a loaded
+    // machine; a stall behind an election or a request timeout is longer.
+    assert.ok(stats.maxGap < 4000, `writes stalled ${stats.maxGap} ms`);
     assert.ok(stats.writes > 20);
 
     // n4 has every acknowledged write.

@@ -59,8 +59,9 @@ Deno.test({
       const before = (await c.status(old))!;
 
       for (const p of around(proxies, old)) p.block();
-      // A write to the isolated leader must not succeed.
-      const stale = c.put(old, "part/stale", "x", 9000);
+      // A write to the isolated leader must not succeed. The node answers
+      // it within its own 5 s; the client's 30 s only ends a hang.
+      const stale = c.put(old, "part/stale", "x", 30_000);
 
       const next = await c.waitForLeader({ ids: majority, notId: old });
       const t1 = (await c.status(next))!.term;
@@ -145,8 +146,10 @@ Deno.test({
       Deno.kill(pid, "SIGSTOP");
       let resumed = false;
       try {
-        // Sent while paused: served only when it resumes, as a stale leader.
-        const stale = c.put(old, "pause/stale", "x", 9000);
+        // Sent while paused: served only when it resumes, as a stale leader
+        // (60 s: longer than the election and writes before SIGCONT can
+        // take on a loaded machine, so it is answered, not cut off).
+        const stale = c.put(old, "pause/stale", "x", 60_000);
         const next = await c.waitForLeader({ ids: majority, notId: old });
         const t1 = (await c.status(next))!.term;
         assert.ok(t1 > before.term);

@@ -1,10 +1,28 @@
 /**
  * E2E: SIGTERM stops a raftd cleanly (exit code 0, shutdown logged) and a
  * restart on the same data directory has everything it had.
+ *
+ * "Promptly" is asserted by outcome, not wall time: raftd exits 1 when a
+ * clean stop outlasts its own 5 s guard, so exit code 0 says it stopped in
+ * time; a request in flight must be answered by the stop (503, shutting
+ * down), not by its own timeout.
  */
 
 import assert from "node:assert/strict";
 import { E2E, type E2ECluster, http, sleep, withCluster } from "./harness.ts";
+
+/** Polls `cond` until it holds (the deadline only turns a hang into an error). */
+async function until(
+  cond: () => Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
 
 async function writeKeys(
   c: E2ECluster,
@@ -49,8 +67,12 @@ Deno.test({
       const t0 = performance.now();
       const s1 = await c.node(follower).kill("SIGTERM");
       const stopMs = performance.now() - t0;
-      assert.equal(s1.code, 0, `follower exit code ${s1.code}`);
-      assert.ok(stopMs < 3000, `shutdown took ${stopMs.toFixed(0)} ms`);
+      // Exit 0: stopped within raftd's own 5 s guard, however loaded the machine.
+      assert.equal(
+        s1.code,
+        0,
+        `follower exit code ${s1.code} after ${stopMs.toFixed(0)} ms`,
+      );
       assert.ok(
         c.node(follower).findLogs((r) => r.event === "raftd.shutdown").length,
       );
@@ -103,22 +125,38 @@ Deno.test({
 Deno.test({
   name: "e2e: SIGTERM with a write in flight still exits promptly with 0",
   ...E2E,
+  // A 1 s election timeout (default 150 ms): the leader, cut off from its
+  // followers, must still lead when the write reaches it (it steps down
+  // one election timeout after the last word from them).
   fn: () =>
-    withCluster({ nodes: 3 }, async (c) => {
+    withCluster({
+      nodes: 3,
+      extraArgs: ["--election-ticks", "100"],
+    }, async (c) => {
       const leader = await c.waitForLeader();
       const others = c.running().filter((id) => id !== leader);
       await c.putRetry([leader], "x/before", "1");
+      const last = (await c.status(leader))!.lastIndex;
       // No quorum: the leader's next proposal cannot commit.
       await Promise.all(others.map((id) => c.node(id).kill("SIGKILL")));
-      const pending = c.put(leader, "x/stuck", "1", 8000);
-      await sleep(200);
+      const pending = c.put(leader, "x/stuck", "1", 15_000);
+      // In flight: appended to the leader's log (it stays pending until
+      // the stop or its own 5 s timeout answers it).
+      await until(
+        async () => ((await c.status(leader))?.lastIndex ?? 0) > last,
+        "the write in the leader's log",
+      );
       const t0 = performance.now();
       const s = await c.node(leader).kill("SIGTERM");
       const ms = performance.now() - t0;
       const r = await pending;
-      assert.notEqual(r.status, 200);
+      // Answered by the stop, not by its timeout (504) nor cut off (0).
+      assert.equal(r.status, 503, JSON.stringify(r));
+      assert.match(
+        String((r.body as { error?: { message?: string } }).error?.message),
+        /shutting down/,
+      );
       assert.equal(s.code, 0, `exit code ${s.code} after ${ms.toFixed(0)} ms`);
-      assert.ok(ms < 2000, `shutdown took ${ms.toFixed(0)} ms`);
     }),
 });
 
@@ -138,12 +176,21 @@ Deno.test({
         body: { ttl: 30, wait: 30_000 },
         timeoutMs: 20_000,
       });
-      await sleep(300);
+      // Queued before the signal (not a fixed sleep that may be too short).
+      await until(async () => {
+        const l = await http<{ waiters: number }>(`${url}/v1/locks/job`);
+        return l.status === 200 && l.body.waiters === 1;
+      }, "the waiter in the queue");
       const t0 = performance.now();
       const s = await c.node("n1").kill("SIGTERM");
       const ms = performance.now() - t0;
-      await waiting;
+      const w = await waiting;
+      // Woken by the stop (it would otherwise wait 30 s).
+      assert.equal(w.status, 503, JSON.stringify(w));
+      assert.match(
+        String((w.body as { error?: { message?: string } }).error?.message),
+        /shutting down/,
+      );
       assert.equal(s.code, 0, `exit code ${s.code} after ${ms.toFixed(0)} ms`);
-      assert.ok(ms < 2000, `shutdown took ${ms.toFixed(0)} ms`);
     }),
 });

@@ -42,7 +42,7 @@ Deno.test({
       await c.waitApplied(ids, { index: ls.commit, timeoutMs: 20_000 });
       const installed = await c.node(lagger).waitForLog(
         (r) => r.event === "node.snapshotInstalled",
-        { fromLine, timeoutMs: 1000 },
+        { fromLine, timeoutMs: 10_000 }, // already logged: 10 s only ends a hang
       );
       const st = (await c.status(lagger))!;
       assert.ok(st.snapshotIndex > 0, `snapshotIndex ${st.snapshotIndex}`);

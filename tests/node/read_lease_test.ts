@@ -1,9 +1,10 @@
 /**
  * Leader lease reads (RaftNode.read on the leader): after a heartbeat round
  * a quorum acknowledged, reads need no round of their own until the lease
- * (70 % of the minimum election timeout: 350 ms with the 50-tick timeout
- * used here, so a busy machine cannot stall past it) runs out; an isolated
- * leader's reads then fail. With the lease off, every read needs a round.
+ * (70 % of the minimum election timeout: 700 ms with the 100-tick timeout
+ * used for it here, so a busy machine cannot stall past it) runs out; an
+ * isolated leader's reads then fail. With the lease off, every read needs a
+ * round.
  */
 
 import assert from "node:assert/strict";
@@ -22,9 +23,11 @@ function assertUnconfirmed(read: Promise<number>): Promise<void> {
 }
 
 Deno.test("read lease: a just-confirmed leader answers reads while cut off, until the lease runs out", async () => {
-  const c = new TestCluster(3, { electionTicks: 50 });
+  // A 700 ms lease: the read after the cut must come within it, which a
+  // 350 ms one (50 ticks) left a loaded machine little room for.
+  const c = new TestCluster(3, { electionTicks: 100 });
   try {
-    const leader = await c.leader();
+    const leader = await c.leader(15_000);
     await leader.propose(cmd("set x=1"));
     await leader.read(); // a round: confirms leadership, starts the lease
     c.hub.network.isolate(leader.id);
@@ -33,8 +36,9 @@ Deno.test("read lease: a just-confirmed leader answers reads while cut off, unti
     assert.ok(idx >= 2, `read index ${idx}`);
     assert.equal(c.machines.get(leader.id)!.kv.get("x"), "1");
     // Past the lease a read needs a round, which the isolated leader
-    // cannot complete.
-    await sleep(400);
+    // cannot complete (sleeping longer than the lease is safe however slow
+    // the machine).
+    await sleep(750);
     await assertUnconfirmed(leader.read({ timeoutMs: 300 }));
   } finally {
     c.hub.network.heal();

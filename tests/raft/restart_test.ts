@@ -20,6 +20,7 @@ import {
   newTestRaft,
   storageOf,
 } from "./network.ts";
+import { assertProperty } from "../support/property.ts";
 
 const PEERS = ["n1", "n2", "n3"];
 
@@ -233,9 +234,10 @@ function hardStateRun(
   };
 }
 
-Deno.test("property: persisted term, vote and commit never regress across crashes", () => {
+Deno.test("property: persisted term, vote and commit never regress across crashes", (t) => {
   const runs: { term: number; commit: number }[] = [];
-  fc.assert(
+  assertProperty(
+    t,
     fc.property(fc.integer({ min: 1, max: 1_000_000 }), (seed) => {
       const run = hardStateRun(seed, 300);
       assert.deepEqual(run.problems, [], `seed ${seed}`);

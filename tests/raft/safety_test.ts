@@ -25,6 +25,7 @@ import {
   termsOf,
   type TestConfig,
 } from "./network.ts";
+import { assertProperty } from "../support/property.ts";
 
 const PEERS = ["n1", "n2", "n3"];
 const FIVE = ["n1", "n2", "n3", "n4", "n5"];
@@ -411,9 +412,10 @@ function chaosRun(
   };
 }
 
-Deno.test("property: one leader per term, one entry per committed index and linearizable reads under faults", () => {
+Deno.test("property: one leader per term, one entry per committed index and linearizable reads under faults", (t) => {
   const runs: ChaosResult[] = [];
-  fc.assert(
+  assertProperty(
+    t,
     fc.property(fc.integer({ min: 1, max: 1_000_000 }), (seed) => {
       const run = chaosRun(seed, 300, {});
       assert.deepEqual(run.violations, [], `seed ${seed}`);

@@ -10,6 +10,7 @@ import {
   validateCommand,
 } from "./imports.ts";
 import { ServiceStateMachine } from "../../src/state/mod.ts";
+import { assertProperty } from "../support/property.ts";
 
 Deno.test("ServiceStateMachine implements the node's StateMachine", () => {
   const sm: StateMachine = new ServiceStateMachine();
@@ -124,10 +125,11 @@ Deno.test("invalid commands are bad_request, with a message", () => {
   }
 });
 
-Deno.test("decodeCommand and apply never throw on random bytes", () => {
+Deno.test("decodeCommand and apply never throw on random bytes", (t) => {
   const sm = new ServiceStateMachine();
   let index = 0;
-  fc.assert(
+  assertProperty(
+    t,
     fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
       const d = decodeCommand(bytes);
       assert.ok(typeof d === "object" && d !== null);
@@ -138,7 +140,7 @@ Deno.test("decodeCommand and apply never throw on random bytes", () => {
   );
 });
 
-Deno.test("decodeCommand and apply never throw on random msgpack values", () => {
+Deno.test("decodeCommand and apply never throw on random msgpack values", (t) => {
   const sm = new ServiceStateMachine();
   let index = 0;
   const types = fc.constantFrom(
@@ -181,7 +183,8 @@ Deno.test("decodeCommand and apply never throw on random msgpack values", () => 
       ).map((d) => ({ ...d, ...base }))
     ),
   );
-  fc.assert(
+  assertProperty(
+    t,
     fc.property(value, (v) => {
       let bytes: Uint8Array;
       try {

@@ -17,6 +17,7 @@ import {
   type ServiceStateMachineOptions,
   type WatchEvent,
 } from "../../src/state/mod.ts";
+import { assertProperty } from "../support/property.ts";
 
 const OPTIONS: ServiceStateMachineOptions = {
   historySize: 12,
@@ -412,8 +413,9 @@ function tally(r: unknown, sm: ServiceStateMachine) {
   if (sm.eventsSince(0).compacted) seen.compacted++;
 }
 
-Deno.test("restore at any point then replay gives identical answers and snapshots", () => {
-  fc.assert(
+Deno.test("restore at any point then replay gives identical answers and snapshots", (t) => {
+  assertProperty(
+    t,
     fc.property(
       fc.array(step, { minLength: 1, maxLength: 80, size: "max" }),
       fc.nat(),
@@ -478,8 +480,9 @@ Deno.test("restore at any point then replay gives identical answers and snapshot
   for (const [k, n] of Object.entries(seen)) assert.ok(n > 0, `never saw ${k}`);
 });
 
-Deno.test("restored machines answer queries like the original", () => {
-  fc.assert(
+Deno.test("restored machines answer queries like the original", (t) => {
+  assertProperty(
+    t,
     fc.property(
       fc.array(step, { minLength: 1, maxLength: 60, size: "max" }),
       (steps) => {

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { FaultInjectingFs } from "../../src/storage/fault_fs.ts";
 import type { FileHandle } from "../../src/storage/fs.ts";
 import { withTempDir } from "./helpers.ts";
+import { assertProperty } from "../support/property.ts";
 
 /** Reads the record file; fails the test if it is not a JSON object of sizes. */
 function readRecord(file: string): Record<string, number> {
@@ -68,7 +69,7 @@ Deno.test("FaultInjectingFs: after each sync the record covers every byte writte
   });
 });
 
-Deno.test("FaultInjectingFs: the record is what a crash after any sync leaves (property)", async () => {
+Deno.test("FaultInjectingFs: the record is what a crash after any sync leaves (property)", async (t) => {
   type Op =
     | { op: "write"; file: number; n: number }
     | { op: "syncData" | "sync"; file: number };
@@ -85,7 +86,8 @@ Deno.test("FaultInjectingFs: the record is what a crash after any sync leaves (p
   );
   await withTempDir(async (dir) => {
     let run = 0;
-    await fc.assert(
+    await assertProperty(
+      t,
       fc.asyncProperty(
         fc.array(opArb, { minLength: 1, maxLength: 25 }),
         async (ops) => {

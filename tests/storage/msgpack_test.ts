@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { decode, encode } from "../../src/codec/msgpack.ts";
+import { assertProperty } from "../support/property.ts";
 
 Deno.test("msgpack round-trips Uint8Array as plain Uint8Array", () => {
   const value = {
@@ -23,8 +24,9 @@ Deno.test("msgpack round-trips Uint8Array as plain Uint8Array", () => {
   );
 });
 
-Deno.test("msgpack results are not overwritten by later calls", () => {
-  fc.assert(
+Deno.test("msgpack results are not overwritten by later calls", (t) => {
+  assertProperty(
+    t,
     fc.property(
       fc.array(fc.jsonValue(), { minLength: 2, maxLength: 50 }),
       (values) => {

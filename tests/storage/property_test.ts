@@ -18,6 +18,7 @@ import {
   type WalItem,
 } from "../../src/storage/wal/record.ts";
 import { assertSameStore, noSyncFs, silentLog } from "./helpers.ts";
+import { assertProperty } from "../support/property.ts";
 
 const conf = { voters: ["n1", "n2", "n3"], learners: ["n4"] };
 // More runs for a soak: RAFTLOCK_PROP_RUNS=2000 deno test -A tests/storage/property_test.ts
@@ -201,9 +202,10 @@ const commands = [
   fc.constant(new ReopenCmd()),
 ];
 
-Deno.test("DiskStorage matches MemoryStorage over random operations and reopens", async () => {
+Deno.test("DiskStorage matches MemoryStorage over random operations and reopens", async (t) => {
   let ran = 0;
-  await fc.assert(
+  await assertProperty(
+    t,
     fc.asyncProperty(
       fc.commands(commands, { maxCommands: 60, size: "max" }),
       fc.integer({ min: 150, max: 3000 }),
@@ -271,8 +273,9 @@ const itemArb: fc.Arbitrary<WalItem> = fc.oneof(
   })),
 );
 
-Deno.test("batch records round-trip and any flipped bit is detected", () => {
-  fc.assert(
+Deno.test("batch records round-trip and any flipped bit is detected", (t) => {
+  assertProperty(
+    t,
     fc.property(
       fc.array(itemArb, { minLength: 1, maxLength: 6 }),
       fc.nat(),

@@ -5,9 +5,11 @@ import { makeEntries, silentLog, withTempDir } from "./helpers.ts";
 
 const conf = { voters: ["n1"], learners: [] };
 
-// Reads the snapshot the way the core does: retry while it is being read back.
+// Reads the snapshot the way the core does: retry while it is being read
+// back (10 s: a loaded machine's disk may be slow; it only ends a hang).
 async function readSnapshot(s: DiskStorage) {
-  for (let i = 0; i < 200; i++) {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
     try {
       return s.snapshot();
     } catch (e) {

@@ -118,9 +118,12 @@ function app(from: NodeId, to: NodeId, term: number, bytes = 16): Message {
   };
 }
 
+/** Terms that mark assertDelivers' probes, each new (not random: unique). */
+let probeTerm = 1_000_000;
+
 /** Checks that a and b still exchange messages both ways. */
 async function assertDelivers(a: Node, b: Node): Promise<void> {
-  const term = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+  const term = ++probeTerm;
   a.t.send(hb(a.t.id, b.t.id, term));
   b.t.send(hb(b.t.id, a.t.id, term));
   await waitFor(
@@ -390,7 +393,9 @@ Deno.test("reconnects after the peer restarts on the same port", async () => {
 });
 
 Deno.test("bad peers are closed with a logged reason and good peers keep talking", async () => {
-  const nodes = await mesh(["n1", "n2"], { handshakeTimeoutMs: 300 });
+  // 1 s: the silent clients time out well before closedByPeer gives up (3 s),
+  // and a good peer's handshake on a loaded machine does not.
+  const nodes = await mesh(["n1", "n2"], { handshakeTimeoutMs: 1000 });
   const [a, b] = nodes;
   // n3 is a known peer id that nobody serves: the raw clients claim it.
   a.t.addPeer("n3", `127.0.0.1:${freePort()}`);
@@ -748,7 +753,9 @@ Deno.test("snapshot failures are reported", async () => {
 });
 
 Deno.test("fault proxy blocks, delays and unblocks traffic", async () => {
-  const nodes = await mesh(["n1", "n2"], { handshakeTimeoutMs: 300 });
+  // 1 s: long enough for a good handshake on a loaded machine; the held
+  // one still times out well within waitFor's 5 s.
+  const nodes = await mesh(["n1", "n2"], { handshakeTimeoutMs: 1000 });
   const [a, b] = nodes;
   const proxy = FaultProxy.listen(b.t.addr);
   try {
@@ -978,7 +985,9 @@ Deno.test("TLS: peers verified against the cluster CA", async (t) => {
       keyFile: `${dir}/node.key`,
       caFile: `${dir}/ca.pem`,
     };
-    const nodes = await mesh(["n1", "n2"], { tls, handshakeTimeoutMs: 500 });
+    // A TLS handshake on a loaded machine may take a while: 3 s (no step
+    // waits for the timeout).
+    const nodes = await mesh(["n1", "n2"], { tls, handshakeTimeoutMs: 3000 });
     const [a, b] = nodes;
     try {
       await t.step("messages flow over TLS", async () => {
