@@ -119,9 +119,14 @@ function hello(
   to: string,
   cluster = "raftlock",
 ): Uint8Array {
-  return encodeFrame(
-    FrameKind.Hello,
-    encode({ v: PROTOCOL_VERSION, c: cluster, f: from, t: to, k: "msg" }),
+  // Protocol 2: the Hello, then the dialer's Auth frame (empty: this
+  // cluster has no peer secret), sent together.
+  return concat(
+    encodeFrame(
+      FrameKind.Hello,
+      encode({ v: PROTOCOL_VERSION, c: cluster, f: from, t: to, k: "msg" }),
+    ),
+    encodeFrame(FrameKind.Auth, encode({})),
   );
 }
 
