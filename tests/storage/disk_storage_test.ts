@@ -3,11 +3,13 @@ import { CompactedError, UnavailableError } from "../../src/raft/storage.ts";
 import { DiskStorage } from "../../src/storage/disk_storage.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import {
+  assertRecovers,
   assertSameStore,
   captureLog,
   FaultyFs,
   makeEntries,
   noSyncFs,
+  saveBoth,
   silentLog,
   withTempDir,
 } from "./helpers.ts";
@@ -46,9 +48,7 @@ Deno.test("saved entries and hard state survive a reopen", async () => {
       assertSameStore(s, model);
     }
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });
 
@@ -69,17 +69,13 @@ Deno.test("a conflicting suffix is overwritten durably", async () => {
       { entries: makeEntries(8, 1, 3) },
       { entries: makeEntries(3, 1, 4) },
     ];
-    for (const u of updates) {
-      await s.save(u);
-      model.save(u);
-    }
+    await saveBoth(s, model, updates);
     assert.equal(s.lastIndex(), 3);
     assertSameStore(s, model);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    assert.ok(r.segments.length > 1, "the small segment size forces rolls");
-    await r.close();
+    await assertRecovers(dir, model, (r) => {
+      assert.ok(r.segments.length > 1, "the small segment size forces rolls");
+    });
   });
 });
 
@@ -107,9 +103,7 @@ Deno.test("createSnapshot compacts, removes old segments and keeps two snapshots
     assert.ok(events.some((e) => e.event === "wal.segments_removed"));
     assert.ok(s.segments.length <= 3, `segments left: ${s.segments}`);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });
 
@@ -132,15 +126,10 @@ Deno.test("a snapshot from the leader replaces the log", async () => {
         hardState: { term: 3, vote: "", commit: 20 },
       },
     ];
-    for (const u of updates) {
-      await s.save(u);
-      model.save(u);
-    }
+    await saveBoth(s, model, updates);
     assertSameStore(s, model);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });
 
@@ -240,8 +229,6 @@ Deno.test("an old snapshot marker after removed segments replays correctly", asy
     }
     assert.match(s.segments[0], /^0000000000000002-0000000000000004\.wal$/);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });
