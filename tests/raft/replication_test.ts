@@ -16,12 +16,14 @@ import {
 } from "../../src/raft/types.ts";
 import {
   ackAll,
+  appFromN2,
   CLASSIC,
   data,
   drain,
   electLeader,
   entriesFrom,
   entry,
+  ids,
   Network,
   newStorage,
   newTestRaft,
@@ -32,10 +34,6 @@ import {
 } from "./network.ts";
 
 const PEERS = ["n1", "n2", "n3"];
-
-function ids(n: number): NodeId[] {
-  return Array.from({ length: n }, (_, i) => `n${i + 1}`);
-}
 
 /** A leader of term 1 in `peers` whose no-op is committed, all peers in replicate. */
 function committedLeader(peers: NodeId[] = PEERS): Raft {
@@ -186,16 +184,7 @@ Deno.test("the leader's own entry counts toward the quorum only after advance()"
 Deno.test("a new leader's own match excludes entries it has not yet persisted", () => {
   const r = newTestRaft("n1", PEERS, CLASSIC);
   r.becomeFollower(1, "n2");
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 1,
-    index: 0,
-    logTerm: 0,
-    entries: entriesFrom(1, 1, 1),
-    commit: 0,
-  });
+  r.step(appFromN2({ entries: entriesFrom(1, 1, 1) }));
   const rd = r.ready(); // the host starts writing entries 1 and 2 ...
   assert.equal(rd.entries.length, 2);
   // ... while n1 is elected (the host steps messages during the write).
@@ -279,16 +268,7 @@ Deno.test("a follower commits and applies what the leader says is committed", ()
   for (const [i, tt] of cases.entries()) {
     const r = newTestRaft("n1", PEERS, CLASSIC);
     r.becomeFollower(1, "n2");
-    r.step({
-      type: "app",
-      from: "n2",
-      to: "n1",
-      term: 1,
-      logTerm: 0,
-      index: 0,
-      entries: tt.ents,
-      commit: tt.commit,
-    });
+    r.step(appFromN2({ entries: tt.ents, commit: tt.commit }));
     assert.equal(r.log.committed, tt.commit, `#${i}`);
     const out = drain(r);
     assert.deepEqual(out.committed, tt.ents.slice(0, tt.commit), `#${i}`);
@@ -300,16 +280,7 @@ Deno.test("a follower never commits beyond what it knows matches the leader", ()
   const r = newTestRaft("n1", PEERS, CLASSIC);
   r.becomeFollower(1, "n2");
   // The leader is at commit 5 but sends only entries up to 2.
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 1,
-    logTerm: 0,
-    index: 0,
-    entries: entriesFrom(1, 1, 1),
-    commit: 5,
-  });
+  r.step(appFromN2({ entries: entriesFrom(1, 1, 1), commit: 5 }));
   assert.equal(r.log.committed, 2);
   // A heartbeat's commit is capped by the log too.
   r.step({ type: "heartbeat", from: "n2", to: "n1", term: 1, commit: 9 });
@@ -331,16 +302,15 @@ Deno.test("a follower with a stale tail commits only up to the last entry the me
     }),
   });
   r.becomeFollower(2, "n2");
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 2,
-    logTerm: 1,
-    index: 1,
-    entries: [entry(2, 1)],
-    commit: 3,
-  });
+  r.step(
+    appFromN2({
+      term: 2,
+      logTerm: 1,
+      index: 1,
+      entries: [entry(2, 1)],
+      commit: 3,
+    }),
+  );
   assert.equal(r.log.committed, 2, "index 3 here may not be the leader's");
   assert.equal(r.log.lastIndex(), 3);
 });
@@ -395,16 +365,9 @@ Deno.test("a follower checks the entry preceding new entries and hints where to 
       }),
     });
     r.becomeFollower(2, "n2");
-    r.step({
-      type: "app",
-      from: "n2",
-      to: "n1",
-      term: 2,
-      logTerm: tt.logTerm,
-      index: tt.index,
-      entries: [],
-      commit: 1,
-    });
+    r.step(
+      appFromN2({ term: 2, logTerm: tt.logTerm, index: tt.index, commit: 1 }),
+    );
     const msgs = readMessages(r);
     assert.equal(msgs.length, 1, `#${i}`);
     const m = msgs[0];
@@ -455,16 +418,14 @@ Deno.test("a follower appends new entries and overwrites a conflicting suffix", 
       storage: newStorage({ voters: PEERS, entries: entriesFrom(1, 1, 2) }),
     });
     r.becomeFollower(2, "n2");
-    r.step({
-      type: "app",
-      from: "n2",
-      to: "n1",
-      term: 2,
-      logTerm: tt.term,
-      index: tt.index,
-      entries: tt.ents,
-      commit: 0,
-    });
+    r.step(
+      appFromN2({
+        term: 2,
+        logTerm: tt.term,
+        index: tt.index,
+        entries: tt.ents,
+      }),
+    );
     assert.deepEqual(
       termsOf(r.log.entries(1, Infinity)),
       tt.wents,
@@ -492,16 +453,7 @@ Deno.test("an AppendEntries that is a duplicate or older than the log does not t
     }),
   });
   r.becomeFollower(1, "n2");
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 1,
-    logTerm: 1,
-    index: 1,
-    entries: [entry(2, 1)],
-    commit: 0,
-  });
+  r.step(appFromN2({ logTerm: 1, index: 1, entries: [entry(2, 1)] }));
   assert.equal(r.log.lastIndex(), 5);
   assert.deepEqual(readMessages(r).map((m) => [m.index, m.reject ?? false]), [
     [2, false],
@@ -520,16 +472,15 @@ Deno.test("an AppendEntries before the commit index is answered with the commit 
     }),
   });
   r.becomeFollower(2, "n2");
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 2,
-    logTerm: 1,
-    index: 1,
-    entries: [entry(2, 2)],
-    commit: 2,
-  });
+  r.step(
+    appFromN2({
+      term: 2,
+      logTerm: 1,
+      index: 1,
+      entries: [entry(2, 2)],
+      commit: 2,
+    }),
+  );
   assert.deepEqual(termsOf(r.log.entries(1, Infinity)), [1, 1, 2]);
   assert.deepEqual(
     readMessages(r).map((m) => [m.type, m.index, m.reject ?? false]),
