@@ -9,6 +9,7 @@ import {
   FaultyFs,
   makeEntries,
   noSyncFs,
+  reopened,
   saveBoth,
   silentLog,
   withTempDir,
@@ -162,9 +163,7 @@ Deno.test("group commit: concurrent saves share syncs and resolve in order", asy
     assert.deepEqual(order, Array.from({ length: 100 }, (_, i) => i + 1));
     assert.equal(s.stats.syncs, syncs);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assert.equal(r.lastIndex(), 100);
-    await r.close();
+    await reopened(dir, (r) => assert.equal(r.lastIndex(), 100));
   });
 });
 
@@ -185,9 +184,7 @@ Deno.test("an invalid save is rejected and changes nothing", async () => {
     );
     await s.save({ entries: makeEntries(4, 1, 1) });
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assert.equal(r.lastIndex(), 4);
-    await r.close();
+    await reopened(dir, (r) => assert.equal(r.lastIndex(), 4));
   });
 });
 

@@ -14,7 +14,7 @@ import {
   type FaultOp,
   FaultyFs,
   makeEntries,
-  silentLog,
+  reopened,
   withTempDir,
 } from "./helpers.ts";
 
@@ -85,10 +85,10 @@ Deno.test("a failed syncData stops the store, and queued saves fail with it", as
     assert.ok(events.some((e) => e.event === "storage.fatal"));
     // The written-but-unsynced record may or may not be there after a
     // restart; it is whole if it is.
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assert.ok(r.lastIndex() === 3 || r.lastIndex() === 4);
-    if (r.lastIndex() === 3) assertSameStore(r, model);
-    await r.close();
+    await reopened(dir, (r) => {
+      assert.ok(r.lastIndex() === 3 || r.lastIndex() === 4);
+      if (r.lastIndex() === 3) assertSameStore(r, model);
+    });
   });
 });
 

@@ -303,15 +303,25 @@ export async function saveBoth(
  * asserts that it recovered exactly the model's state; `more` looks further
  * at the reopened store before it is closed.
  */
-export async function assertRecovers(
+export function assertRecovers(
   dir: string,
   model: MemoryStorage,
   more?: (reopened: DiskStorage) => void,
 ): Promise<void> {
-  const r = await DiskStorage.open(dir, { log: silentLog });
-  try {
+  return reopened(dir, (r) => {
     assertSameStore(r, model);
     more?.(r);
+  });
+}
+
+/** Reopens the data directory `dir`, runs `fn` on the store, and closes it. */
+export async function reopened(
+  dir: string,
+  fn: (store: DiskStorage) => void | Promise<void>,
+): Promise<void> {
+  const r = await DiskStorage.open(dir, { log: silentLog });
+  try {
+    await fn(r);
   } finally {
     await r.close();
   }
