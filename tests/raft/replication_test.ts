@@ -11,6 +11,7 @@ import type { Raft } from "../../src/raft/raft.ts";
 import {
   type Entry,
   EntryType,
+  type HardState,
   type Message,
   type NodeId,
 } from "../../src/raft/types.ts";
@@ -34,6 +35,14 @@ import {
 } from "./network.ts";
 
 const PEERS = ["n1", "n2", "n3"];
+
+/** n1 of PEERS (CLASSIC settings) starting from a log and a hard state. */
+function withLog(entries: Entry[], hardState?: Partial<HardState>): Raft {
+  return newTestRaft("n1", PEERS, {
+    ...CLASSIC,
+    storage: newStorage({ voters: PEERS, entries, hardState }),
+  });
+}
 
 /** A leader of term 1 in `peers` whose no-op is committed, all peers in replicate. */
 function committedLeader(peers: NodeId[] = PEERS): Raft {
@@ -229,14 +238,7 @@ Deno.test("committing an entry of the current term commits all preceding entries
   const cases: number[][] = [[], [2], [1, 2], [1]];
   for (const [i, terms] of cases.entries()) {
     const ents = entriesFrom(1, ...terms);
-    const r = newTestRaft("n1", PEERS, {
-      ...CLASSIC,
-      storage: newStorage({
-        voters: PEERS,
-        entries: ents,
-        hardState: { term: 2 },
-      }),
-    });
+    const r = withLog(ents, { term: 2 });
     electLeader(r);
     assert.equal(r.term, 3);
     r.propose(data("some data"));
@@ -293,14 +295,7 @@ Deno.test("a follower never commits beyond what it knows matches the leader", ()
 Deno.test("a follower with a stale tail commits only up to the last entry the message vouches for", () => {
   // Index 3 (term 1) is left over from a deposed leader; the new leader's
   // index 3 has term 2, but this message only carries index 2.
-  const r = newTestRaft("n1", PEERS, {
-    ...CLASSIC,
-    storage: newStorage({
-      voters: PEERS,
-      entries: entriesFrom(1, 1, 1, 1),
-      hardState: { term: 2 },
-    }),
-  });
+  const r = withLog(entriesFrom(1, 1, 1, 1), { term: 2 });
   r.becomeFollower(2, "n2");
   r.step(
     appFromN2({
@@ -356,14 +351,7 @@ Deno.test("a follower checks the entry preceding new entries and hints where to 
     { logTerm: 3, index: 3, windex: 3, reject: true, hint: 2, hintTerm: 2 },
   ];
   for (const [i, tt] of cases.entries()) {
-    const r = newTestRaft("n1", PEERS, {
-      ...CLASSIC,
-      storage: newStorage({
-        voters: PEERS,
-        entries: ents,
-        hardState: { term: 2, commit: 1 },
-      }),
-    });
+    const r = withLog(ents, { term: 2, commit: 1 });
     r.becomeFollower(2, "n2");
     r.step(
       appFromN2({ term: 2, logTerm: tt.logTerm, index: tt.index, commit: 1 }),
@@ -413,10 +401,7 @@ Deno.test("a follower appends new entries and overwrites a conflicting suffix", 
     { index: 0, term: 0, ents: [entry(1, 3)], wents: [3], wunstable: [3] },
   ];
   for (const [i, tt] of cases.entries()) {
-    const r = newTestRaft("n1", PEERS, {
-      ...CLASSIC,
-      storage: newStorage({ voters: PEERS, entries: entriesFrom(1, 1, 2) }),
-    });
+    const r = withLog(entriesFrom(1, 1, 2));
     r.becomeFollower(2, "n2");
     r.step(
       appFromN2({
@@ -445,13 +430,7 @@ Deno.test("a follower appends new entries and overwrites a conflicting suffix", 
 Deno.test("an AppendEntries that is a duplicate or older than the log does not truncate it", () => {
   // A delayed AppendEntries carrying a prefix of what the follower already
   // has must not cut the entries after it.
-  const r = newTestRaft("n1", PEERS, {
-    ...CLASSIC,
-    storage: newStorage({
-      voters: PEERS,
-      entries: entriesFrom(1, 1, 1, 1, 1, 1),
-    }),
-  });
+  const r = withLog(entriesFrom(1, 1, 1, 1, 1, 1));
   r.becomeFollower(1, "n2");
   r.step(appFromN2({ logTerm: 1, index: 1, entries: [entry(2, 1)] }));
   assert.equal(r.log.lastIndex(), 5);
@@ -463,14 +442,7 @@ Deno.test("an AppendEntries that is a duplicate or older than the log does not t
 Deno.test("an AppendEntries before the commit index is answered with the commit index", () => {
   // A delayed message from an earlier leader: the committed prefix can
   // never conflict, so the follower just reports how far it is committed.
-  const r = newTestRaft("n1", PEERS, {
-    ...CLASSIC,
-    storage: newStorage({
-      voters: PEERS,
-      entries: entriesFrom(1, 1, 1, 2),
-      hardState: { term: 2, commit: 2 },
-    }),
-  });
+  const r = withLog(entriesFrom(1, 1, 1, 2), { term: 2, commit: 2 });
   r.becomeFollower(2, "n2");
   r.step(
     appFromN2({
