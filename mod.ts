@@ -5,7 +5,12 @@
  * This module is the library's public surface: the typed `Client`, a
  * whole server (`startServer`), and the pieces underneath it — the pure
  * Raft core, storage (`DiskStorage`, `MemoryStorage`), transports, the node
- * runtime, the replicated state machine and the deterministic simulator.
+ * runtime, the replicated state machine, the service on it and the
+ * deterministic simulator — each exported through its folder's `mod.ts`,
+ * with every type their signatures name. Where two layers use one name,
+ * the plain name is the client's (the API's JSON shapes) or the node's,
+ * and the other carries a prefix: `ApiNodeStatus`, `StatePutResult`,
+ * `ServiceAcquireOptions`, `TransportLogLevel`, `LogUnavailableError`.
  *
  * Driving the core by hand:
  *
@@ -26,64 +31,170 @@
  * @module
  */
 
-export * from "./src/raft/types.ts";
+// The Raft core.
+export * from "./src/raft/mod.ts";
+// The node's error of that name is the one exported as `UnavailableError`.
+export { UnavailableError as LogUnavailableError } from "./src/raft/mod.ts";
+
+// Storage.
 export {
-  Raft,
-  type RaftConfig,
-  type RaftEvent,
-  type RaftStatus,
-  type TestingKnobs,
-  TRANSFER_CONTEXT,
-} from "./src/raft/raft.ts";
-export { ProposalDroppedError, RaftInvariantError } from "./src/raft/errors.ts";
-export {
-  CompactedError,
-  type InitialState,
-  SnapshotTemporarilyUnavailableError,
-  type Storage,
-  UnavailableError as LogUnavailableError,
-} from "./src/raft/storage.ts";
-export { decodeConfChange, encodeConfChange } from "./src/raft/confchange.ts";
-export { mulberry32 } from "./src/raft/rand.ts";
-export {
+  type DirEntryInfo,
+  DiskStorage,
+  type DiskStorageOptions,
+  type DiskStorageStats,
+  type FileHandle,
+  type FileSystem,
+  type LogStore,
   MemoryStorage,
   type MemoryStorageOptions,
-} from "./src/storage/memory.ts";
-export type { LogStore, PersistUpdate } from "./src/storage/types.ts";
-export type { MessageHandler, Transport } from "./src/transport/types.ts";
+  type PathInfo,
+  type PersistUpdate,
+  StorageFatalError,
+  type StorageLogger,
+  type WalStats,
+} from "./src/storage/mod.ts";
+
+// Transports.
 export {
+  type DropCounts,
   FaultyNetwork,
+  type FaultyNetworkOptions,
   MemoryHub,
+  type MemoryHubOptions,
   MemoryTransport,
+  type MessageHandler,
   type NetworkFaults,
-} from "./src/transport/memory.ts";
+  type NetworkStats,
+  type PeerAware,
+  type TcpTlsOptions,
+  TcpTransport,
+  type TcpTransportOptions,
+  type TcpTransportStats,
+  type Transport,
+  type TransportLogger,
+} from "./src/transport/mod.ts";
+export type { LogLevel as TransportLogLevel } from "./src/transport/mod.ts";
+
+// The deterministic simulator.
 export {
+  NEMESIS_KINDS,
+  type NemesisKind,
   runSimulation,
   type SimOptions,
   type SimResult,
-} from "./src/sim/run.ts";
+  type SimStats,
+  type Violation,
+} from "./src/sim/mod.ts";
+
+// The client.
 export * from "./src/client/mod.ts";
+// `NodeStatus` is the node's own (below); the API's answer is this one.
+export type { NodeStatus as ApiNodeStatus } from "./src/client/mod.ts";
+
+// A whole server.
 export {
   type Server,
   type ServerOptions,
   startServer,
-} from "./src/server/server.ts";
+} from "./src/server/mod.ts";
+
+// The node runtime.
 export {
+  type Applied,
+  type ApplyContext,
+  type Logger,
+  type MemberInfo,
   type NodeOptions,
   type NodeStatus,
-  RaftNode,
-} from "./src/node/node.ts";
-export type { ApplyContext, StateMachine } from "./src/node/state_machine.ts";
-export {
+  type NodeTestingKnobs,
+  type PeerDirectory,
   ProposalLostError,
+  RaftNode,
+  type StateMachine,
   TimeoutError,
   UnavailableError,
-} from "./src/node/errors.ts";
-export { LeaseClock, ServiceStateMachine } from "./src/state/mod.ts";
+} from "./src/node/mod.ts";
+
+// The replicated state machine. Its commands and results share names with
+// the client's JSON shapes (exported above under the plain names), so the
+// state machine's own versions take a `State` prefix here.
 export {
-  DiskStorage,
-  type DiskStorageOptions,
-  StorageFatalError,
-} from "./src/storage/mod.ts";
-export { TcpTransport } from "./src/transport/tcp.ts";
+  type AcquireResult,
+  type CancelResult,
+  type ClockLease,
+  type Command,
+  type CommandBase,
+  type CommandResult,
+  type CommandType,
+  type DeleteCommand,
+  type DueExpiry,
+  type DueLockDelay,
+  type ErrorCode,
+  type ErrorInfo,
+  type EventsSince,
+  type Failure,
+  type LeaseChange,
+  LeaseClock,
+  type LeaseClockOptions,
+  type LeaseDetail,
+  type LeaseExpireCommand,
+  type LeaseExpireResult,
+  type LeaseGrantCommand,
+  type LeaseKeepaliveCommand,
+  type LeaseResult,
+  type LeaseRevokeCommand,
+  type LeaseRevokeResult,
+  type LockAcquireCommand,
+  type LockCancelCommand,
+  type LockDelay,
+  type LockDelayEndCommand,
+  type LockDelayEndResult,
+  type LockReleaseCommand,
+  type Ok,
+  type PendingLockDelay,
+  type PutCommand,
+  type RangeQuery,
+  type RangeResult,
+  type RequestId,
+  type ResultFor,
+  type ResultMap,
+  ServiceStateMachine,
+  type ServiceStateMachineOptions,
+  type StateCounts,
+  type TxnCommand,
+  type TxnDelete,
+  type TxnGet,
+  type TxnPut,
+} from "./src/state/mod.ts";
+export type {
+  ApplyContext as StateApplyContext,
+  DeleteResult as StateDeleteResult,
+  LockGrant as StateLockGrant,
+  LockInfo as StateLockInfo,
+  PutResult as StatePutResult,
+  ReleaseResult as StateReleaseResult,
+  TxnOp as StateTxnOp,
+  TxnResult as StateTxnResult,
+  WatchFilter as StateWatchFilter,
+} from "./src/state/mod.ts";
+export { ByteWriter } from "./src/codec/mod.ts";
+
+// The service on one node (what the HTTP API calls).
+export {
+  type Consistency,
+  type Granted,
+  type LeaseView,
+  LockService,
+  type LockServiceOptions,
+  ServiceError,
+  type ServiceErrorCode,
+  type ServiceErrorDetails,
+  type WatchHandle,
+  type WriteOptions,
+} from "./src/service/mod.ts";
+export type {
+  AcquireOptions as ServiceAcquireOptions,
+} from "./src/service/mod.ts";
+
+// Linearizability checking.
 export * as check from "./src/check/mod.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { commandLine } from "../cli/args.ts";
 import {
   etcdInstalled,
   type RunningCluster,
@@ -212,28 +212,15 @@ function table(results: WorkloadResult[], targets: string[]): string {
 }
 
 async function main(): Promise<void> {
-  let v;
-  try {
-    v = parseArgs({
-      args: Deno.args,
-      options: {
-        targets: { type: "string", default: "raftlock" },
-        workloads: { type: "string", default: WORKLOADS.join(",") },
-        connections: { type: "string", default: "1,16,64,256" },
-        seconds: { type: "string", default: "5" },
-        watchers: { type: "string", default: "100" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`load: ${(e as Error).message}\n\n${USAGE}`);
-    Deno.exit(2);
-  }
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
+  const v = commandLine("load", USAGE).parse({
+    targets: { type: "string", default: "raftlock" },
+    workloads: { type: "string", default: WORKLOADS.join(",") },
+    connections: { type: "string", default: "1,16,64,256" },
+    seconds: { type: "string", default: "5" },
+    watchers: { type: "string", default: "100" },
+    out: { type: "string" },
+  });
+  if (v === undefined) return;
   const workloads = v.workloads!.split(",") as Workload[];
   for (const w of workloads) {
     if (!WORKLOADS.includes(w)) {

@@ -42,22 +42,18 @@ Deno.bench("auth: one side's HMAC work (prove + verify)", async () => {
   }
 });
 
-const quiet = () => {};
-const open = await TcpTransport.listen({
-  id: "n2",
-  clusterId: "raftlock",
-  listen: "127.0.0.1:0",
-  peers: { n1: "127.0.0.1:1" },
-  logger: quiet,
-});
-const locked = await TcpTransport.listen({
-  id: "n2",
-  clusterId: "raftlock",
-  listen: "127.0.0.1:0",
-  peers: { n1: "127.0.0.1:1" },
-  logger: quiet,
-  secrets: [SECRET],
-});
+/** Node n2 listening on a free port, with `secrets` if given. */
+const listen = (secrets?: string[]) =>
+  TcpTransport.listen({
+    id: "n2",
+    clusterId: "raftlock",
+    listen: "127.0.0.1:0",
+    peers: { n1: "127.0.0.1:1" },
+    logger: () => {},
+    secrets,
+  });
+const open = await listen();
+const locked = await listen([SECRET]);
 
 async function handshake(addr: string, secret?: string): Promise<void> {
   const raw = await RawPeer.connect(addr);

@@ -103,6 +103,22 @@ async function memoryBreakdown(): Promise<string> {
   } MB, external ${mb("external")} MB`;
 }
 
+/**
+ * The node's RSS and heap now and after SETTLE_MS idle, then stops it. V8
+ * shrinks its heap only once the process has been idle for a while (its
+ * memory reducer); what stays then is what the node really holds.
+ */
+async function memoryNowAndSettled(child: Deno.ChildProcess) {
+  const rss = await rssMb(child.pid);
+  const mem = await memoryBreakdown();
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  const rssSettled = await rssMb(child.pid);
+  const memSettled = await memoryBreakdown();
+  child.kill("SIGTERM");
+  await child.status;
+  return { rss, mem, rssSettled, memSettled };
+}
+
 let child = start();
 await ready();
 console.log(
@@ -133,15 +149,7 @@ await Promise.all(Array.from({ length: 64 }, async () => {
 }));
 console.log(`\rLoaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 await new Promise((r) => setTimeout(r, 1000));
-const rssLoaded = await rssMb(child.pid);
-const memLoaded = await memoryBreakdown();
-// V8 shrinks its heap only once the process has been idle for a while
-// (its memory reducer); what stays then is what the node really holds.
-await new Promise((r) => setTimeout(r, SETTLE_MS));
-const rssLoadedSettled = await rssMb(child.pid);
-const memLoadedSettled = await memoryBreakdown();
-child.kill("SIGTERM");
-await child.status;
+const loaded = await memoryNowAndSettled(child);
 
 const t1 = performance.now();
 child = start();
@@ -152,31 +160,25 @@ const r = await fetch(
 );
 const ok = r.ok;
 await r.body?.cancel();
-const rssRestarted = await rssMb(child.pid);
-const memRestarted = await memoryBreakdown();
-await new Promise((r) => setTimeout(r, SETTLE_MS));
-const rssRestartedSettled = await rssMb(child.pid);
-const memRestartedSettled = await memoryBreakdown();
-child.kill("SIGTERM");
-await child.status;
+const restarted = await memoryNowAndSettled(child);
 await Deno.remove(dir, { recursive: true });
 
 console.log(`\n| measure | value | target |`);
 console.log(`| --- | ---: | --- |`);
 console.log(
-  `| RSS after loading ${keys} keys | ${rssLoaded.toFixed(0)} MB | < 150 MB |`,
+  `| RSS after loading ${keys} keys | ${loaded.rss.toFixed(0)} MB | < 150 MB |`,
 );
 console.log(
   `| … and after ${SETTLE_MS / 1000} s idle | ${
-    rssLoadedSettled.toFixed(0)
+    loaded.rssSettled.toFixed(0)
   } MB | |`,
 );
 console.log(
-  `| RSS after a restart | ${rssRestarted.toFixed(0)} MB | < 150 MB |`,
+  `| RSS after a restart | ${restarted.rss.toFixed(0)} MB | < 150 MB |`,
 );
 console.log(
   `| … and after ${SETTLE_MS / 1000} s idle | ${
-    rssRestartedSettled.toFixed(0)
+    restarted.rssSettled.toFixed(0)
   } MB | |`,
 );
 console.log(
@@ -185,7 +187,7 @@ console.log(
   } ms | < 2000 ms |`,
 );
 console.log(`| last key present after restart | ${ok} | true |`);
-console.log(`\nAfter loading: ${memLoaded}`);
-console.log(`… and idle: ${memLoadedSettled}`);
-console.log(`After a restart: ${memRestarted}`);
-console.log(`… and idle: ${memRestartedSettled}`);
+console.log(`\nAfter loading: ${loaded.mem}`);
+console.log(`… and idle: ${loaded.memSettled}`);
+console.log(`After a restart: ${restarted.mem}`);
+console.log(`… and idle: ${restarted.memSettled}`);

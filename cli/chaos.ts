@@ -19,7 +19,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { type CommandLine, commandLine } from "./args.ts";
 import {
   check,
   formatReport,
@@ -65,45 +65,30 @@ const USAGE = `Usage: deno task chaos [options]
                      catches it: ${KNOBS.join(", ")}
   -h, --help         show this help`;
 
-function fail(message: string): never {
-  console.error(`chaos: ${message}\n\n${USAGE}`);
-  Deno.exit(2);
-}
+const cli: CommandLine = commandLine("chaos", USAGE);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  let v;
-  try {
-    v = parseArgs({
-      args: Deno.args,
-      options: {
-        time: { type: "string", default: "60" },
-        nodes: { type: "string", default: "3" },
-        clients: { type: "string", default: "12" },
-        watchers: { type: "string", default: "3" },
-        keys: { type: "string", default: "5" },
-        "key-period": { type: "string", default: "5" },
-        nemesis: { type: "string", default: NEMESES.join(",") },
-        "max-ops": { type: "string", default: "1000000" },
-        seed: { type: "string" },
-        out: { type: "string" },
-        "base-port": { type: "string", default: "17400" },
-        plant: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
+  const v = cli.parse({
+    time: { type: "string", default: "60" },
+    nodes: { type: "string", default: "3" },
+    clients: { type: "string", default: "12" },
+    watchers: { type: "string", default: "3" },
+    keys: { type: "string", default: "5" },
+    "key-period": { type: "string", default: "5" },
+    nemesis: { type: "string", default: NEMESES.join(",") },
+    "max-ops": { type: "string", default: "1000000" },
+    seed: { type: "string" },
+    out: { type: "string" },
+    "base-port": { type: "string", default: "17400" },
+    plant: { type: "string" },
+  });
+  if (v === undefined) return;
   const num = (name: string, s: string, min: number, max: number) => {
     const n = Number(s);
     if (!Number.isInteger(n) || n < min || n > max) {
-      fail(`--${name} takes a whole number from ${min} to ${max}`);
+      cli.fail(`--${name} takes a whole number from ${min} to ${max}`);
     }
     return n;
   };
@@ -123,11 +108,11 @@ async function main(): Promise<void> {
     : v.nemesis!.split(",").filter((k) => k !== "") as NemesisKind[];
   for (const k of kinds) {
     if (!NEMESES.includes(k)) {
-      fail(`unknown nemesis "${k}"; choose from ${NEMESES.join(", ")}`);
+      cli.fail(`unknown nemesis "${k}"; choose from ${NEMESES.join(", ")}`);
     }
   }
   if (v.plant !== undefined && !(KNOBS as string[]).includes(v.plant)) {
-    fail(`unknown --plant "${v.plant}"; choose from ${KNOBS.join(", ")}`);
+    cli.fail(`unknown --plant "${v.plant}"; choose from ${KNOBS.join(", ")}`);
   }
   const random = mulberry32(seed);
   const out = v.out ??
@@ -155,7 +140,7 @@ async function main(): Promise<void> {
   });
   if (!(await cluster.waitReady(30_000))) {
     await cluster.stop();
-    fail(`the cluster did not become ready within 30 s; see ${out}/logs/`);
+    cli.fail(`the cluster did not become ready within 30 s; see ${out}/logs/`);
   }
   console.log(`Cluster ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 

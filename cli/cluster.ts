@@ -14,7 +14,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { type CommandLine, commandLine } from "./args.ts";
 import { type LocalMember, raftdArgs } from "../src/server/raftd_args.ts";
 import { ensurePeerSecretFile } from "../src/transport/tcp.ts";
 
@@ -35,10 +35,7 @@ interface Member extends LocalMember {
   child?: Deno.ChildProcess;
 }
 
-function fail(message: string): never {
-  console.error(`cluster: ${message}\n\n${USAGE}`);
-  Deno.exit(2);
-}
+const cli: CommandLine = commandLine("cluster", USAGE);
 
 async function pipeLines(
   stream: ReadableStream<Uint8Array>,
@@ -79,35 +76,23 @@ async function status(
 }
 
 async function main(): Promise<void> {
-  let v;
-  try {
-    v = parseArgs({
-      args: Deno.args,
-      options: {
-        nodes: { type: "string", default: "3" },
-        "peer-port": { type: "string", default: "7001" },
-        "http-port": { type: "string", default: "8001" },
-        "data-dir": { type: "string", default: "./data/cluster" },
-        fresh: { type: "boolean", default: false },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
+  const v = cli.parse({
+    nodes: { type: "string", default: "3" },
+    "peer-port": { type: "string", default: "7001" },
+    "http-port": { type: "string", default: "8001" },
+    "data-dir": { type: "string", default: "./data/cluster" },
+    fresh: { type: "boolean", default: false },
+    quiet: { type: "boolean", default: false },
+  });
+  if (v === undefined) return;
   const n = Number(v.nodes);
   if (!Number.isInteger(n) || n < 1 || n > 9) {
-    fail("--nodes must be a whole number from 1 to 9");
+    cli.fail("--nodes must be a whole number from 1 to 9");
   }
   const peerPort = Number(v["peer-port"]);
   const httpPort = Number(v["http-port"]);
   if (!Number.isInteger(peerPort) || !Number.isInteger(httpPort)) {
-    fail("ports must be whole numbers");
+    cli.fail("ports must be whole numbers");
   }
   if (v.fresh) {
     await Deno.remove(v["data-dir"], { recursive: true }).catch(() => {});

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { type CommandLine, commandLine } from "./args.ts";
 import { measureFailover } from "../src/sim/failover.ts";
 import { NEMESIS_KINDS, type NemesisKind } from "../src/sim/nemesis.ts";
 import {
@@ -47,10 +47,7 @@ const USAGE = `Usage: deno task sim [options]
   --quiet            with --seed: print only the summary
   -h, --help         show this help`;
 
-function fail(message: string): never {
-  console.error(`sim: ${message}\n\n${USAGE}`);
-  Deno.exit(2);
-}
+const cli: CommandLine = commandLine("sim", USAGE);
 
 function parseIntArg(
   name: string,
@@ -60,47 +57,36 @@ function parseIntArg(
   if (v === undefined) return dflt;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) {
-    fail(`--${name} takes a whole number, got "${v}"`);
+    cli.fail(`--${name} takes a whole number, got "${v}"`);
   }
   return n;
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: Deno.args,
-      options: {
-        seed: { type: "string" },
-        seeds: { type: "string" },
-        nodes: { type: "string" },
-        steps: { type: "string" },
-        nemesis: { type: "string" },
-        knob: { type: "string" },
-        quiet: { type: "boolean" },
-        disk: { type: "boolean" },
-        workload: { type: "boolean" },
-        "keep-going": { type: "boolean" },
-        failover: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    fail((e as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) {
-    console.log(USAGE);
-    return;
-  }
+  const v = cli.parse({
+    seed: { type: "string" },
+    seeds: { type: "string" },
+    nodes: { type: "string" },
+    steps: { type: "string" },
+    nemesis: { type: "string" },
+    knob: { type: "string" },
+    quiet: { type: "boolean" },
+    disk: { type: "boolean" },
+    workload: { type: "boolean" },
+    "keep-going": { type: "boolean" },
+    failover: { type: "string" },
+  });
+  if (v === undefined) return;
   const nodes = parseIntArg("nodes", v.nodes, 3);
-  if (nodes < 1 || nodes > 9) fail("--nodes must be between 1 and 9");
+  if (nodes < 1 || nodes > 9) cli.fail("--nodes must be between 1 and 9");
   const steps = parseIntArg("steps", v.steps, v.workload ? 1500 : 3000);
   let nemesis: NemesisKind[] | undefined;
   if (v.nemesis) {
     nemesis = v.nemesis.split(",").map((k) => {
       if (!(NEMESIS_KINDS as readonly string[]).includes(k)) {
-        fail(`unknown nemesis "${k}"; choose from ${NEMESIS_KINDS.join(", ")}`);
+        cli.fail(
+          `unknown nemesis "${k}"; choose from ${NEMESIS_KINDS.join(", ")}`,
+        );
       }
       return k as NemesisKind;
     });
@@ -113,7 +99,7 @@ async function main(): Promise<void> {
       "skipReadIndexQuorum",
     ];
     if (!known.includes(v.knob)) {
-      fail(`unknown knob "${v.knob}"; choose from ${known.join(", ")}`);
+      cli.fail(`unknown knob "${v.knob}"; choose from ${known.join(", ")}`);
     }
     knobs = { [v.knob]: true };
   }
@@ -151,7 +137,7 @@ async function main(): Promise<void> {
     return;
   }
   if (v.workload) {
-    if (v.disk) fail("--workload does not support --disk");
+    if (v.disk) cli.fail("--workload does not support --disk");
     workloadMain(
       { nodes, steps, nemesis, knobs, stopOnViolation: !v["keep-going"] },
       v.seed,
@@ -202,9 +188,9 @@ async function main(): Promise<void> {
     return;
   }
   const range = (v.seeds ?? "1..100").match(/^(\d+)\.\.(\d+)$/);
-  if (!range) fail(`--seeds takes a range like 1..300, got "${v.seeds}"`);
+  if (!range) cli.fail(`--seeds takes a range like 1..300, got "${v.seeds}"`);
   const [from, to] = [Number(range[1]), Number(range[2])];
-  if (to < from) fail("--seeds range is empty");
+  if (to < from) cli.fail("--seeds range is empty");
   const t0 = performance.now();
   const total = to - from + 1;
   const enc = new TextEncoder();
@@ -247,9 +233,9 @@ function workloadMain(
     return;
   }
   const range = (seedsArg ?? "1..100").match(/^(\d+)\.\.(\d+)$/);
-  if (!range) fail(`--seeds takes a range like 1..300, got "${seedsArg}"`);
+  if (!range) cli.fail(`--seeds takes a range like 1..300, got "${seedsArg}"`);
   const [from, to] = [Number(range[1]), Number(range[2])];
-  if (to < from) fail("--seeds range is empty");
+  if (to < from) cli.fail("--seeds range is empty");
   const t0 = performance.now();
   const total = to - from + 1;
   let ok = 0, info = 0, ops = 0, unknown = 0;

@@ -2,13 +2,8 @@
  * The typed raftlock client: every HTTP API route as a method, failover
  * across endpoints (preferring the leader), writes that carry an
  * `X-Request-Id` so a retried write applies once, held locks with
- * background keepalives, resumable watches and config helpers.
- *
- * ```ts
- * const client = new Client({ endpoints: ["http://127.0.0.1:8001"] });
- * await client.put("app/mode", "on");
- * console.log((await client.get("app/mode"))?.value); // "on"
- * ```
+ * background keepalives, resumable watches and config helpers. See
+ * {@linkcode Client} for an example.
  *
  * @module
  */
@@ -159,6 +154,22 @@ const enc = encodeURIComponent;
  * tries the next one, with backoff once every endpoint has failed. Every
  * write carries `X-Request-Id: <clientId>/<seq>`; its retries reuse the id
  * so the cluster applies it once. Failures are {@linkcode RaftlockError}s.
+ *
+ * @example
+ * ```ts
+ * import { Client } from "./mod.ts";
+ *
+ * // Counts the runs of a job, one run at a time across the cluster.
+ * async function countRun(endpoints: string[]): Promise<number> {
+ *   await using client = new Client({ endpoints });
+ *   await using lock = await client.lock("jobs/nightly", { ttl: 10 });
+ *   const runs = Number((await client.get("jobs/nightly/runs"))?.value ?? 0);
+ *   await client.put("jobs/nightly/runs", String(runs + 1), {
+ *     fence: lock.fence(), // refused if the lock was lost meanwhile
+ *   });
+ *   return runs + 1;
+ * }
+ * ```
  */
 export class Client implements AsyncDisposable {
   readonly #t: Transport;

@@ -47,7 +47,29 @@ export interface RaftlockErrorDetails {
   cause?: unknown;
 }
 
-/** A failed raftlock call. */
+/**
+ * A failed raftlock call.
+ *
+ * @example
+ * ```ts
+ * import { type Client, RaftlockError } from "./mod.ts";
+ *
+ * // Compare-and-set: retried until no one wrote in between.
+ * async function increment(client: Client, key: string): Promise<void> {
+ *   for (;;) {
+ *     const kv = await client.get(key);
+ *     try {
+ *       await client.put(key, String(Number(kv?.value ?? 0) + 1), {
+ *         ifModRevision: kv?.modRevision ?? 0, // 0: must not exist yet
+ *       });
+ *       return;
+ *     } catch (e) {
+ *       if (!(e instanceof RaftlockError) || e.code !== "conflict") throw e;
+ *     }
+ *   }
+ * }
+ * ```
+ */
 export class RaftlockError extends Error {
   /** The API's error code, or `unreachable`, `lock_lost`, `http_error`. */
   readonly code: RaftlockErrorCode;
@@ -84,7 +106,21 @@ export class RaftlockError extends Error {
   }
 }
 
-/** Whether `e` is a {@linkcode RaftlockError}, optionally of one code. */
+/**
+ * Whether `e` is a {@linkcode RaftlockError}, optionally of one code.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isRaftlockError, RaftlockError } from "./errors.ts";
+ *
+ * const e = new RaftlockError("lock_held", "Lock is held", { status: 409 });
+ * assert.equal(isRaftlockError(e), true);
+ * assert.equal(isRaftlockError(e, "lock_held"), true);
+ * assert.equal(isRaftlockError(e, "not_found"), false);
+ * assert.equal(isRaftlockError(new Error("other")), false);
+ * ```
+ */
 export function isRaftlockError(
   e: unknown,
   code?: RaftlockErrorCode,

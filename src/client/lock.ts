@@ -1,12 +1,7 @@
 /**
  * A held lock that keeps its lease alive in the background and knows when
- * it has been lost. Get one with `client.lock(name)`:
- *
- * ```ts
- * await using lock = await client.lock("jobs/nightly", { ttl: 10 });
- * await client.put("jobs/nightly/state", "running", { fence: lock.fence() });
- * // released (and its lease revoked) at the end of the scope
- * ```
+ * it has been lost. Get one with `client.lock(name)`; see
+ * {@linkcode Lock} for an example.
  *
  * @module
  */
@@ -55,6 +50,21 @@ export interface LockOptions {
  * aborts (with a `lock_lost` {@linkcode RaftlockError}) and `onLost` is
  * called. Work done under the lock should pass {@linkcode Lock.fence} to
  * the writes it protects, or watch `signal`.
+ *
+ * @example
+ * ```ts
+ * import type { Client } from "./mod.ts";
+ *
+ * async function nightly(
+ *   client: Client,
+ *   work: (signal: AbortSignal) => Promise<void>,
+ * ): Promise<void> {
+ *   await using lock = await client.lock("jobs/nightly", { ttl: 10 });
+ *   await client.put("jobs/nightly/state", "running", { fence: lock.fence() });
+ *   await work(lock.signal); // aborts if the lock is lost
+ *   // released (and its lease revoked) at the end of the scope
+ * }
+ * ```
  */
 export class Lock implements AsyncDisposable {
   /** The lock's name. */

@@ -3,14 +3,18 @@
  * retries, held locks with keepalive, resumable watches and config
  * helpers.
  *
+ * @example
  * ```ts
  * import { Client } from "./mod.ts";
  *
- * const client = new Client({ endpoints: ["http://127.0.0.1:8001"] });
- * await using lock = await client.lock("jobs/nightly", { ttl: 10 });
- * await client.put("jobs/nightly/last", new Date().toISOString(), {
- *   fence: lock.fence(),
- * });
+ * // Records a nightly job's run, one holder at a time across the cluster.
+ * async function markRun(): Promise<void> {
+ *   await using client = new Client({ endpoints: ["http://127.0.0.1:8001"] });
+ *   await using lock = await client.lock("jobs/nightly", { ttl: 10 });
+ *   await client.put("jobs/nightly/last", new Date().toISOString(), {
+ *     fence: lock.fence(),
+ *   });
+ * }
  * ```
  *
  * @module

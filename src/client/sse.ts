@@ -21,6 +21,18 @@ export interface SseMessage {
 /**
  * An incremental parser: feed it text as it arrives with
  * {@linkcode SseParser.push}; it returns the messages completed so far.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SseParser } from "./sse.ts";
+ *
+ * const parser = new SseParser();
+ * assert.deepEqual(parser.push("event: put\ndata: {\"rev\":7}\n"), []);
+ * const [message] = parser.push("\n"); // a blank line ends the message
+ * assert.equal(message.event, "put");
+ * assert.equal(message.data, '{"rev":7}');
+ * ```
  */
 export class SseParser {
   #buffer = "";

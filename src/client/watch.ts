@@ -40,6 +40,17 @@ export interface WatchOptions {
  * `compacted` (and `compactRevision`) when the cluster no longer holds the
  * events it must resume from, and `unreachable` when no endpoint answers
  * for a long time.
+ *
+ * @example
+ * ```ts
+ * import type { Client } from "./mod.ts";
+ *
+ * async function logChanges(client: Client, signal: AbortSignal) {
+ *   for await (const e of client.watch({ prefix: "app/" }, { signal })) {
+ *     console.log(e.revision, e.type, e.key, e.value);
+ *   }
+ * }
+ * ```
  */
 export class Watch implements AsyncIterable<WatchEvent> {
   readonly #transport: Transport;

@@ -11,7 +11,22 @@
 
 import { concatYielding } from "./concat.ts";
 
-/** A growable byte buffer written at its end. */
+/**
+ * A growable byte buffer written at its end.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ByteWriter } from "./byte_writer.ts";
+ *
+ * const out = new ByteWriter(16);
+ * out.write(new Uint8Array(4)); // room for a length, filled in below
+ * out.write(new TextEncoder().encode("hello"));
+ * out.setUint32(0, out.length - 4);
+ * const bytes = await out.finish();
+ * assert.deepEqual([...bytes.subarray(0, 4)], [0, 0, 0, 5]);
+ * ```
+ */
 export class ByteWriter {
   #buf: Uint8Array;
   #length = 0;

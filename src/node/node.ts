@@ -148,7 +148,40 @@ interface PendingProposal {
 // entries or leadership, never a promise that this node persisted anything.
 const EARLY = new Set(["app", "heartbeat", "snap", "timeoutNow"]);
 
-/** A Raft node running in this process. */
+/**
+ * A Raft node running in this process: start one with
+ * {@linkcode RaftNode.start}, then propose commands and wait for reads.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryStorage } from "../storage/mod.ts";
+ * import { MemoryHub } from "../transport/mod.ts";
+ * import { RaftNode, type StateMachine } from "./mod.ts";
+ *
+ * // A state machine that counts the commands applied to it.
+ * let count = 0;
+ * const counter: StateMachine = {
+ *   apply: () => ++count,
+ *   snapshot: () => Uint8Array.of(count),
+ *   restore: (data) => {
+ *     count = data[0];
+ *   },
+ * };
+ * const hub = new MemoryHub();
+ * const node = RaftNode.start({
+ *   id: "n1",
+ *   storage: new MemoryStorage({ conf: { voters: ["n1"], learners: [] } }),
+ *   transport: hub.connect("n1"),
+ *   stateMachine: counter,
+ * });
+ * await node.waitForLeader();
+ * const applied = await node.propose(new TextEncoder().encode("add"));
+ * assert.equal(applied.result, 1);
+ * await node.stop();
+ * hub.close();
+ * ```
+ */
 export class RaftNode {
   /** This node's id. */
   readonly id: NodeId;

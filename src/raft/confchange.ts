@@ -19,12 +19,43 @@ import type {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Encodes a configuration-change record as entry data. */
+/**
+ * Encodes a configuration-change record as entry data.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeConfChange, encodeConfChange } from "./confchange.ts";
+ *
+ * const record = {
+ *   change: { type: "addLearner" as const, node: "n4" },
+ *   conf: { voters: ["n1", "n2", "n3"], learners: ["n4"] },
+ * };
+ * assert.deepEqual(decodeConfChange(encodeConfChange(record)), record);
+ * ```
+ */
 export function encodeConfChange(record: ConfChangeRecord): Uint8Array {
   return encoder.encode(JSON.stringify(record));
 }
 
-/** Decodes entry data written by {@linkcode encodeConfChange}. */
+/**
+ * Decodes entry data written by {@linkcode encodeConfChange}.
+ *
+ * @throws {Error} when the data is not a configuration-change record.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeConfChange } from "./confchange.ts";
+ *
+ * const data = new TextEncoder().encode(JSON.stringify({
+ *   change: { type: "remove", node: "n3" },
+ *   conf: { voters: ["n1", "n2"], learners: [] },
+ * }));
+ * assert.deepEqual(decodeConfChange(data).conf.voters, ["n1", "n2"]);
+ * assert.throws(() => decodeConfChange(new TextEncoder().encode("{}")));
+ * ```
+ */
 export function decodeConfChange(data: Uint8Array): ConfChangeRecord {
   const r = JSON.parse(decoder.decode(data)) as ConfChangeRecord;
   if (

@@ -135,7 +135,29 @@ export interface RaftStatus {
 
 type CampaignType = "preElection" | "election" | "transfer";
 
-/** The consensus core of one node. */
+/**
+ * The consensus core of one node. It does no I/O: the host ticks it, steps
+ * peer messages into it, and carries out each {@linkcode Ready} before
+ * calling {@linkcode Raft.advance}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryStorage } from "../storage/mod.ts";
+ * import { Raft } from "./mod.ts";
+ *
+ * const storage = new MemoryStorage({ conf: { voters: ["n1"], learners: [] } });
+ * const raft = new Raft({ id: "n1", storage });
+ * raft.campaign(); // a single voter elects itself
+ * while (raft.hasReady()) {
+ *   const rd = raft.ready();
+ *   storage.save(rd); // persist first
+ *   // then send rd.messages, apply rd.committedEntries, serve rd.readStates
+ *   raft.advance();
+ * }
+ * assert.equal(raft.role, "leader");
+ * ```
+ */
 export class Raft {
   /** This node's id. */
   readonly id: NodeId;
@@ -147,9 +169,19 @@ export class Raft {
   lead: NodeId = "";
   /** Current role. */
   role: Role = "follower";
-  /** The log. */
+  /**
+   * The log. For the node runtime, the simulator and tests: the public
+   * view is {@linkcode Raft.status}.
+   *
+   * @internal
+   */
   readonly log: RaftLog;
-  /** Configuration and peer progress. */
+  /**
+   * Configuration and peer progress. For the node runtime, the simulator
+   * and tests: the public view is {@linkcode Raft.status}.
+   *
+   * @internal
+   */
   readonly tracker: ProgressTracker;
 
   #msgs: Message[] = [];
@@ -418,6 +450,12 @@ export class Raft {
     return this.#committedEntryInCurrentTerm();
   }
 
+  /**
+   * Whether there is a {@linkcode Ready} to hand out: messages, entries to
+   * persist or apply, a snapshot, read states, or a changed hard state,
+   * role or leader. Always false while the previous Ready awaits
+   * {@linkcode Raft.advance}.
+   */
   hasReady(): boolean {
     if (this.#inFlightReady) return false;
     if (this.#msgs.length > 0 || this.#readStates.length > 0) return true;

@@ -8,6 +8,18 @@
 /**
  * Returns a mulberry32 generator: a function giving floats in `[0, 1)`.
  * Fast, 32-bit state, good enough for timeouts and fault injection.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mulberry32 } from "./rand.ts";
+ *
+ * const a = mulberry32(42);
+ * const b = mulberry32(42);
+ * const x = a();
+ * assert.equal(x, b()); // the same seed gives the same sequence
+ * assert.ok(x >= 0 && x < 1);
+ * ```
  */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;

@@ -10,7 +10,20 @@
 
 import type { ConfState, Entry, HardState, Snapshot } from "./types.ts";
 
-/** Thrown when a requested index lies before the first retained entry. */
+/**
+ * Thrown when a requested index lies before the first retained entry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryStorage } from "../storage/mod.ts";
+ * import { CompactedError } from "./mod.ts";
+ *
+ * // Index 0 stands for the (empty) snapshot: its entry is not kept.
+ * const storage = new MemoryStorage();
+ * assert.throws(() => storage.entries(0, 1, Infinity), CompactedError);
+ * ```
+ */
 export class CompactedError extends Error {
   /** Creates the error for the requested index. */
   constructor(index: number) {
@@ -19,7 +32,19 @@ export class CompactedError extends Error {
   }
 }
 
-/** Thrown when a requested index lies after the last stored entry. */
+/**
+ * Thrown when a requested index lies after the last stored entry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryStorage } from "../storage/mod.ts";
+ * import { UnavailableError } from "./storage.ts";
+ *
+ * const storage = new MemoryStorage();
+ * assert.throws(() => storage.term(5), UnavailableError);
+ * ```
+ */
 export class UnavailableError extends Error {
   /** Creates the error for the requested index. */
   constructor(index: number) {
@@ -28,7 +53,21 @@ export class UnavailableError extends Error {
   }
 }
 
-/** Thrown when a snapshot is being produced and the caller should retry later. */
+/**
+ * Thrown when a snapshot is being produced and the caller should retry
+ * later.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryStorage } from "../storage/mod.ts";
+ * import { SnapshotTemporarilyUnavailableError } from "./mod.ts";
+ *
+ * const storage = new MemoryStorage();
+ * storage.snapshotUnavailable = true; // as if one were being built
+ * assert.throws(() => storage.snapshot(), SnapshotTemporarilyUnavailableError);
+ * ```
+ */
 export class SnapshotTemporarilyUnavailableError extends Error {
   /** Creates the error. */
   constructor() {

@@ -107,13 +107,7 @@ export class ProgressTracker {
 
   /** Counts votes among the voters. */
   voteResult(): VoteResult {
-    let granted = 0;
-    let rejected = 0;
-    for (const id of this.voters) {
-      const v = this.votes.get(id);
-      if (v === true) granted++;
-      else if (v === false) rejected++;
-    }
+    const { granted, rejected } = this.tally();
     const q = this.quorum();
     if (granted >= q) return "won";
     if (this.voters.size - rejected < q) return "lost";

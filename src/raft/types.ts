@@ -222,41 +222,124 @@ export const EMPTY_HARD_STATE: HardState = Object.freeze({
   commit: 0,
 });
 
-/** True when nothing in a hard state is set. */
+/**
+ * True when nothing in a hard state is set.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EMPTY_HARD_STATE, isEmptyHardState } from "./types.ts";
+ *
+ * assert.equal(isEmptyHardState(EMPTY_HARD_STATE), true);
+ * assert.equal(isEmptyHardState({ term: 1, vote: "n1", commit: 0 }), false);
+ * ```
+ */
 export function isEmptyHardState(hs: HardState): boolean {
   return hs.term === 0 && hs.vote === "" && hs.commit === 0;
 }
 
-/** Field-by-field equality of two hard states. */
+/**
+ * Field-by-field equality of two hard states.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hardStateEqual } from "./types.ts";
+ *
+ * const hs = { term: 2, vote: "n1", commit: 5 };
+ * assert.equal(hardStateEqual(hs, { ...hs }), true);
+ * assert.equal(hardStateEqual(hs, { ...hs, commit: 6 }), false);
+ * ```
+ */
 export function hardStateEqual(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
-/** True for a snapshot that carries nothing (index 0). */
+/**
+ * True for a snapshot that carries nothing (index 0).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isEmptySnapshot } from "./types.ts";
+ *
+ * assert.equal(isEmptySnapshot(undefined), true);
+ * const conf = { voters: ["n1"], learners: [] };
+ * const metadata = { index: 7, term: 2, conf };
+ * assert.equal(isEmptySnapshot({ metadata, data: new Uint8Array() }), false);
+ * ```
+ */
 export function isEmptySnapshot(s: Snapshot | undefined): boolean {
   return s === undefined || s.metadata.index === 0;
 }
 
-/** The encoded size of an entry as counted against byte limits. */
+/**
+ * The encoded size of an entry as counted against byte limits: its data
+ * and a fixed overhead for term, index and type.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EntryType, entrySize } from "./types.ts";
+ *
+ * const data = new Uint8Array(10);
+ * const e = { term: 1, index: 1, type: EntryType.Normal, data };
+ * assert.equal(entrySize(e), 10 + 24);
+ * ```
+ */
 export function entrySize(e: Entry): number {
   // Fixed overhead approximates the framing of term, index and type.
   return e.data.byteLength + 24;
 }
 
-/** Sum of {@linkcode entrySize} over entries. */
+/**
+ * Sum of {@linkcode entrySize} over entries.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { entriesSize, EntryType } from "./types.ts";
+ *
+ * const data = new Uint8Array(10);
+ * const e = { term: 1, index: 1, type: EntryType.Normal, data };
+ * assert.equal(entriesSize([e, { ...e, index: 2 }]), 2 * (10 + 24));
+ * ```
+ */
 export function entriesSize(ents: readonly Entry[]): number {
   let n = 0;
   for (const e of ents) n += entrySize(e);
   return n;
 }
 
-/** True for message kinds that only travel from the host into its own node. */
+/**
+ * True for message kinds that only travel from the host into its own node.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isLocalMessage } from "./types.ts";
+ *
+ * assert.equal(isLocalMessage("hup"), true); // "start an election now"
+ * assert.equal(isLocalMessage("app"), false); // goes to a peer
+ * ```
+ */
 export function isLocalMessage(t: MessageType): boolean {
   return t === "hup" || t === "beat" || t === "snapStatus" ||
     t === "unreachable";
 }
 
-/** True for the responses that a node sends back to a request. */
+/**
+ * True for the responses that a node sends back to a request.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isResponseMessage } from "./types.ts";
+ *
+ * assert.equal(isResponseMessage("voteResp"), true);
+ * assert.equal(isResponseMessage("vote"), false);
+ * ```
+ */
 export function isResponseMessage(t: MessageType): boolean {
   return t === "appResp" || t === "voteResp" || t === "preVoteResp" ||
     t === "heartbeatResp" || t === "readIndexResp" || t === "unreachable";

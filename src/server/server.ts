@@ -89,7 +89,26 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Opens the data directory, recovers, and starts the node and its HTTP API. */
+/**
+ * Opens the data directory, recovers, and starts the node and its HTTP API.
+ *
+ * @example
+ * ```ts
+ * import { startServer } from "./server.ts";
+ *
+ * // A single-node cluster on free ports.
+ * async function serveOne(dataDir: string): Promise<void> {
+ *   const server = await startServer({
+ *     id: "n1",
+ *     dataDir,
+ *     listen: "127.0.0.1:0",
+ *     http: "127.0.0.1:0",
+ *   });
+ *   console.log(`serving on http://${server.httpAddress}`);
+ *   await server.stop();
+ * }
+ * ```
+ */
 export async function startServer(options: ServerOptions): Promise<Server> {
   const log = options.logger ?? nullLogger;
   const id = options.id;

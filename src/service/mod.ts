@@ -2,11 +2,19 @@
  * The lock, lease and config service on one node, and its error type.
  *
  * @example
- * ```ts ignore
- * import { LockService } from "./mod.ts";
+ * ```ts
+ * import { type LockService, ServiceError } from "./mod.ts";
  *
- * const service = new LockService({ node, state });
- * await service.put({ key: "app/mode", value: "on" });
+ * // Turns a feature on unless someone changed it since revision `seen`.
+ * async function enable(service: LockService, seen: number): Promise<boolean> {
+ *   try {
+ *     await service.put({ key: "app/mode", value: "on", ifModRevision: seen });
+ *     return true;
+ *   } catch (e) {
+ *     if (e instanceof ServiceError && e.code === "conflict") return false;
+ *     throw e;
+ *   }
+ * }
  * ```
  *
  * @module

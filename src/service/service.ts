@@ -94,7 +94,35 @@ export interface WatchHandle {
   close(): void;
 }
 
-/** The service on one node. */
+/**
+ * The service on one node: what the HTTP API calls, with no HTTP in it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RaftNode } from "../node/mod.ts";
+ * import { ServiceStateMachine } from "../state/mod.ts";
+ * import { MemoryStorage } from "../storage/mod.ts";
+ * import { MemoryHub } from "../transport/mod.ts";
+ * import { LockService } from "./mod.ts";
+ *
+ * const hub = new MemoryHub();
+ * const state = new ServiceStateMachine();
+ * const node = RaftNode.start({
+ *   id: "n1",
+ *   storage: new MemoryStorage({ conf: { voters: ["n1"], learners: [] } }),
+ *   transport: hub.connect("n1"),
+ *   stateMachine: state,
+ * });
+ * const service = new LockService({ node, state });
+ * await node.waitForLeader();
+ * await service.put({ key: "app/mode", value: "on" });
+ * assert.equal((await service.get("app/mode"))?.value, "on");
+ * service.close();
+ * await node.stop();
+ * hub.close();
+ * ```
+ */
 export class LockService {
   readonly #node: RaftNode;
   readonly #state: ServiceStateMachine;

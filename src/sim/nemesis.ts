@@ -9,6 +9,15 @@
 
 import type { SimCluster, SimNode } from "./cluster.ts";
 
+/** A network without faults: no loss or duplication, 1–5 ms delays. */
+const CALM = {
+  dropRate: 0,
+  duplicateRate: 0,
+  reorderRate: 0,
+  minDelay: 1,
+  maxDelay: 5,
+} as const;
+
 /** Every kind of fault the nemesis knows. */
 export const NEMESIS_KINDS = [
   "partition",
@@ -102,13 +111,7 @@ export class Nemesis {
       }
       case "lossy": {
         if (c.random() < 0.3) {
-          c.network.setFaults({
-            dropRate: 0,
-            duplicateRate: 0,
-            reorderRate: 0,
-            minDelay: 1,
-            maxDelay: 5,
-          });
+          c.network.setFaults(CALM);
           c.trace("nemesis CALM network");
           return;
         }
@@ -178,13 +181,7 @@ export class Nemesis {
   /** Ends all faults: heal, calm the network, restart every crashed member. */
   healAll(c: SimCluster): void {
     c.network.heal();
-    c.network.setFaults({
-      dropRate: 0,
-      duplicateRate: 0,
-      reorderRate: 0,
-      minDelay: 1,
-      maxDelay: 5,
-    });
+    c.network.setFaults(CALM);
     for (const node of this.#downUntil.keys()) c.restart(node);
     this.#downUntil.clear();
     for (const n of c.memberNodes()) if (!n.up) c.restart(n);

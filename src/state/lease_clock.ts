@@ -66,7 +66,22 @@ interface DelayDeadline {
   retryAt: number;
 }
 
-/** The leader's lease and lock-delay deadlines. */
+/**
+ * The leader's lease and lock-delay deadlines, on its own monotonic clock
+ * (never replicated): it says which expiries to propose, and when.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LeaseClock } from "./lease_clock.ts";
+ *
+ * const clock = new LeaseClock();
+ * // Elected at 0 ms: lease 7 (TTL 5 s) gets its TTL plus an election timeout.
+ * clock.onBecomeLeader(0, [{ id: 7, ttl: 5, keepaliveIndex: 12 }], 300);
+ * assert.deepEqual(clock.due(5_000), []);
+ * assert.deepEqual(clock.due(5_300), [{ id: 7, keepaliveIndex: 12 }]);
+ * ```
+ */
 export class LeaseClock {
   readonly #retryMs: number;
   #active = false;

@@ -217,6 +217,24 @@ function sign(a: number, b: number): number {
  * The replicated state machine of raftlock. Implements the node's
  * `StateMachine` interface (`apply`, `snapshot`, `restore`) and the
  * read-side queries the API serves after a read barrier.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeCommand, ServiceStateMachine } from "./mod.ts";
+ *
+ * const state = new ServiceStateMachine();
+ * const cmd = encodeCommand({ type: "put", key: "app/mode", value: "on" });
+ * assert.deepEqual(state.apply(cmd, { index: 1, term: 1 }), {
+ *   ok: true,
+ *   revision: 1,
+ * });
+ * assert.equal(state.get("app/mode")?.value, "on");
+ *
+ * const copy = new ServiceStateMachine(); // another node, from a snapshot
+ * copy.restore(state.snapshot());
+ * assert.equal(copy.get("app/mode")?.value, "on");
+ * ```
  */
 export class ServiceStateMachine {
   readonly #options: Required<ServiceStateMachineOptions>;

@@ -90,6 +90,30 @@ interface PendingOp {
  *   queued and later call reject with the same {@linkcode StorageFatalError},
  *   reads throw it too, `onFatal` is called once, and the node must exit.
  *   Nothing is retried.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EntryType } from "../raft/mod.ts";
+ * import { DiskStorage } from "./disk_storage.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const store = await DiskStorage.open(dir, {
+ *   conf: { voters: ["n1"], learners: [] },
+ * });
+ * await store.save({ // resolves once durable
+ *   hardState: { term: 1, vote: "n1", commit: 0 },
+ *   entries: [
+ *     { term: 1, index: 1, type: EntryType.Normal, data: new Uint8Array([1]) },
+ *   ],
+ * });
+ * await store.close();
+ *
+ * const reopened = await DiskStorage.open(dir); // recovers the WAL
+ * assert.equal(reopened.lastIndex(), 1);
+ * await reopened.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export class DiskStorage implements LogStore {
   #view: MemoryStorage;

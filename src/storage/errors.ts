@@ -18,6 +18,16 @@
  * unusable from then on: every later call throws this error again. The node
  * must stop (exit the process) and recover from disk on restart; it must
  * never retry the operation and carry on.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StorageFatalError } from "./errors.ts";
+ *
+ * const error = new StorageFatalError("WAL sync", { cause: new Error("EIO") });
+ * assert.match(error.message, /^Storage failed during WAL sync; the node must/);
+ * assert.equal((error.cause as Error).message, "EIO");
+ * ```
  */
 export class StorageFatalError extends Error {
   /** Creates the error for the operation that failed; `cause` is the I/O error. */

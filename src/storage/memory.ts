@@ -28,8 +28,26 @@ export interface MemoryStorageOptions {
 }
 
 /**
- * Keeps the log in an array whose element 0 is a placeholder for the
- * snapshot's last entry, so `term(snapshotIndex)` needs no special case.
+ * A Raft log store in memory: nothing survives the process. It keeps the
+ * log in an array whose element 0 is a placeholder for the snapshot's last
+ * entry, so `term(snapshotIndex)` needs no special case.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EntryType } from "../raft/mod.ts";
+ * import { MemoryStorage } from "./memory.ts";
+ *
+ * const storage = new MemoryStorage({ conf: { voters: ["n1"], learners: [] } });
+ * storage.save({
+ *   hardState: { term: 1, vote: "n1", commit: 1 },
+ *   entries: [
+ *     { term: 1, index: 1, type: EntryType.Normal, data: new Uint8Array([42]) },
+ *   ],
+ * });
+ * assert.equal(storage.lastIndex(), 1);
+ * assert.equal(storage.term(1), 1);
+ * ```
  */
 export class MemoryStorage implements LogStore {
   #hardState: HardState = { ...EMPTY_HARD_STATE };

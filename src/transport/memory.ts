@@ -177,6 +177,26 @@ class PendingHeap {
  * Reachability is checked both when a message is sent and when it is
  * delivered, so a partition made while a message is in flight stops it.
  * Messages are delivered as the same object that was sent (no copy).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mulberry32 } from "../raft/mod.ts";
+ * import { FaultyNetwork } from "./memory.ts";
+ *
+ * const net = new FaultyNetwork({
+ *   random: mulberry32(1),
+ *   faults: { minDelay: 5, maxDelay: 5 },
+ * });
+ * const beat = { type: "heartbeat" as const, from: "n1", to: "n2", term: 1 };
+ * net.send(beat, 0);
+ * assert.deepEqual(net.deliverDue(4), []); // not due yet
+ * assert.deepEqual(net.deliverDue(5), [beat]);
+ *
+ * net.partition([["n1"], ["n2"]]);
+ * net.send(beat, 10);
+ * assert.deepEqual(net.deliverDue(20), []); // cut off
+ * ```
  */
 export class FaultyNetwork {
   readonly #random: () => number;
@@ -377,6 +397,21 @@ export interface MemoryHubOptions {
  *
  * Call {@linkcode MemoryHub.close} at the end of a test so that no timer is
  * left behind.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryHub } from "./memory.ts";
+ *
+ * const hub = new MemoryHub({ seed: 7, faults: { minDelay: 1, maxDelay: 3 } });
+ * const n1 = hub.connect("n1");
+ * const n2 = hub.connect("n2");
+ * const got = Promise.withResolvers<string>();
+ * n2.onMessage((m) => got.resolve(m.from));
+ * n1.send({ type: "heartbeat", from: "n1", to: "n2", term: 1 });
+ * assert.equal(await got.promise, "n1");
+ * hub.close();
+ * ```
  */
 export class MemoryHub {
   /** The underlying network: use it to set faults, partitions and cuts. */
@@ -486,6 +521,20 @@ export class MemoryHub {
  * may drop; inbound messages go to the handler set with
  * {@linkcode MemoryTransport.onMessage} (messages arriving before a handler
  * is set are discarded).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryHub } from "./memory.ts";
+ *
+ * const hub = new MemoryHub();
+ * const n1 = hub.connect("n1");
+ * hub.connect("n2");
+ * assert.deepEqual(n1.peers(), ["n2"]);
+ * n1.close(); // later sends are ignored; "n1" may connect again
+ * assert.deepEqual(hub.nodes(), ["n2"]);
+ * hub.close();
+ * ```
  */
 export class MemoryTransport implements Transport, PeerAware {
   /** The node this transport belongs to. */

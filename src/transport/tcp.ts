@@ -21,21 +21,8 @@
  *   a window of unacknowledged bytes, so heartbeats keep flowing; the
  *   outcome is reported through `onSnapshotStatus`.
  *
- * See `./tcp/protocol.ts` for the wire format.
- *
- * ```ts
- * import { TcpTransport } from "./tcp.ts";
- * const t = await TcpTransport.listen({
- *   id: "n1",
- *   clusterId: "c1",
- *   listen: "127.0.0.1:7001",
- *   peers: { n2: "127.0.0.1:7002" },
- *   secrets: ["the same secret on every node"],
- * });
- * t.onMessage((m) => console.log(m));
- * t.send({ type: "heartbeat", from: "n1", to: "n2", term: 1 });
- * await t.close();
- * ```
+ * See `./tcp/protocol.ts` for the wire format, and
+ * {@linkcode TcpTransport} for an example.
  *
  * @module
  */
@@ -83,7 +70,29 @@ export {
 } from "./tcp/secret_file.ts";
 export { transportMetricsText } from "./tcp/metrics.ts";
 
-/** A Raft transport over TCP (or TLS); create one with {@linkcode TcpTransport.listen}. */
+/**
+ * A Raft transport over TCP (or TLS); create one with
+ * {@linkcode TcpTransport.listen}.
+ *
+ * @example
+ * ```ts
+ * import { TcpTransport } from "./tcp.ts";
+ *
+ * // Node n1 of a cluster whose n2 listens on 127.0.0.1:7002.
+ * async function startPeerTraffic(): Promise<TcpTransport> {
+ *   const t = await TcpTransport.listen({
+ *     id: "n1",
+ *     clusterId: "c1",
+ *     listen: "127.0.0.1:7001",
+ *     peers: { n2: "127.0.0.1:7002" },
+ *     secrets: ["the same secret on every node"],
+ *   });
+ *   t.onMessage((m) => console.log(m.type, "from", m.from));
+ *   t.send({ type: "heartbeat", from: "n1", to: "n2", term: 1 });
+ *   return t; // `await t.close()` when done
+ * }
+ * ```
+ */
 export class TcpTransport implements Transport, PeerAware {
   /** This node's id. */
   readonly id: NodeId;

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { decode } from "../../src/codec/msgpack.ts";
 import {
   assertRaftHeaders,
+  assertUnavailable,
   errCode,
   errMessage,
   withNode,
@@ -157,18 +158,12 @@ Deno.test("cluster routes without a leader: membership is 503, reads answer loca
       },
     });
     assert.equal(add.headers.get("retry-after"), "1");
-    for (
-      const [method, path, body] of [
-        ["DELETE", "/v1/cluster/members/n2", undefined],
-        ["POST", "/v1/cluster/members/n2/promote", undefined],
-        ["POST", "/v1/cluster/leader", { to: "n1" }],
-        ["GET", "/v1/snapshot", undefined],
-      ] as const
-    ) {
-      const r = await n.call(method, path, body);
-      assert.equal(r.status, 503, `${method} ${path}`);
-      assert.equal(errCode(r), "unavailable");
-    }
+    await assertUnavailable(n, [
+      ["DELETE", "/v1/cluster/members/n2"],
+      ["POST", "/v1/cluster/members/n2/promote"],
+      ["POST", "/v1/cluster/leader", { to: "n1" }],
+      ["GET", "/v1/snapshot"],
+    ]);
     // With no leader to ask, the node answers from what it knows.
     const c = await n.call("GET", "/v1/cluster");
     assert.equal(c.status, 200);

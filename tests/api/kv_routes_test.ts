@@ -9,6 +9,7 @@ import { MemoryStorage } from "../../src/storage/memory.ts";
 import type { PersistUpdate } from "../../src/storage/types.ts";
 import {
   assertRaftHeaders,
+  assertUnavailable,
   errCode,
   errMessage,
   SingleNode,
@@ -325,21 +326,13 @@ Deno.test("a write that the node cannot make durable in time is 504 timeout", as
 Deno.test("without a leader, writes and reads are 503 unavailable with Retry-After", async () => {
   // n2 never starts, so n1 can never win an election.
   await withNode(async (n) => {
-    for (
-      const [method, path, body] of [
-        ["PUT", "/v1/kv/a", { value: "1" }],
-        ["GET", "/v1/kv/a", undefined],
-        ["GET", "/v1/kv", undefined],
-        ["POST", "/v1/txn", {}],
-        ["DELETE", "/v1/kv/a", undefined],
-      ] as const
-    ) {
-      const r = await n.call(method, path, body);
-      assert.equal(r.status, 503, `${method} ${path}`);
-      assert.equal(errCode(r), "unavailable");
-      assert.equal(r.headers.get("retry-after"), "1");
-      assertRaftHeaders(r, 0);
-    }
+    await assertUnavailable(n, [
+      ["PUT", "/v1/kv/a", { value: "1" }],
+      ["GET", "/v1/kv/a"],
+      ["GET", "/v1/kv"],
+      ["POST", "/v1/txn", {}],
+      ["DELETE", "/v1/kv/a"],
+    ], (r) => assertRaftHeaders(r, 0));
     // A serializable read needs no leader.
     const local = await n.call("GET", "/v1/kv/a?consistency=serializable");
     assert.equal(local.status, 404);

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import {
   assertRaftHeaders,
+  assertUnavailable,
   errCode,
   errMessage,
   withNode,
@@ -121,19 +122,12 @@ Deno.test("a lease id that is not a positive whole number is 400", async () => {
 
 Deno.test("lease routes without a leader are 503 unavailable", async () => {
   await withNode(async (n) => {
-    for (
-      const [method, path, body] of [
-        ["POST", "/v1/leases", { ttl: 10 }],
-        ["GET", "/v1/leases", undefined],
-        ["GET", "/v1/leases/1", undefined],
-        ["POST", "/v1/leases/1/keepalive", undefined],
-        ["DELETE", "/v1/leases/1", undefined],
-      ] as const
-    ) {
-      const r = await n.call(method, path, body);
-      assert.equal(r.status, 503, `${method} ${path}`);
-      assert.equal(errCode(r), "unavailable");
-      assert.equal(r.headers.get("retry-after"), "1");
-    }
+    await assertUnavailable(n, [
+      ["POST", "/v1/leases", { ttl: 10 }],
+      ["GET", "/v1/leases"],
+      ["GET", "/v1/leases/1"],
+      ["POST", "/v1/leases/1/keepalive"],
+      ["DELETE", "/v1/leases/1"],
+    ]);
   }, { voters: ["n1", "n2"] });
 });

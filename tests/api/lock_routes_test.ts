@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import {
   assertRaftHeaders,
+  assertUnavailable,
   errCode,
   errMessage,
   withNode,
@@ -181,20 +182,13 @@ Deno.test("lock routes: bad input is a 400 naming the problem", async () => {
 
 Deno.test("lock routes without a leader are 503 unavailable", async () => {
   await withNode(async (n) => {
-    for (
-      const [method, path, body] of [
-        ["POST", "/v1/locks/a/acquire", { ttl: 10 }],
-        ["POST", "/v1/locks/a/acquire", { ttl: 10, wait: 1000 }],
-        ["POST", "/v1/locks/a/release", { token: 1 }],
-        ["GET", "/v1/locks/a", undefined],
-        ["GET", "/v1/locks/a?token=1", undefined],
-        ["GET", "/v1/locks", undefined],
-      ] as const
-    ) {
-      const r = await n.call(method, path, body);
-      assert.equal(r.status, 503, `${method} ${path}`);
-      assert.equal(errCode(r), "unavailable");
-      assert.equal(r.headers.get("retry-after"), "1");
-    }
+    await assertUnavailable(n, [
+      ["POST", "/v1/locks/a/acquire", { ttl: 10 }],
+      ["POST", "/v1/locks/a/acquire", { ttl: 10, wait: 1000 }],
+      ["POST", "/v1/locks/a/release", { token: 1 }],
+      ["GET", "/v1/locks/a"],
+      ["GET", "/v1/locks/a?token=1"],
+      ["GET", "/v1/locks"],
+    ]);
   }, { voters: ["n1", "n2"] });
 });

@@ -5,37 +5,16 @@
 
 import assert from "node:assert/strict";
 import { TestCluster } from "../support/cluster.ts";
+import { type Answer, callJson, errCode } from "./single_node.ts";
 
-async function call(
+function call(
   base: string,
   method: string,
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<
-  { status: number; json: Record<string, unknown>; headers: Headers }
-> {
-  const r = await fetch(base + path, {
-    method,
-    headers: { "content-type": "application/json", ...headers },
-    body: body === undefined
-      ? undefined
-      : typeof body === "string"
-      ? body
-      : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    json = { raw: text };
-  }
-  return { status: r.status, json, headers: r.headers };
-}
-
-function errCode(r: { json: Record<string, unknown> }): string | undefined {
-  return (r.json.error as { code?: string } | undefined)?.code;
+): Promise<Answer> {
+  return callJson((init) => fetch(base + path, init), method, body, headers);
 }
 
 let cluster: TestCluster;

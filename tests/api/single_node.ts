@@ -5,6 +5,7 @@
  * ports. A node configured alone elects itself.
  */
 
+import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import {
   type ApiMetrics,
@@ -99,29 +100,18 @@ export class SingleNode {
   }
 
   /** Sends one request; a non-string body is sent as JSON. */
-  async call(
+  call(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<Answer> {
-    const r = await this.app.request(path, {
+    return callJson(
+      (init) => this.app.request(path, init),
       method,
-      headers: { "content-type": "application/json", ...headers },
-      body: body === undefined
-        ? undefined
-        : typeof body === "string"
-        ? body
-        : JSON.stringify(body),
-    });
-    const text = await r.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = text ? JSON.parse(text) : {};
-    } catch {
-      json = { raw: text };
-    }
-    return { status: r.status, json, headers: r.headers };
+      body,
+      headers,
+    );
   }
 
   /** Ends watches, stops the service and the node, and closes the hub. */
@@ -130,6 +120,55 @@ export class SingleNode {
     this.service.close();
     await this.node.stop();
     this.#hub.close();
+  }
+}
+
+/**
+ * Sends one request through `send` (in-process or over the network); a
+ * non-string body is sent as JSON, and the answer's body is parsed as JSON
+ * when it is JSON.
+ */
+export async function callJson(
+  send: (init: RequestInit) => Response | Promise<Response>,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const r = await send({
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    body: body === undefined
+      ? undefined
+      : typeof body === "string"
+      ? body
+      : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    json = { raw: text };
+  }
+  return { status: r.status, json, headers: r.headers };
+}
+
+/**
+ * Asserts that each request (method, path, body) answers 503 `unavailable`
+ * with `Retry-After: 1`, as every route does while no leader is known;
+ * `more` looks further at each answer.
+ */
+export async function assertUnavailable(
+  n: SingleNode,
+  requests: readonly (readonly [string, string, unknown?])[],
+  more?: (a: Answer) => void,
+): Promise<void> {
+  for (const [method, path, body] of requests) {
+    const r = await n.call(method, path, body);
+    assert.equal(r.status, 503, `${method} ${path}`);
+    assert.equal(errCode(r), "unavailable", `${method} ${path}`);
+    assert.equal(r.headers.get("retry-after"), "1", `${method} ${path}`);
+    more?.(r);
   }
 }
 

@@ -45,6 +45,33 @@ function around(proxies: Proxies, id: string): FaultProxy[] {
   return out;
 }
 
+/**
+ * Once the majority (all of `ids` but `old`) writes `<prefix>/after`, the
+ * old leader follows in term `t1` or later and holds `<prefix>/before`,
+ * `/during` and `/after`.
+ */
+async function assertRejoined(
+  c: E2ECluster,
+  ids: string[],
+  old: string,
+  t1: number,
+  prefix: string,
+  what: string,
+): Promise<void> {
+  const majority = ids.filter((id) => id !== old);
+  await c.putRetry(majority, `${prefix}/after`, "3");
+  await c.waitApplied(ids);
+  const st = (await c.status(old))!;
+  assert.equal(st.role, "follower");
+  assert.ok(st.term >= t1);
+  for (
+    const key of ["before", "during", "after"].map((k) => `${prefix}/${k}`)
+  ) {
+    const g = await c.get(old, key, "serializable");
+    assert.equal(g.status, 200, `${key} on ${what}`);
+  }
+}
+
 Deno.test({
   name: "e2e: partitioned leader stops committing; majority elects; heal",
   ...E2E,
@@ -87,15 +114,7 @@ Deno.test({
       for (const p of around(proxies, old)) p.unblock();
       const healed = await c.waitForLeader({ ids });
       assert.notEqual(healed, old);
-      await c.putRetry(majority, "part/after", "3");
-      await c.waitApplied(ids);
-      const st = (await c.status(old))!;
-      assert.equal(st.role, "follower");
-      assert.ok(st.term >= t1);
-      for (const key of ["part/before", "part/during", "part/after"]) {
-        const g = await c.get(old, key, "serializable");
-        assert.equal(g.status, 200, `${key} on the old leader`);
-      }
+      await assertRejoined(c, ids, old, t1, "part", "the old leader");
       // Whatever became of the stale write, every node agrees on it.
       const views = await Promise.all(
         ids.map((id) => c.get(id, "part/stale", "serializable")),
@@ -171,15 +190,7 @@ Deno.test({
           );
         }
         await c.waitForLeader({ ids });
-        await c.putRetry(majority, "pause/after", "3");
-        await c.waitApplied(ids);
-        const st = (await c.status(old))!;
-        assert.equal(st.role, "follower");
-        assert.ok(st.term >= t1);
-        for (const key of ["pause/before", "pause/during", "pause/after"]) {
-          const g = await c.get(old, key, "serializable");
-          assert.equal(g.status, 200, `${key} on the resumed node`);
-        }
+        await assertRejoined(c, ids, old, t1, "pause", "the resumed node");
       } finally {
         if (!resumed) Deno.kill(pid, "SIGCONT");
       }

@@ -12,23 +12,17 @@ import {
   drain,
   electLeader,
   entriesFrom,
+  ids,
   Network,
   newStorage,
   newTestRaft,
   persist,
   readMessages,
+  role,
   storageOf,
 } from "./network.ts";
 
 const PEERS = ["n1", "n2", "n3"];
-
-function ids(n: number): NodeId[] {
-  return Array.from({ length: n }, (_, i) => `n${i + 1}`);
-}
-
-function role(r: Raft): Role {
-  return r.status().role;
-}
 
 /** An AppendEntries from `from` at `term` that matches any log (prev 0). */
 function emptyApp(from: NodeId, to: NodeId, term: number): Message {

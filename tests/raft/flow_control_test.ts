@@ -15,6 +15,7 @@ import {
   drain,
   electLeader,
   entriesFrom,
+  ledByN1,
   Network,
   newStorage,
   newTestRaft,
@@ -25,13 +26,8 @@ import {
 
 const PEERS = ["n1", "n2", "n3"];
 
-function cluster(config: TestConfig = {}): Network {
-  const net = new Network(PEERS, { config });
-  net.campaign("n1");
-  assert.equal(net.leader(), "n1");
-  net.clearTrace();
-  return net;
-}
+/** A three-node network led by n1, with its no-op committed. */
+const cluster = (config: TestConfig = {}) => ledByN1({ config });
 
 const appsTo = (to: string) => (m: Message) => m.type === "app" && m.to === to;
 const withEntries = (ms: Message[]) =>

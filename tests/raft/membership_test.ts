@@ -7,22 +7,20 @@
 import assert from "node:assert/strict";
 import { decodeConfChange } from "../../src/raft/confchange.ts";
 import { ProposalDroppedError } from "../../src/raft/errors.ts";
-import type { Raft } from "../../src/raft/raft.ts";
 import { type ConfChange, EntryType } from "../../src/raft/types.ts";
-import { CLASSIC, data, Network, type TestConfig } from "./network.ts";
+import {
+  CLASSIC,
+  data,
+  ledByN1,
+  Network,
+  role,
+  type TestConfig,
+} from "./network.ts";
 
 const PEERS = ["n1", "n2", "n3"];
 
-function role(r: Raft): string {
-  return r.status().role;
-}
-
-function cluster(config: TestConfig = {}): Network {
-  const net = new Network(PEERS, { config });
-  net.campaign("n1");
-  assert.equal(net.leader(), "n1");
-  return net;
-}
+/** A three-node network led by n1, with its no-op committed. */
+const cluster = (config: TestConfig = {}) => ledByN1({ config });
 
 function change(net: Network, at: string, cc: ConfChange): void {
   net.raft(at).proposeConfChange(cc);

@@ -13,6 +13,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { Raft, type RaftConfig } from "../../src/raft/raft.ts";
 import {
   type ConfState,
@@ -23,6 +24,7 @@ import {
   type NodeId,
   type ReadState,
   type Ready,
+  type Role,
   type Snapshot,
 } from "../../src/raft/types.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
@@ -231,6 +233,34 @@ export function ackAll(r: Raft, peers: NodeId[]): Message[] {
     out.push(...readMessages(r));
   }
   return out;
+}
+
+/** Node ids `n1..n<n>`. */
+export function ids(n: number): NodeId[] {
+  return Array.from({ length: n }, (_, i) => `n${i + 1}`);
+}
+
+/**
+ * An AppendEntries from n2, the leader, to n1. Unless given: term 1, the
+ * entries follow index 0 (an empty log), and the leader's commit is 0.
+ */
+export function appFromN2(fields: Partial<Message> = {}): Message {
+  return {
+    type: "app",
+    from: "n2",
+    to: "n1",
+    term: 1,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    ...fields,
+  };
+}
+
+/** A core's role, as its status reports it. */
+export function role(r: Raft): Role {
+  return r.status().role;
 }
 
 // ---------------------------------------------------------------- network
@@ -525,4 +555,16 @@ export class Network {
       r.advance();
     }
   }
+}
+
+/**
+ * A network of voters n1..n3 (and `options.learners`) in which n1 has been
+ * elected and its no-op committed; the trace starts empty.
+ */
+export function ledByN1(options: NetworkOptions = {}): Network {
+  const net = new Network(["n1", "n2", "n3"], options);
+  net.campaign("n1");
+  assert.equal(net.leader(), "n1");
+  net.clearTrace();
+  return net;
 }

@@ -6,23 +6,14 @@
 
 import assert from "node:assert/strict";
 import { ProposalDroppedError } from "../../src/raft/errors.ts";
-import { type Raft, TRANSFER_CONTEXT } from "../../src/raft/raft.ts";
+import { TRANSFER_CONTEXT } from "../../src/raft/raft.ts";
 import type { Message } from "../../src/raft/types.ts";
-import { CLASSIC, Network, type TestConfig } from "./network.ts";
+import { CLASSIC, ledByN1, Network, role, type TestConfig } from "./network.ts";
 
 const PEERS = ["n1", "n2", "n3"];
 
-function role(r: Raft): string {
-  return r.status().role;
-}
-
-/** A three-node network with n1 elected and its no-op committed. */
-function cluster(config: TestConfig = {}): Network {
-  const net = new Network(PEERS, { config });
-  net.campaign("n1");
-  assert.equal(net.leader(), "n1");
-  return net;
-}
+/** A three-node network led by n1, with its no-op committed. */
+const cluster = (config: TestConfig = {}) => ledByN1({ config });
 
 // Thesis §9.6: "the Pre-Vote algorithm ... a candidate only increments its
 // term if it first learns from a majority of the cluster that they would be

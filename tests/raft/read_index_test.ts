@@ -7,16 +7,20 @@
 import assert from "node:assert/strict";
 import { ProposalDroppedError } from "../../src/raft/errors.ts";
 import type { Message } from "../../src/raft/types.ts";
-import { CLASSIC, entriesFrom, Network, newStorage } from "./network.ts";
+import {
+  CLASSIC,
+  entriesFrom,
+  ledByN1,
+  Network,
+  newStorage,
+} from "./network.ts";
 
 const PEERS = ["n1", "n2", "n3"];
 
+/** A three-node network led by n1, with its no-op committed. */
 function cluster(): Network {
-  const net = new Network(PEERS);
-  net.campaign("n1");
-  assert.equal(net.leader(), "n1");
+  const net = ledByN1();
   assert.equal(net.raft("n1").log.committed, 1);
-  net.clearTrace();
   return net;
 }
 

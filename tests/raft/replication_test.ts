@@ -11,17 +11,20 @@ import type { Raft } from "../../src/raft/raft.ts";
 import {
   type Entry,
   EntryType,
+  type HardState,
   type Message,
   type NodeId,
 } from "../../src/raft/types.ts";
 import {
   ackAll,
+  appFromN2,
   CLASSIC,
   data,
   drain,
   electLeader,
   entriesFrom,
   entry,
+  ids,
   Network,
   newStorage,
   newTestRaft,
@@ -33,8 +36,12 @@ import {
 
 const PEERS = ["n1", "n2", "n3"];
 
-function ids(n: number): NodeId[] {
-  return Array.from({ length: n }, (_, i) => `n${i + 1}`);
+/** n1 of PEERS (CLASSIC settings) starting from a log and a hard state. */
+function withLog(entries: Entry[], hardState?: Partial<HardState>): Raft {
+  return newTestRaft("n1", PEERS, {
+    ...CLASSIC,
+    storage: newStorage({ voters: PEERS, entries, hardState }),
+  });
 }
 
 /** A leader of term 1 in `peers` whose no-op is committed, all peers in replicate. */
@@ -186,16 +193,7 @@ Deno.test("the leader's own entry counts toward the quorum only after advance()"
 Deno.test("a new leader's own match excludes entries it has not yet persisted", () => {
   const r = newTestRaft("n1", PEERS, CLASSIC);
   r.becomeFollower(1, "n2");
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 1,
-    index: 0,
-    logTerm: 0,
-    entries: entriesFrom(1, 1, 1),
-    commit: 0,
-  });
+  r.step(appFromN2({ entries: entriesFrom(1, 1, 1) }));
   const rd = r.ready(); // the host starts writing entries 1 and 2 ...
   assert.equal(rd.entries.length, 2);
   // ... while n1 is elected (the host steps messages during the write).
@@ -240,14 +238,7 @@ Deno.test("committing an entry of the current term commits all preceding entries
   const cases: number[][] = [[], [2], [1, 2], [1]];
   for (const [i, terms] of cases.entries()) {
     const ents = entriesFrom(1, ...terms);
-    const r = newTestRaft("n1", PEERS, {
-      ...CLASSIC,
-      storage: newStorage({
-        voters: PEERS,
-        entries: ents,
-        hardState: { term: 2 },
-      }),
-    });
+    const r = withLog(ents, { term: 2 });
     electLeader(r);
     assert.equal(r.term, 3);
     r.propose(data("some data"));
@@ -279,16 +270,7 @@ Deno.test("a follower commits and applies what the leader says is committed", ()
   for (const [i, tt] of cases.entries()) {
     const r = newTestRaft("n1", PEERS, CLASSIC);
     r.becomeFollower(1, "n2");
-    r.step({
-      type: "app",
-      from: "n2",
-      to: "n1",
-      term: 1,
-      logTerm: 0,
-      index: 0,
-      entries: tt.ents,
-      commit: tt.commit,
-    });
+    r.step(appFromN2({ entries: tt.ents, commit: tt.commit }));
     assert.equal(r.log.committed, tt.commit, `#${i}`);
     const out = drain(r);
     assert.deepEqual(out.committed, tt.ents.slice(0, tt.commit), `#${i}`);
@@ -300,16 +282,7 @@ Deno.test("a follower never commits beyond what it knows matches the leader", ()
   const r = newTestRaft("n1", PEERS, CLASSIC);
   r.becomeFollower(1, "n2");
   // The leader is at commit 5 but sends only entries up to 2.
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 1,
-    logTerm: 0,
-    index: 0,
-    entries: entriesFrom(1, 1, 1),
-    commit: 5,
-  });
+  r.step(appFromN2({ entries: entriesFrom(1, 1, 1), commit: 5 }));
   assert.equal(r.log.committed, 2);
   // A heartbeat's commit is capped by the log too.
   r.step({ type: "heartbeat", from: "n2", to: "n1", term: 1, commit: 9 });
@@ -322,25 +295,17 @@ Deno.test("a follower never commits beyond what it knows matches the leader", ()
 Deno.test("a follower with a stale tail commits only up to the last entry the message vouches for", () => {
   // Index 3 (term 1) is left over from a deposed leader; the new leader's
   // index 3 has term 2, but this message only carries index 2.
-  const r = newTestRaft("n1", PEERS, {
-    ...CLASSIC,
-    storage: newStorage({
-      voters: PEERS,
-      entries: entriesFrom(1, 1, 1, 1),
-      hardState: { term: 2 },
-    }),
-  });
+  const r = withLog(entriesFrom(1, 1, 1, 1), { term: 2 });
   r.becomeFollower(2, "n2");
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 2,
-    logTerm: 1,
-    index: 1,
-    entries: [entry(2, 1)],
-    commit: 3,
-  });
+  r.step(
+    appFromN2({
+      term: 2,
+      logTerm: 1,
+      index: 1,
+      entries: [entry(2, 1)],
+      commit: 3,
+    }),
+  );
   assert.equal(r.log.committed, 2, "index 3 here may not be the leader's");
   assert.equal(r.log.lastIndex(), 3);
 });
@@ -386,25 +351,11 @@ Deno.test("a follower checks the entry preceding new entries and hints where to 
     { logTerm: 3, index: 3, windex: 3, reject: true, hint: 2, hintTerm: 2 },
   ];
   for (const [i, tt] of cases.entries()) {
-    const r = newTestRaft("n1", PEERS, {
-      ...CLASSIC,
-      storage: newStorage({
-        voters: PEERS,
-        entries: ents,
-        hardState: { term: 2, commit: 1 },
-      }),
-    });
+    const r = withLog(ents, { term: 2, commit: 1 });
     r.becomeFollower(2, "n2");
-    r.step({
-      type: "app",
-      from: "n2",
-      to: "n1",
-      term: 2,
-      logTerm: tt.logTerm,
-      index: tt.index,
-      entries: [],
-      commit: 1,
-    });
+    r.step(
+      appFromN2({ term: 2, logTerm: tt.logTerm, index: tt.index, commit: 1 }),
+    );
     const msgs = readMessages(r);
     assert.equal(msgs.length, 1, `#${i}`);
     const m = msgs[0];
@@ -450,21 +401,16 @@ Deno.test("a follower appends new entries and overwrites a conflicting suffix", 
     { index: 0, term: 0, ents: [entry(1, 3)], wents: [3], wunstable: [3] },
   ];
   for (const [i, tt] of cases.entries()) {
-    const r = newTestRaft("n1", PEERS, {
-      ...CLASSIC,
-      storage: newStorage({ voters: PEERS, entries: entriesFrom(1, 1, 2) }),
-    });
+    const r = withLog(entriesFrom(1, 1, 2));
     r.becomeFollower(2, "n2");
-    r.step({
-      type: "app",
-      from: "n2",
-      to: "n1",
-      term: 2,
-      logTerm: tt.term,
-      index: tt.index,
-      entries: tt.ents,
-      commit: 0,
-    });
+    r.step(
+      appFromN2({
+        term: 2,
+        logTerm: tt.term,
+        index: tt.index,
+        entries: tt.ents,
+      }),
+    );
     assert.deepEqual(
       termsOf(r.log.entries(1, Infinity)),
       tt.wents,
@@ -484,24 +430,9 @@ Deno.test("a follower appends new entries and overwrites a conflicting suffix", 
 Deno.test("an AppendEntries that is a duplicate or older than the log does not truncate it", () => {
   // A delayed AppendEntries carrying a prefix of what the follower already
   // has must not cut the entries after it.
-  const r = newTestRaft("n1", PEERS, {
-    ...CLASSIC,
-    storage: newStorage({
-      voters: PEERS,
-      entries: entriesFrom(1, 1, 1, 1, 1, 1),
-    }),
-  });
+  const r = withLog(entriesFrom(1, 1, 1, 1, 1, 1));
   r.becomeFollower(1, "n2");
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 1,
-    logTerm: 1,
-    index: 1,
-    entries: [entry(2, 1)],
-    commit: 0,
-  });
+  r.step(appFromN2({ logTerm: 1, index: 1, entries: [entry(2, 1)] }));
   assert.equal(r.log.lastIndex(), 5);
   assert.deepEqual(readMessages(r).map((m) => [m.index, m.reject ?? false]), [
     [2, false],
@@ -511,25 +442,17 @@ Deno.test("an AppendEntries that is a duplicate or older than the log does not t
 Deno.test("an AppendEntries before the commit index is answered with the commit index", () => {
   // A delayed message from an earlier leader: the committed prefix can
   // never conflict, so the follower just reports how far it is committed.
-  const r = newTestRaft("n1", PEERS, {
-    ...CLASSIC,
-    storage: newStorage({
-      voters: PEERS,
-      entries: entriesFrom(1, 1, 1, 2),
-      hardState: { term: 2, commit: 2 },
-    }),
-  });
+  const r = withLog(entriesFrom(1, 1, 1, 2), { term: 2, commit: 2 });
   r.becomeFollower(2, "n2");
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 2,
-    logTerm: 1,
-    index: 1,
-    entries: [entry(2, 2)],
-    commit: 2,
-  });
+  r.step(
+    appFromN2({
+      term: 2,
+      logTerm: 1,
+      index: 1,
+      entries: [entry(2, 2)],
+      commit: 2,
+    }),
+  );
   assert.deepEqual(termsOf(r.log.entries(1, Infinity)), [1, 1, 2]);
   assert.deepEqual(
     readMessages(r).map((m) => [m.type, m.index, m.reject ?? false]),

@@ -11,6 +11,7 @@ import { Raft } from "../../src/raft/raft.ts";
 import { mulberry32 } from "../../src/raft/rand.ts";
 import type { HardState, NodeId } from "../../src/raft/types.ts";
 import {
+  appFromN2,
   CLASSIC,
   data,
   drain,
@@ -159,16 +160,7 @@ Deno.test("a commit-only change of hard state does not need a sync", () => {
   const r = newTestRaft("n1", PEERS, CLASSIC);
   r.becomeFollower(1, "n2");
   drain(r);
-  r.step({
-    type: "app",
-    from: "n2",
-    to: "n1",
-    term: 1,
-    index: 0,
-    logTerm: 0,
-    entries: entriesFrom(1, 1),
-    commit: 0,
-  });
+  r.step(appFromN2({ entries: entriesFrom(1, 1) }));
   drain(r);
   r.step({ type: "heartbeat", from: "n2", to: "n1", term: 1, commit: 1 });
   const rd = r.ready();

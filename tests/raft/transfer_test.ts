@@ -7,23 +7,13 @@
 
 import assert from "node:assert/strict";
 import { ProposalDroppedError } from "../../src/raft/errors.ts";
-import { type Raft, TRANSFER_CONTEXT } from "../../src/raft/raft.ts";
-import { data, Network } from "./network.ts";
+import { TRANSFER_CONTEXT } from "../../src/raft/raft.ts";
+import { data, ledByN1, role } from "./network.ts";
 
 const PEERS = ["n1", "n2", "n3"];
 
-function role(r: Raft): string {
-  return r.status().role;
-}
-
 /** A three-node cluster (PreVote and CheckQuorum on) led by n1. */
-function cluster(learners: string[] = []): Network {
-  const net = new Network(PEERS, { learners });
-  net.campaign("n1");
-  assert.equal(net.leader(), "n1");
-  net.clearTrace();
-  return net;
-}
+const cluster = (learners: string[] = []) => ledByN1({ learners });
 
 Deno.test("leadership moves to an up-to-date follower via TimeoutNow", () => {
   const net = cluster();

@@ -293,13 +293,19 @@ Deno.test("revoke (not expiry) releases without lock-delay", () => {
   assert.deepEqual(h.sm.pendingLockDelays(), []);
 });
 
-Deno.test("an expired lease's waiters leave the queue", () => {
+/** Lock L, held (grant `a`) with waiters w1 (`w1`) and w2 queued behind. */
+function heldWithTwoWaiters() {
   const h = new Harness();
   const a = h.ok({ type: "lockAcquire", name: "L", ttl: 5, tryOnly: true });
   assert.ok("token" in a);
   const w1 = h.ok({ type: "lockAcquire", name: "L", ttl: 5, waiterId: "w1" });
   h.ok({ type: "lockAcquire", name: "L", ttl: 5, waiterId: "w2" });
   assert.ok("queued" in w1);
+  return { h, a, w1 };
+}
+
+Deno.test("an expired lease's waiters leave the queue", () => {
+  const { h, a, w1 } = heldWithTwoWaiters();
   const l = h.sm.lease(w1.lease)!;
   assert.deepEqual(l.waiting, [{ name: "L", waiterId: "w1" }]);
   h.ok({ type: "leaseExpire", id: l.id, keepaliveIndex: l.keepaliveIndex });
@@ -309,12 +315,7 @@ Deno.test("an expired lease's waiters leave the queue", () => {
 });
 
 Deno.test("cancel removes a waiter, or releases a grant its client never saw", () => {
-  const h = new Harness();
-  const a = h.ok({ type: "lockAcquire", name: "L", ttl: 5, tryOnly: true });
-  assert.ok("token" in a);
-  const w1 = h.ok({ type: "lockAcquire", name: "L", ttl: 5, waiterId: "w1" });
-  h.ok({ type: "lockAcquire", name: "L", ttl: 5, waiterId: "w2" });
-  assert.ok("queued" in w1);
+  const { h, a, w1 } = heldWithTwoWaiters();
   assert.deepEqual(h.ok({ type: "lockCancel", name: "L", waiterId: "w1" }), {
     ok: true,
     cancelled: true,

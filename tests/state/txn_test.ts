@@ -99,32 +99,19 @@ Deno.test("txn runs success or failure ops; all writes share one revision", () =
   });
   assert.equal(r.succeeded, true);
   assert.equal(r.revision, 4);
+  const a2 = {
+    key: "a",
+    value: "2",
+    createRevision: 1,
+    modRevision: 4,
+    version: 2,
+  };
   assert.deepEqual(r.results, [
     { type: "put", revision: 4 },
     { type: "put", revision: 4 },
     { type: "delete", deleted: 2 },
-    {
-      type: "get",
-      kvs: [{
-        key: "a",
-        value: "2",
-        createRevision: 1,
-        modRevision: 4,
-        version: 2,
-      }],
-      more: false,
-    },
-    {
-      type: "get",
-      kvs: [{
-        key: "a",
-        value: "2",
-        createRevision: 1,
-        modRevision: 4,
-        version: 2,
-      }],
-      more: true,
-    },
+    { type: "get", kvs: [a2], more: false },
+    { type: "get", kvs: [a2], more: true },
   ]);
   assert.equal(h.sm.get("b")?.modRevision, 4);
   const events = h.sm.eventsSince(3);

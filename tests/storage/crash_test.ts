@@ -57,6 +57,21 @@ function saveStep(
   };
 }
 
+/** A step that snapshots `back` entries before the last index. */
+function snapshotStep(name: string, back: number): Step {
+  return {
+    name,
+    async run(ctx) {
+      const before = ctx.model.clone();
+      const i = ctx.model.lastIndex() - back;
+      const data = new TextEncoder().encode(`snap ${i}`);
+      await ctx.store.createSnapshot(i, conf, data);
+      ctx.model.createSnapshot(i, conf, data);
+      return before;
+    },
+  };
+}
+
 const steps: Step[] = [
   saveStep("one entry and a hard state", () => ({
     entries: makeEntries(1, 1, 1),
@@ -77,17 +92,7 @@ const steps: Step[] = [
   saveStep("truncate a suffix", (m) => ({
     entries: makeEntries(m.lastIndex() - 20, 2, 2),
   })),
-  {
-    name: "create a snapshot",
-    async run(ctx) {
-      const before = ctx.model.clone();
-      const i = ctx.model.lastIndex() - 3;
-      const data = new TextEncoder().encode(`snap ${i}`);
-      await ctx.store.createSnapshot(i, conf, data);
-      ctx.model.createSnapshot(i, conf, data);
-      return before;
-    },
-  },
+  snapshotStep("create a snapshot", 3),
   saveStep("append after the snapshot", (m) => ({
     entries: makeEntries(m.lastIndex() + 1, 6, 2, 40),
   })),
@@ -125,17 +130,7 @@ const steps: Step[] = [
   saveStep("append after the install", (m) => ({
     entries: makeEntries(m.lastIndex() + 1, 40, 5, 16),
   })),
-  {
-    name: "snapshot that removes segments",
-    async run(ctx) {
-      const before = ctx.model.clone();
-      const i = ctx.model.lastIndex() - 1;
-      const data = new TextEncoder().encode(`snap ${i}`);
-      await ctx.store.createSnapshot(i, conf, data);
-      ctx.model.createSnapshot(i, conf, data);
-      return before;
-    },
-  },
+  snapshotStep("snapshot that removes segments", 1),
   saveStep("truncate back to the snapshot", (m) => ({
     entries: makeEntries(m.firstIndex(), 3, 6),
     hardState: { term: 6, vote: "n1", commit: m.firstIndex() - 1 },

@@ -3,11 +3,14 @@ import { CompactedError, UnavailableError } from "../../src/raft/storage.ts";
 import { DiskStorage } from "../../src/storage/disk_storage.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import {
+  assertRecovers,
   assertSameStore,
   captureLog,
   FaultyFs,
   makeEntries,
   noSyncFs,
+  reopened,
+  saveBoth,
   silentLog,
   withTempDir,
 } from "./helpers.ts";
@@ -46,9 +49,7 @@ Deno.test("saved entries and hard state survive a reopen", async () => {
       assertSameStore(s, model);
     }
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });
 
@@ -69,17 +70,13 @@ Deno.test("a conflicting suffix is overwritten durably", async () => {
       { entries: makeEntries(8, 1, 3) },
       { entries: makeEntries(3, 1, 4) },
     ];
-    for (const u of updates) {
-      await s.save(u);
-      model.save(u);
-    }
+    await saveBoth(s, model, updates);
     assert.equal(s.lastIndex(), 3);
     assertSameStore(s, model);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    assert.ok(r.segments.length > 1, "the small segment size forces rolls");
-    await r.close();
+    await assertRecovers(dir, model, (r) => {
+      assert.ok(r.segments.length > 1, "the small segment size forces rolls");
+    });
   });
 });
 
@@ -107,9 +104,7 @@ Deno.test("createSnapshot compacts, removes old segments and keeps two snapshots
     assert.ok(events.some((e) => e.event === "wal.segments_removed"));
     assert.ok(s.segments.length <= 3, `segments left: ${s.segments}`);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });
 
@@ -132,15 +127,10 @@ Deno.test("a snapshot from the leader replaces the log", async () => {
         hardState: { term: 3, vote: "", commit: 20 },
       },
     ];
-    for (const u of updates) {
-      await s.save(u);
-      model.save(u);
-    }
+    await saveBoth(s, model, updates);
     assertSameStore(s, model);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });
 
@@ -173,9 +163,7 @@ Deno.test("group commit: concurrent saves share syncs and resolve in order", asy
     assert.deepEqual(order, Array.from({ length: 100 }, (_, i) => i + 1));
     assert.equal(s.stats.syncs, syncs);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assert.equal(r.lastIndex(), 100);
-    await r.close();
+    await reopened(dir, (r) => assert.equal(r.lastIndex(), 100));
   });
 });
 
@@ -196,9 +184,7 @@ Deno.test("an invalid save is rejected and changes nothing", async () => {
     );
     await s.save({ entries: makeEntries(4, 1, 1) });
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assert.equal(r.lastIndex(), 4);
-    await r.close();
+    await reopened(dir, (r) => assert.equal(r.lastIndex(), 4));
   });
 });
 
@@ -240,8 +226,6 @@ Deno.test("an old snapshot marker after removed segments replays correctly", asy
     }
     assert.match(s.segments[0], /^0000000000000002-0000000000000004\.wal$/);
     await s.close();
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });

@@ -8,12 +8,13 @@ import { DiskStorage } from "../../src/storage/disk_storage.ts";
 import { StorageFatalError } from "../../src/storage/errors.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import {
+  assertRecovers,
   assertSameStore,
   captureLog,
   type FaultOp,
   FaultyFs,
   makeEntries,
-  silentLog,
+  reopened,
   withTempDir,
 } from "./helpers.ts";
 
@@ -84,10 +85,10 @@ Deno.test("a failed syncData stops the store, and queued saves fail with it", as
     assert.ok(events.some((e) => e.event === "storage.fatal"));
     // The written-but-unsynced record may or may not be there after a
     // restart; it is whole if it is.
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assert.ok(r.lastIndex() === 3 || r.lastIndex() === 4);
-    if (r.lastIndex() === 3) assertSameStore(r, model);
-    await r.close();
+    await reopened(dir, (r) => {
+      assert.ok(r.lastIndex() === 3 || r.lastIndex() === 4);
+      if (r.lastIndex() === 3) assertSameStore(r, model);
+    });
   });
 });
 
@@ -130,9 +131,7 @@ for (
         s.save({ entries: makeEntries(4, 10, 1, 30) }),
         fatalCalls,
       );
-      const r = await DiskStorage.open(dir, { log: silentLog });
-      assertSameStore(r, model);
-      await r.close();
+      await assertRecovers(dir, model);
     });
   });
 }
@@ -148,9 +147,7 @@ Deno.test("a failed snapshot file write stops the store", async () => {
       s.createSnapshot(2, conf, new Uint8Array([1])),
       fatalCalls,
     );
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });
 
@@ -169,8 +166,6 @@ Deno.test("a failed removal of an old segment stops the store", async () => {
     await expectStopped(s, fs, s.createSnapshot(30, conf, data), fatalCalls);
     // The snapshot marker was durable before the removal failed.
     model.createSnapshot(30, conf, data);
-    const r = await DiskStorage.open(dir, { log: silentLog });
-    assertSameStore(r, model);
-    await r.close();
+    await assertRecovers(dir, model);
   });
 });

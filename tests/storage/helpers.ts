@@ -15,8 +15,10 @@ import {
   type FileSystem,
   join,
 } from "../../src/storage/fs.ts";
+import { DiskStorage } from "../../src/storage/disk_storage.ts";
 import type { StorageLogger } from "../../src/storage/log.ts";
 import type { MemoryStorage } from "../../src/storage/memory.ts";
+import type { LogStore, PersistUpdate } from "../../src/storage/types.ts";
 
 /** Runs `fn` with a fresh temp directory and removes it afterwards. */
 export async function withTempDir<T>(
@@ -281,5 +283,46 @@ export function assertSameStore(
         `data of ${e[i].index}${where}`,
       );
     }
+  }
+}
+
+/** Saves each update to `store` and then to the model, in order. */
+export async function saveBoth(
+  store: LogStore,
+  model: MemoryStorage,
+  updates: readonly PersistUpdate[],
+): Promise<void> {
+  for (const u of updates) {
+    await store.save(u);
+    model.save(u);
+  }
+}
+
+/**
+ * Reopens the data directory `dir` (its store closed or stopped) and
+ * asserts that it recovered exactly the model's state; `more` looks further
+ * at the reopened store before it is closed.
+ */
+export function assertRecovers(
+  dir: string,
+  model: MemoryStorage,
+  more?: (reopened: DiskStorage) => void,
+): Promise<void> {
+  return reopened(dir, (r) => {
+    assertSameStore(r, model);
+    more?.(r);
+  });
+}
+
+/** Reopens the data directory `dir`, runs `fn` on the store, and closes it. */
+export async function reopened(
+  dir: string,
+  fn: (store: DiskStorage) => void | Promise<void>,
+): Promise<void> {
+  const r = await DiskStorage.open(dir, { log: silentLog });
+  try {
+    await fn(r);
+  } finally {
+    await r.close();
   }
 }

@@ -206,47 +206,45 @@ Deno.test("a damaged last record is handled as a torn write", async () => {
   });
 });
 
+/**
+ * Flips the byte `at` bytes into the second record of WAL segment `name`
+ * (of at least three records), then expects opening `dir` to fail with
+ * `message`, naming that record.
+ */
+async function assertFlipIsCorrupt(
+  dir: string,
+  f: { walDir: string },
+  name: string,
+  at: number,
+  message: RegExp,
+): Promise<void> {
+  const path = join(f.walDir, name);
+  const offs = recordOffsets(await Deno.readFile(path));
+  assert.ok(offs.length >= 3, `${name} has ${offs.length} records`);
+  await flipByte(path, offs[1] + at);
+  await assertCorrupt(dir, message, { file: name, offset: offs[1] });
+}
+
 Deno.test("a flipped bit in a middle segment is corruption naming file and offset", async () => {
   await withTempDir(async (dir) => {
     const f = await fixture(dir);
-    const name = f.segments[1];
-    const path = join(f.walDir, name);
-    const offs = recordOffsets(await Deno.readFile(path));
-    assert.ok(offs.length >= 3);
-    await flipByte(path, offs[1] + 15);
-    await assertCorrupt(dir, /checksum mismatch/, {
-      file: name,
-      offset: offs[1],
-    });
+    await assertFlipIsCorrupt(dir, f, f.segments[1], 15, /checksum mismatch/);
   });
 });
 
 Deno.test("a flipped bit mid-way in the last segment is corruption, not a torn tail", async () => {
   await withTempDir(async (dir) => {
     const f = await fixture(dir);
-    const name = f.segments.at(-1)!;
-    const path = join(f.walDir, name);
-    const offs = recordOffsets(await Deno.readFile(path));
-    assert.ok(offs.length >= 3, `last segment has ${offs.length} records`);
-    await flipByte(path, offs[1] + 12);
-    await assertCorrupt(dir, /followed by a valid record/, {
-      file: name,
-      offset: offs[1],
-    });
+    const last = f.segments.at(-1)!;
+    await assertFlipIsCorrupt(dir, f, last, 12, /followed by a valid record/);
   });
 });
 
 Deno.test("a flipped bit in a record length mid-way is corruption", async () => {
   await withTempDir(async (dir) => {
     const f = await fixture(dir);
-    const name = f.segments.at(-1)!;
-    const path = join(f.walDir, name);
-    const offs = recordOffsets(await Deno.readFile(path));
-    await flipByte(path, offs[1] + 1);
-    await assertCorrupt(dir, /followed by a valid record/, {
-      file: name,
-      offset: offs[1],
-    });
+    const last = f.segments.at(-1)!;
+    await assertFlipIsCorrupt(dir, f, last, 1, /followed by a valid record/);
   });
 });
 

@@ -22,6 +22,7 @@ import {
   type TcpTransportOptions,
 } from "../../src/transport/tcp.ts";
 import { parseHelloOk, parseReject } from "../../src/transport/tcp/protocol.ts";
+import { waitFor } from "../support/wait.ts";
 import { RawPeer, RecordingRelay } from "./raw_peer.ts";
 
 const SECRET = "correct horse battery staple";
@@ -64,18 +65,6 @@ async function start(
 function link(a: Node, b: Node): void {
   a.t.addPeer(b.t.id, b.t.addr);
   b.t.addPeer(a.t.id, a.t.addr);
-}
-
-async function waitFor(
-  cond: () => boolean,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`Timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 function hb(from: NodeId, to: NodeId, term: number): Message {

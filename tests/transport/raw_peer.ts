@@ -63,12 +63,11 @@ export class RawPeer {
     return new RawPeer(await Deno.connect(hostPort(addr)));
   }
 
-  /** Writes all of `bytes`. */
-  async write(bytes: Uint8Array): Promise<void> {
+  /** Writes all of `bytes` (numbers for hand-made garbage). */
+  async write(bytes: Uint8Array | number[]): Promise<void> {
+    const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
     let off = 0;
-    while (off < bytes.byteLength) {
-      off += await this.conn.write(bytes.subarray(off));
-    }
+    while (off < b.byteLength) off += await this.conn.write(b.subarray(off));
   }
 
   /** Reads one frame; null when the peer closed. */
@@ -78,6 +77,26 @@ export class RawPeer {
     } catch {
       return null;
     }
+  }
+
+  /** Sends the dialer's Hello for `claim`, with `nonce` if it has a secret. */
+  async hello(claim: Claim, nonce?: Uint8Array): Promise<void> {
+    const hello: Record<string, unknown> = {
+      v: claim.v ?? PROTOCOL_VERSION,
+      c: claim.cluster ?? "raftlock",
+      f: claim.from,
+      t: claim.to,
+      k: claim.kind ?? "msg",
+    };
+    if (nonce) hello.n = nonce;
+    await this.write(encodeFrame(FrameKind.Hello, encode(hello)));
+  }
+
+  /** Sends the dialer's Auth frame: its proof, or nothing without a secret. */
+  async auth(proof?: Uint8Array): Promise<void> {
+    await this.write(
+      encodeFrame(FrameKind.Auth, encode(proof ? { p: proof } : {})),
+    );
   }
 
   /**
@@ -90,22 +109,14 @@ export class RawPeer {
     const kind = claim.kind ?? "msg";
     const v = claim.v ?? PROTOCOL_VERSION;
     const nonce = secret === undefined ? undefined : randomNonce();
-    const hello: Record<string, unknown> = {
-      v,
-      c: cluster,
-      f: claim.from,
-      t: claim.to,
-      k: kind,
-    };
-    if (nonce) hello.n = nonce;
-    await this.write(encodeFrame(FrameKind.Hello, encode(hello)));
+    await this.hello(claim, nonce);
     const reply = await this.frame();
     if (reply === null) return { result: "closed", reply };
     if (reply.kind === FrameKind.Reject) {
       return { result: parseReject(reply.body).reason, reply };
     }
     const ok = parseHelloOk(reply.body);
-    const auth: Record<string, unknown> = {};
+    let proof: Uint8Array | undefined;
     if (secret !== undefined && typeof ok !== "string" && ok.n) {
       const facts: HandshakeFacts = {
         version: v,
@@ -116,9 +127,9 @@ export class RawPeer {
         dialerNonce: nonce!,
         listenerNonce: ok.n,
       };
-      auth.p = await (await PeerKeys.from([secret])).prove("dialer", facts);
+      proof = await (await PeerKeys.from([secret])).prove("dialer", facts);
     }
-    await this.write(encodeFrame(FrameKind.Auth, encode(auth)));
+    await this.auth(proof);
     const last = await this.frame();
     if (last === null) return { result: "closed", reply };
     if (last.kind === FrameKind.AuthOk) return { result: "admitted", reply };

@@ -6,12 +6,15 @@ import type { Message, NodeId } from "../../src/raft/types.ts";
 import {
   FrameKind,
   type LogLevel,
+  parseAddress,
   PROTOCOL_VERSION,
   TcpTransport,
   type TcpTransportOptions,
 } from "../../src/transport/tcp.ts";
 import { parseReject } from "../../src/transport/tcp/protocol.ts";
 import { FaultProxy } from "../../src/transport/fault_proxy.ts";
+import { sleep, waitFor } from "../support/wait.ts";
+import { type Claim, RawPeer } from "./raw_peer.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -80,22 +83,6 @@ async function closeAll(nodes: Node[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.t.close()));
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitFor(
-  cond: () => boolean,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`Timed out waiting: ${what}`);
-    await sleep(5);
-  }
-}
-
 function hb(from: NodeId, to: NodeId, term: number): Message {
   return { type: "heartbeat", from, to, term, commit: term };
 }
@@ -142,79 +129,13 @@ function freePort(): number {
   return port;
 }
 
-function hostPort(addr: string): { hostname: string; port: number } {
-  const i = addr.lastIndexOf(":");
-  return { hostname: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
-}
-
-/** A raw client for misbehaving on purpose. */
-class Raw {
-  constructor(readonly conn: Deno.Conn) {}
-
-  static async connect(addr: string): Promise<Raw> {
-    return new Raw(await Deno.connect(hostPort(addr)));
-  }
-
-  async write(bytes: Uint8Array | number[]): Promise<void> {
-    const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-    let off = 0;
-    while (off < b.byteLength) off += await this.conn.write(b.subarray(off));
-  }
-
-  async hello(
-    { from = "n3", to = "n1", cluster = "test", v = PROTOCOL_VERSION } = {},
-  ): Promise<void> {
-    await this.write(
-      encodeFrame(
-        FrameKind.Hello,
-        encode({ v, c: cluster, f: from, t: to, k: "msg" }),
-      ),
-    );
-  }
-
-  /** Sends the (empty, no secret) proof frame. */
-  async auth(): Promise<void> {
-    await this.write(encodeFrame(FrameKind.Auth, encode({})));
-  }
-
-  #reader: FrameReader | undefined;
-
-  /** Reads one frame (a handshake reply). */
-  async frame() {
-    this.#reader ??= new FrameReader(this.conn);
-    return await this.#reader.read(4096);
-  }
-
-  /** Resolves true once the other side closed the connection. */
-  async closedByPeer(timeoutMs = 3000): Promise<boolean> {
-    const timer = setTimeout(() => this.close(), timeoutMs);
-    let closedByThem = false;
-    try {
-      const buf = new Uint8Array(4096);
-      for (;;) {
-        const n = await this.conn.read(buf);
-        if (n === null) {
-          closedByThem = true;
-          break;
-        }
-      }
-    } catch (e) {
-      closedByThem = !(e instanceof Deno.errors.BadResource) &&
-        !(e instanceof Deno.errors.Interrupted);
-    } finally {
-      clearTimeout(timer);
-      this.close();
-    }
-    return closedByThem;
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed.
-    }
-  }
+/** A raw dialer's Hello, claiming to be n3 of cluster "test" dialling n1. */
+function hello(
+  r: RawPeer,
+  claim: Partial<Claim> = {},
+  nonce?: Uint8Array,
+): Promise<void> {
+  return r.hello({ cluster: "test", from: "n3", to: "n1", ...claim }, nonce);
 }
 
 // ------------------------------------------------------------------ tests
@@ -401,10 +322,10 @@ Deno.test("bad peers are closed with a logged reason and good peers keep talking
   a.t.addPeer("n3", `127.0.0.1:${freePort()}`);
   const expect = async (
     reason: string,
-    attack: (r: Raw) => Promise<void>,
+    attack: (r: RawPeer) => Promise<void>,
   ) => {
     const before = a.t.stats().rejected[reason] ?? 0;
-    const raw = await Raw.connect(a.t.addr);
+    const raw = await RawPeer.connect(a.t.addr);
     await attack(raw);
     assert.ok(await raw.closedByPeer(), `${reason}: connection not closed`);
     await waitFor(
@@ -420,8 +341,8 @@ Deno.test("bad peers are closed with a logged reason and good peers keep talking
   };
   try {
     await assertDelivers(a, b);
-    const okHello = async (r: Raw) => {
-      await r.hello();
+    const okHello = async (r: RawPeer) => {
+      await hello(r);
       assert.equal((await r.frame())?.kind, FrameKind.HelloOk);
       await r.auth();
       assert.equal((await r.frame())?.kind, FrameKind.AuthOk);
@@ -444,14 +365,14 @@ Deno.test("bad peers are closed with a logged reason and good peers keep talking
     await expect("handshake_timeout", async () => {}); // connects, sends nothing
     await expect("handshake_timeout", (r) => r.write([0, 0, 0])); // sends slowly
     await expect("wrong_cluster", async (r) => {
-      await r.hello({ cluster: "other" });
+      await hello(r, { cluster: "other" });
       const f = await r.frame();
       assert.equal(f?.kind, FrameKind.Reject);
       assert.equal(parseReject(f!.body).reason, "wrong_cluster");
     });
     // Membership is told only after the proof step.
     await expect("unknown_node", async (r) => {
-      await r.hello({ from: "intruder" });
+      await hello(r, { from: "intruder" });
       assert.equal((await r.frame())?.kind, FrameKind.HelloOk);
       await r.auth();
       const f = await r.frame();
@@ -460,7 +381,7 @@ Deno.test("bad peers are closed with a logged reason and good peers keep talking
     });
     // Anything but the proof after the reply is refused, unread.
     await expect("bad_handshake", async (r) => {
-      await r.hello();
+      await hello(r);
       assert.equal((await r.frame())?.kind, FrameKind.HelloOk);
       await r.write(
         encodeFrame(FrameKind.Message, encodeMessage(hb("n3", "n1", 99))),
@@ -469,25 +390,13 @@ Deno.test("bad peers are closed with a logged reason and good peers keep talking
     assert.ok(!a.inbox.some((m) => m.term === 99));
     // A dialer with a secret is told that this node has none.
     await expect("auth_not_configured", async (r) => {
-      await r.write(
-        encodeFrame(
-          FrameKind.Hello,
-          encode({
-            v: PROTOCOL_VERSION,
-            c: "test",
-            f: "n3",
-            t: "n1",
-            k: "msg",
-            n: new Uint8Array(32),
-          }),
-        ),
-      );
+      await hello(r, {}, new Uint8Array(32));
       const f = await r.frame();
       assert.equal(f?.kind, FrameKind.Reject);
       assert.equal(parseReject(f!.body).reason, "auth_not_configured");
     });
-    await expect("wrong_version", (r) => r.hello({ v: 99 }));
-    await expect("wrong_recipient", (r) => r.hello({ to: "n2" }));
+    await expect("wrong_version", (r) => hello(r, { v: 99 }));
+    await expect("wrong_recipient", (r) => hello(r, { to: "n2" }));
     await expect("frame_too_large", async (r) => {
       await okHello(r);
       await r.write([0xff, 0xff, 0xff, 0xff, FrameKind.Message]);
@@ -538,7 +447,7 @@ Deno.test("bad peers are closed with a logged reason and good peers keep talking
       await r.write(encodeFrame(FrameKind.HelloOk, new Uint8Array([0x80])));
     });
     // A peer that connects and closes at once is counted, but only at info.
-    const raw = await Raw.connect(a.t.addr);
+    const raw = await RawPeer.connect(a.t.addr);
     raw.close();
     await waitFor(
       () => (a.t.stats().rejected.closed_before_handshake ?? 0) === 1,
@@ -820,11 +729,11 @@ Deno.test("too many connections in their handshake are refused", async () => {
     maxPendingHandshakes: 2,
     handshakeTimeoutMs: 2000,
   });
-  const raws: Raw[] = [];
+  const raws: RawPeer[] = [];
   try {
-    for (let i = 0; i < 2; i++) raws.push(await Raw.connect(a.t.addr));
+    for (let i = 0; i < 2; i++) raws.push(await RawPeer.connect(a.t.addr));
     await waitFor(() => a.t.stats().inbound === 2, "two pending");
-    const third = await Raw.connect(a.t.addr);
+    const third = await RawPeer.connect(a.t.addr);
     assert.ok(await third.closedByPeer());
     assert.equal(a.t.stats().rejected.too_many_handshakes, 1);
   } finally {
@@ -915,19 +824,23 @@ Deno.test("TLS: peers verified against the cluster CA", async (t) => {
       );
     }
   };
+  // A new P-256 key in <name>.key and a request (or self-signed cert) in `out`.
+  const newKey = (name: string, out: string) => [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    out,
+  ];
   const makeCa = async (name: string) => {
     await run(
       "req",
       "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.pem`,
+      ...newKey(name, `${name}.pem`),
       "-days",
       "2",
       "-subj",
@@ -945,15 +858,7 @@ Deno.test("TLS: peers verified against the cluster CA", async (t) => {
     );
     await run(
       "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
+      ...newKey(name, `${name}.csr`),
       "-subj",
       `/CN=${name}`,
     );
@@ -1038,8 +943,8 @@ Deno.test("TLS: peers verified against the cluster CA", async (t) => {
         }
       });
       await t.step("a plain-TCP client is closed", async () => {
-        const raw = await Raw.connect(a.t.addr);
-        await raw.hello({ from: "n2" });
+        const raw = await RawPeer.connect(a.t.addr);
+        await hello(raw, { from: "n2" });
         assert.ok(await raw.closedByPeer());
         await waitFor(
           () => a.t.stats().rejected.handshake_failed === 1,
@@ -1087,7 +992,7 @@ Deno.test("close() is idempotent and stops everything", async () => {
   // a half-open inbound connection and a snapshot stream.
   a.t.addPeer("n3", `127.0.0.1:${freePort()}`);
   a.t.send(hb("n1", "n3", 1));
-  const raw = await Raw.connect(b.t.addr);
+  const raw = await RawPeer.connect(b.t.addr);
   a.t.send({
     type: "snap",
     from: "n1",
@@ -1102,5 +1007,5 @@ Deno.test("close() is idempotent and stops everything", async () => {
   raw.close();
   a.t.send(hb("n1", "n2", 2));
   assert.ok(a.t.stats().drops.closed >= 1);
-  await assert.rejects(() => Deno.connect(hostPort(a.t.addr)));
+  await assert.rejects(() => Deno.connect(parseAddress(a.t.addr)));
 });
