@@ -100,8 +100,10 @@ export async function startServer(options: ServerOptions): Promise<Server> {
 
   // Filled in once started; the transport's callbacks run only after that.
   const ref: { node?: RaftNode; app?: ReturnType<typeof createApp> } = {};
+  const clusterId = options.clusterId ?? "raftlock";
   const storage = await DiskStorage.open(options.dataDir, {
     conf,
+    identity: { clusterId, nodeId: id },
     fs: options.fs,
     // Routine storage events are info; cuts, removals of damage and fatal
     // errors are warnings or errors.
@@ -141,7 +143,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   try {
     transport = await TcpTransport.listen({
       id,
-      clusterId: options.clusterId ?? "raftlock",
+      clusterId,
       listen: options.listen,
       peers,
       tls: options.tls,

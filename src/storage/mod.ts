@@ -16,9 +16,12 @@ export {
 export { CorruptionError, DataDirError, StorageFatalError } from "./errors.ts";
 export {
   DATA_DIR_VERSION,
+  type DataDirIdentity,
   type DataDirLayout,
+  type DataDirMarker,
   MARKER_FILE,
   openDataDir,
+  readDataDirMarker,
 } from "./data_dir.ts";
 export {
   denoFs,
