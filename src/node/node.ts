@@ -180,6 +180,8 @@ export class RaftNode {
   #fatal: Error | undefined;
   #leader: NodeId = "";
   #role: Role = "follower";
+  // When a message from each peer last arrived (performance.now()).
+  readonly #lastHeard = new Map<NodeId, number>();
   readonly #leaderWaiters = new Set<() => void>();
   readonly #roleListeners = new Set<
     (role: Role, leader: NodeId, term: number) => void
@@ -211,6 +213,7 @@ export class RaftNode {
     // The collaborators read the core through these getters: it is created
     // below, after the snapshot they restore.
     const raft = () => this.#raft;
+    const lastHeard = this.#lastHeard;
     this.#membership = new Membership({
       id: this.id,
       get raft() {
@@ -224,6 +227,13 @@ export class RaftNode {
       proposeMemberInfo: (payload) =>
         this.#proposeEnvelope(EnvelopeKind.MemberInfo, payload, {}),
       becomeRemoved: (why) => this.#becomeRemoved(why),
+      heardMsAgo: (id) => {
+        const t = lastHeard.get(id);
+        return t === undefined ? undefined : performance.now() - t;
+      },
+      // Heartbeats answer every 50 ms; two election timeouts leave room for
+      // a loaded machine without counting a dead member for long.
+      activeWindowMs: 2 * this.#electionTimeoutMs,
     }, { self: options.self, peers: options.peers });
 
     const snap = this.#storage.snapshot();
@@ -403,6 +413,21 @@ export class RaftNode {
     options: { timeoutMs?: number } = {},
   ): Promise<void> {
     return this.#membership.removeMember(id, options);
+  }
+
+  /**
+   * Why a membership change would be unsafe now, or `undefined` (see
+   * `unsafeChange` in membership.ts): a voter added directly, a learner
+   * promoted before it caught up, a voter removed while too few of the
+   * others are active. Judged from this node's view, so ask the leader.
+   * The methods that make changes do not check; the API asks first unless
+   * the operator forces the change.
+   */
+  unsafeMembershipChange(
+    type: "addVoter" | "promote" | "remove",
+    id: NodeId,
+  ): string | undefined {
+    return this.#membership.unsafe({ type, node: id });
   }
 
   /** Asks the leader to hand leadership to `to` (must be called on the leader). */
@@ -604,6 +629,7 @@ export class RaftNode {
 
   #step(m: Message): void {
     if (this.#stopped) return;
+    this.#lastHeard.set(m.from, performance.now());
     // A follower's read request: the leader's lease may answer it at once.
     this.#reads.beforeStep(m);
     try {

@@ -313,7 +313,9 @@ async function join(
 ): Promise<void> {
   const { id, peerAddress, httpAddress, node, transport, log, signal } = self;
   const base = url.replace(/\/$/, "");
-  const post = async (path: string, body?: unknown) => {
+  // A 409 to the add means this node is a member already (an earlier try
+  // got through); to the promote it may also mean "not caught up yet".
+  const post = async (path: string, body?: unknown, accept409 = true) => {
     const r = await fetch(`${base}${path}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -321,7 +323,9 @@ async function join(
       signal: AbortSignal.timeout(10_000),
     });
     const text = await r.text();
-    if (!r.ok && r.status !== 409) throw new Error(`${r.status} ${text}`);
+    if (r.ok || (r.status === 409 && accept409)) return;
+    if (r.status === 409 && /already a voter/.test(text)) return;
+    throw new Error(`${r.status} ${text}`);
   };
   for (let attempt = 1; !signal.aborted; attempt++) {
     try {
@@ -365,7 +369,11 @@ async function join(
     if (s.members.find((m) => m.id === id)?.role === "voter") return;
     if (s.leader && s.applied > 0 && s.applied >= s.commit) {
       try {
-        await post(`/v1/cluster/members/${encodeURIComponent(id)}/promote`);
+        await post(
+          `/v1/cluster/members/${encodeURIComponent(id)}/promote`,
+          undefined,
+          false,
+        );
         log("server.join", { level: "info", step: "promoted to voter" });
         return;
       } catch (e) {

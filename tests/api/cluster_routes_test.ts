@@ -118,6 +118,63 @@ Deno.test("membership: add a learner, promote and transfer errors, remove", asyn
   });
 });
 
+Deno.test("membership safety: a voter joins as a learner first, a silent learner is not promoted", async () => {
+  await withNode(async (n) => {
+    const direct = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+      learner: false,
+    });
+    assert.equal(direct.status, 409);
+    assert.equal(errCode(direct), "conflict");
+    assert.match(
+      errMessage(direct),
+      /^Adding n2 as a voter directly raises the quorum .* Add it as a learner first/,
+    );
+    const bad = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+      force: "yes",
+    });
+    assert.equal(bad.status, 400);
+    const members = async () =>
+      ((await n.call("GET", "/v1/cluster")).json.members as {
+        id: string;
+        role: string;
+      }[]).map((m) => `${m.id}:${m.role}`).sort();
+    assert.deepEqual(await members(), ["n1:voter"]);
+
+    const add = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+    });
+    assert.equal(add.status, 201);
+    const again = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+      learner: false,
+    });
+    assert.equal(again.status, 409);
+    assert.match(errMessage(again), /^n2 is already a learner; promote it/);
+    const twice = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+    });
+    assert.equal(twice.status, 409);
+    assert.equal(errMessage(twice), "n2 is already a learner");
+    // n2 runs nowhere: never heard from, never caught up.
+    const promote = await n.call("POST", "/v1/cluster/members/n2/promote");
+    assert.equal(promote.status, 409);
+    assert.match(errMessage(promote), /^Learner n2 has not/);
+    assert.deepEqual(await members(), ["n1:voter", "n2:learner"]);
+    // Removing a learner never endangers the quorum.
+    assert.equal(
+      (await n.call("DELETE", "/v1/cluster/members/n2")).status,
+      200,
+    );
+  });
+});
+
 Deno.test("GET /v1/snapshot: a msgpack backup of the state", async () => {
   await withNode(async (n) => {
     await n.call("PUT", "/v1/kv/a", { value: "1" });

@@ -3,6 +3,13 @@
  * from the leader), membership changes and leadership transfer (forwarded
  * to the leader), and `GET /v1/snapshot` (a backup of the state).
  *
+ * Membership changes are checked on the leader before they are proposed
+ * (`unsafeMembershipChange`, etcd's strict reconfiguration): a voter is
+ * added as a learner first and promoted once caught up, and a voter is
+ * removed only while the others that are active keep a quorum. A refused
+ * change is 409 `conflict` saying what to do; `force` (`"force": true` in
+ * the body, `?force=true` on remove and promote) skips the check.
+ *
  * @module
  */
 
@@ -59,8 +66,20 @@ export function clusterRoutes(options: AppOptions): Hono {
     const b = await readBody(c, memberBody);
     if (!node.isLeader) return await mustForward(c, svc, b);
     const info = { peerAddress: b.peerAddress, httpAddress: b.httpAddress };
-    if (b.learner === false) await node.addVoter(b.id, info);
-    else await node.addLearner(b.id, info);
+    const voter = b.learner === false;
+    const m = node.status().members.find((x) => x.id === b.id);
+    if (m) {
+      throw new ApiError(
+        "conflict",
+        m.role === "learner" && voter
+          ? `${b.id} is already a learner; promote it (POST /v1/cluster/members/${b.id}/promote) once it has caught up`
+          : `${b.id} is already a ${m.role}`,
+      );
+    }
+    if (voter) {
+      refuseUnsafe(node.unsafeMembershipChange("addVoter", b.id), b.force);
+      await node.addVoter(b.id, info);
+    } else await node.addLearner(b.id, info);
     return c.json(
       { id: b.id, role: b.learner === false ? "voter" : "learner" },
       201,
@@ -73,6 +92,7 @@ export function clusterRoutes(options: AppOptions): Hono {
     if (!node.status().members.some((m) => m.id === id)) {
       throw new ApiError("not_found", `${id} is not a member`);
     }
+    refuseUnsafe(node.unsafeMembershipChange("remove", id), forced(c.req));
     await node.removeMember(id);
     return c.json({ id, removed: true });
   });
@@ -85,6 +105,7 @@ export function clusterRoutes(options: AppOptions): Hono {
     if (m.role === "voter") {
       throw new ApiError("conflict", `${id} is already a voter`);
     }
+    refuseUnsafe(node.unsafeMembershipChange("promote", id), forced(c.req));
     await node.promote(id);
     return c.json({ id, role: "voter" });
   });
@@ -138,4 +159,14 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   return app;
+}
+
+// A membership change the leader judged unsafe is refused unless forced.
+function refuseUnsafe(why: string | undefined, force?: boolean): void {
+  if (why !== undefined && force !== true) throw new ApiError("conflict", why);
+}
+
+function forced(req: { query(name: string): string | undefined }): boolean {
+  const f = req.query("force");
+  return f === "" || f === "true" || f === "1";
 }
