@@ -16,6 +16,7 @@ import {
 } from "../api/mod.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
 import { type NodeTestingKnobs, RaftNode } from "../node/node.ts";
+import { forceNewCluster } from "../node/force_new_cluster.ts";
 import type { ConfState, NodeId } from "../raft/types.ts";
 import { LockService } from "../service/mod.ts";
 import { ServiceStateMachine } from "../state/machine.ts";
@@ -43,8 +44,17 @@ export interface ServerOptions {
   advertisePeer?: string;
   /** The HTTP address clients should use (default: the bound `http` address). */
   advertiseHttp?: string;
-  /** Peers of another cluster id are refused (default "raftlock"). */
+  /**
+   * Peers of another cluster id are refused (default "raftlock"); the data
+   * directory records it, and refuses to start with another.
+   */
   clusterId?: string;
+  /**
+   * Disaster recovery: make this node the only member of its cluster before
+   * it starts, keeping all its data (see `src/node/force_new_cluster.ts`).
+   * For when the quorum is lost for good; start without it afterwards.
+   */
+  forceNewCluster?: boolean;
   /** Raft tick in ms (default 10). */
   tickMs?: number;
   /** Minimum election timeout in ticks (default 15). */
@@ -124,6 +134,31 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   if (unusable !== undefined) {
     await storage.close();
     throw new Error(unusable);
+  }
+  if (options.forceNewCluster) {
+    if (fresh) {
+      await storage.close();
+      throw new Error(
+        `--force-new-cluster needs the data directory of a surviving member, but ${options.dataDir} holds no log; ` +
+          "point --data-dir at that member's directory",
+      );
+    }
+    const forced = await forceNewCluster(storage, id);
+    log("server.forceNewCluster", {
+      level: "warn",
+      id,
+      changed: forced.changed,
+      removed: forced.removed,
+      votersBefore: forced.before.voters,
+      learnersBefore: forced.before.learners,
+      term: forced.term,
+      commitBefore: forced.commitBefore,
+      commit: forced.commit,
+      hint:
+        "This node is now the only member of a new one-member cluster with all of its data. " +
+        "Never start the removed members again with their old data directories; add members back " +
+        "with empty data directories (raftd --join). Restart this node without --force-new-cluster",
+    });
   }
   if (storage.initialState().hardState.term > MAX_TERM) {
     log("server.termBeyondWireLimit", {
