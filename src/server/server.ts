@@ -260,7 +260,12 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   bindNodeMetrics(metrics, node, service);
   ref.node = node;
   const stopping = new AbortController();
-  ref.app = createApp({ service, metrics, shutdown: stopping.signal });
+  ref.app = createApp({
+    service,
+    metrics,
+    shutdown: stopping.signal,
+    clusterId,
+  });
   log("server.ready", {
     level: "info",
     id,

@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { decode } from "../../src/codec/msgpack.ts";
+import { decodeBackup } from "../../src/storage/backup.ts";
+import { ServiceStateMachine } from "../../src/state/machine.ts";
 import {
   assertRaftHeaders,
   errCode,
@@ -175,10 +176,14 @@ Deno.test("membership safety: a voter joins as a learner first, a silent learner
   });
 });
 
-Deno.test("GET /v1/snapshot: a msgpack backup of the state", async () => {
+Deno.test("GET /v1/snapshot: a checksummed backup of the state", async () => {
   await withNode(async (n) => {
     await n.call("PUT", "/v1/kv/a", { value: "1" });
-    await n.call("PUT", "/v1/kv/b", { value: "2" });
+    const lease = await n.call("POST", "/v1/leases", { ttl: 30 });
+    await n.call("PUT", "/v1/kv/b", {
+      value: "2",
+      lease: lease.json.id as number,
+    });
     const r = await n.app.request("/v1/snapshot");
     assert.equal(r.status, 200);
     assert.equal(r.headers.get("content-type"), "application/octet-stream");
@@ -188,15 +193,34 @@ Deno.test("GET /v1/snapshot: a msgpack backup of the state", async () => {
       `attachment; filename="raftlock-${status.applied}.snap"`,
     );
     assert.equal(r.headers.get("x-raft-revision"), "2");
-    const backup = decode<Record<string, unknown>>(
-      new Uint8Array(await r.arrayBuffer()),
-    );
-    assert.equal(backup.v, 1);
-    assert.equal(backup.format, "raftlock-backup");
-    assert.equal(backup.revision, 2);
-    assert.equal(backup.index, status.applied);
-    assert.equal(backup.term, status.term);
-    assert.ok(backup.state instanceof Uint8Array);
+    const file = new Uint8Array(await r.arrayBuffer());
+    assert.equal(r.headers.get("content-length"), String(file.byteLength));
+    const backup = await decodeBackup(file);
+    const h = backup.header;
+    assert.equal(h.clusterId, "raftlock");
+    assert.equal(h.nodeId, "n1");
+    assert.equal(h.revision, 2);
+    assert.equal(h.index, status.applied);
+    assert.equal(h.term, status.term);
+    assert.equal(new Date(h.time).toISOString(), h.time);
+    assert.deepEqual(h.members, [{
+      id: "n1",
+      role: "voter",
+      peerAddress: "127.0.0.1:7001",
+      httpAddress: "127.0.0.1:8001",
+    }]);
+    // The leader's clock says how long the lease has left.
+    assert.equal(h.leases.length, 1);
+    assert.equal(h.leases[0].id, lease.json.id);
+    assert.equal(h.leases[0].ttl, 30);
+    assert.ok(h.leases[0].remainingMs! > 0);
+    assert.ok(h.leases[0].remainingMs! <= 30_000 + n.node.electionTimeoutMs);
+    // The state is the state machine's snapshot.
+    const sm = new ServiceStateMachine();
+    sm.restore(backup.state);
+    assert.equal(sm.get("a")?.value, "1");
+    assert.equal(sm.get("b")?.lease, lease.json.id);
+    assert.equal(sm.revision, 2);
   });
 });
 

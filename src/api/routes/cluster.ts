@@ -10,11 +10,19 @@
  * change is 409 `conflict` saying what to do; `force` (`"force": true` in
  * the body, `?force=true` on remove and promote) skips the check.
  *
+ * The backup is the file of `src/storage/backup.ts` (header, state,
+ * checksums), made by the leader (forwarded there), which alone knows how
+ * long each lease has left.
+ *
  * @module
  */
 
 import { Hono } from "hono";
-import { encode } from "../../codec/msgpack.ts";
+import {
+  type BackupLease,
+  type BackupMember,
+  encodeBackup,
+} from "../../storage/backup.ts";
 import { ApiError } from "../errors.ts";
 import { forwardToLeader, mustForward } from "../forward.ts";
 import type { AppOptions } from "../options.ts";
@@ -140,22 +148,57 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   app.get("/snapshot", async (c) => {
+    if (!node.isLeader) {
+      const fwd = await forwardToLeader(c, svc, false);
+      if (fwd) return fwd;
+    }
     await svc.barrier();
+    // Everything below up to the state capture runs in one turn, so the
+    // header describes exactly the state that is encoded.
     const s = node.status();
-    const body = encode({
-      v: 1,
-      format: "raftlock-backup",
+    const state = svc.state;
+    const members: BackupMember[] = s.members.map((m) => ({
+      id: m.id,
+      role: m.role,
+      peerAddress: m.peerAddress,
+      httpAddress: m.httpAddress,
+    }));
+    const leases: BackupLease[] = state.leases().map((l) => {
+      const ms = svc.leaseRemainingMs(l.id);
+      return {
+        id: l.id,
+        ttl: l.ttl,
+        remainingMs: ms === undefined ? null : Math.round(ms),
+      };
+    });
+    const header = {
+      clusterId: options.clusterId ?? "raftlock",
+      nodeId: node.id,
       index: s.applied,
       term: s.term,
-      revision: svc.state.revision,
-      state: svc.state.snapshot(),
-    });
+      revision: state.revision,
+      time: new Date().toISOString(),
+      members,
+      leases,
+    };
+    const parts = await encodeBackup(header, await state.snapshotAsync());
     c.header("Content-Type", "application/octet-stream");
     c.header(
       "Content-Disposition",
       `attachment; filename="raftlock-${s.applied}.snap"`,
     );
-    return c.body(body as Uint8Array<ArrayBuffer>);
+    c.header(
+      "Content-Length",
+      String(parts.reduce((n, p) => n + p.byteLength, 0)),
+    );
+    return c.body(
+      new ReadableStream<Uint8Array<ArrayBuffer>>({
+        start(ctl) {
+          for (const p of parts) ctl.enqueue(p as Uint8Array<ArrayBuffer>);
+          ctl.close();
+        },
+      }),
+    );
   });
 
   return app;
