@@ -165,6 +165,16 @@ export async function encodeBackup(
 /**
  * Verifies and decodes a backup file. Throws {@linkcode BackupError},
  * with the offset of the damage, when it is not intact.
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   const backup = await decodeBackup(await Deno.readFile("backup.snap"));
+ *   console.log(backup.header.revision, backup.sha256);
+ * } catch (e) {
+ *   if (e instanceof BackupError) console.error(`damaged at ${e.offset}`);
+ * }
+ * ```
  */
 export async function decodeBackup(file: Uint8Array): Promise<Backup> {
   const len = file.byteLength;
