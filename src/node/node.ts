@@ -231,9 +231,12 @@ export class RaftNode {
         const t = lastHeard.get(id);
         return t === undefined ? undefined : performance.now() - t;
       },
-      // Heartbeats answer every 50 ms; two election timeouts leave room for
-      // a loaded machine without counting a dead member for long.
-      activeWindowMs: 2 * this.#electionTimeoutMs,
+      // Heartbeats are answered every 50 ms, but a loaded machine stalls
+      // for hundreds of ms (and after a stall of this node's own loop, its
+      // peers' queued messages may be read after the request that asks).
+      // 2 s, or two election timeouts if longer, counts a dead member as
+      // active only briefly (etcd allows 5 s).
+      activeWindowMs: Math.max(2000, 2 * this.#electionTimeoutMs),
     }, { self: options.self, peers: options.peers });
 
     const snap = this.#storage.snapshot();

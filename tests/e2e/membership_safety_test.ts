@@ -33,6 +33,20 @@ async function roles(c: E2ECluster, via: string): Promise<string[]> {
   return r.body.members.map((m) => `${m.id}:${m.role}`).sort();
 }
 
+// A removal the leader should allow; a stalled event loop (2 cores shared
+// with other tests) can make a live member look silent for a moment, so a
+// 409 is retried a few times.
+async function removeAllowed(c: E2ECluster, via: string, id: string) {
+  for (let i = 0;; i++) {
+    const r = await http(`${c.url(via)}/v1/cluster/members/${id}`, {
+      method: "DELETE",
+      timeoutMs: 10_000,
+    });
+    if (r.status !== 409 || i === 10) return r;
+    await sleep(300);
+  }
+}
+
 function errorOf(r: { body: unknown }): { code: string; message: string } {
   return (r.body as { error: { code: string; message: string } }).error;
 }
@@ -75,10 +89,7 @@ Deno.test({
       assert.ok((await roles(c, leader)).includes("n9:voter"));
       await c.putRetry([leader], "after/force", "1");
       // Removing the ghost leaves the three live voters.
-      const rmGhost = await http(`${c.url(leader)}/v1/cluster/members/n9`, {
-        method: "DELETE",
-        timeoutMs: 10_000,
-      });
+      const rmGhost = await removeAllowed(c, leader, "n9");
       assert.equal(rmGhost.status, 200, JSON.stringify(rmGhost));
 
       // 2. A learner is promoted only once it has caught up.
@@ -109,17 +120,14 @@ Deno.test({
       }
       assert.equal(promoted.status, 200, JSON.stringify(promoted));
       assert.ok((await roles(c, leader)).includes("n4:voter"));
-      const rmN4 = await http(`${c.url(leader)}/v1/cluster/members/n4`, {
-        method: "DELETE",
-        timeoutMs: 10_000,
-      });
+      const rmN4 = await removeAllowed(c, leader, "n4");
       assert.equal(rmN4.status, 200, JSON.stringify(rmN4));
       await n4.waitExit(10_000);
 
       // 3. f1 goes down for good; removing f2 would leave {leader, f1}
       //    with only the leader active.
       await c.node(f1).kill("SIGKILL");
-      await sleep(1000); // longer than the active window (two election timeouts)
+      await sleep(2500); // longer than the active window (2 s)
       const rmLive = await http(`${c.url(leader)}/v1/cluster/members/${f2}`, {
         method: "DELETE",
         timeoutMs: 10_000,
@@ -132,10 +140,7 @@ Deno.test({
         ),
       );
       // Removing the dead one keeps {leader, f2}, both up.
-      const rmDead = await http(`${c.url(leader)}/v1/cluster/members/${f1}`, {
-        method: "DELETE",
-        timeoutMs: 10_000,
-      });
+      const rmDead = await removeAllowed(c, leader, f1);
       assert.equal(rmDead.status, 200, JSON.stringify(rmDead));
       assert.deepEqual(
         await roles(c, leader),
