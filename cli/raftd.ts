@@ -37,7 +37,12 @@ single-node cluster; the data directory keeps its state across restarts.
   --advertise-peer H:P the peer address others dial (default: --listen; needed
                        when listening on 0.0.0.0 or behind a proxy)
   --advertise-http H:P the HTTP address clients are told (default: --http)
-  --cluster-id NAME    refuse peers of another cluster (default raftlock)
+  --cluster-id NAME    refuse peers of another cluster (default raftlock); the
+                       data directory records it and refuses another
+  --force-new-cluster  disaster recovery, when the quorum is lost for good:
+                       make this node the only member of its cluster, keeping
+                       all its data; add members back later with --join.
+                       Start it without this flag afterwards
   --tick-ms N          Raft tick (default 10)
   --election-ticks N   minimum election timeout in ticks (default 15)
   --heartbeat-ticks N  heartbeat interval in ticks (default 5)
@@ -120,6 +125,7 @@ async function main(): Promise<void> {
         "advertise-peer": { type: "string" },
         "advertise-http": { type: "string" },
         "cluster-id": { type: "string", default: "raftlock" },
+        "force-new-cluster": { type: "boolean", default: false },
         "tick-ms": { type: "string", default: "10" },
         "election-ticks": { type: "string", default: "15" },
         "heartbeat-ticks": { type: "string", default: "5" },
@@ -169,6 +175,16 @@ async function main(): Promise<void> {
   if (v.peers && v.join) {
     fail(
       "use either --peers (a new cluster) or --join (an existing one), not both",
+    );
+  }
+  if (v["force-new-cluster"]) {
+    if (v.join) fail("--force-new-cluster and --join cannot be used together");
+    console.error(
+      `raftd: WARNING: --force-new-cluster: ${id} becomes the ONLY member of its cluster, ` +
+        "with the data in its data directory; every other member is removed. Use it only when " +
+        "the quorum is lost for good. Never restart the removed members with their old data; " +
+        "add new members with empty data directories (raftd --join). Restart this node " +
+        "without --force-new-cluster.",
     );
   }
   const tlsFlags = [v["peer-cert"], v["peer-key"], v["peer-ca"]];
@@ -249,6 +265,7 @@ async function main(): Promise<void> {
     advertisePeer: v["advertise-peer"],
     advertiseHttp: v["advertise-http"],
     clusterId: v["cluster-id"]!,
+    forceNewCluster: v["force-new-cluster"],
     tickMs: positive("tick-ms", v["tick-ms"]!),
     electionTicks: positive("election-ticks", v["election-ticks"]!),
     heartbeatTicks: positive("heartbeat-ticks", v["heartbeat-ticks"]!),

@@ -19,4 +19,6 @@ export interface AppOptions {
   watchProgressSeconds?: number;
   /** Aborted when the server stops: open watch streams end. */
   shutdown?: AbortSignal;
+  /** The cluster's id, recorded in backups (default "raftlock"). */
+  clusterId?: string;
 }

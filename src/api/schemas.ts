@@ -142,6 +142,7 @@ export const memberBody = z.strictObject({
     "httpAddress must be host:port",
   ).optional(),
   learner: z.boolean().optional(),
+  force: z.boolean().optional(),
 });
 
 /** `POST /v1/cluster/leader` body. */

@@ -1,8 +1,9 @@
 /**
  * Membership for a {@linkcode RaftNode}: configuration changes proposed on
  * the leader and applied from the log, the member directory (who is where),
- * pointing the transport at peers, and publishing this node's own
- * addresses through the log.
+ * pointing the transport at peers, publishing this node's own addresses
+ * through the log, and the safety checks an operator's change must pass
+ * ({@linkcode unsafeChange}).
  *
  * @module
  */
@@ -30,7 +31,7 @@ export interface MembershipHost {
   /** The node's core (read lazily: it is created after the directory). */
   readonly raft: Pick<
     Raft,
-    "role" | "lead" | "proposeConfChange" | "confState"
+    "role" | "lead" | "proposeConfChange" | "confState" | "status"
   >;
   /** The transport, when it can learn and forget peers. */
   readonly transport: Partial<PeerDirectory>;
@@ -46,6 +47,120 @@ export interface MembershipHost {
   proposeMemberInfo(payload: Uint8Array): Promise<unknown>;
   /** The node learned it is no longer a member. */
   becomeRemoved(why: string): void;
+  /** Milliseconds since a message from `id` arrived, or undefined if none did. */
+  heardMsAgo(id: NodeId): number | undefined;
+  /**
+   * How recently a member must have been heard from to count as active for
+   * the safety checks (ms).
+   */
+  readonly activeWindowMs: number;
+}
+
+/** A learner more than this many entries behind the leader is not promoted. */
+export const MAX_PROMOTE_LAG = 1000;
+
+/** What {@linkcode unsafeChange} judges a change by: the leader's view. */
+export interface ClusterView {
+  /** The leader's id. */
+  self: NodeId;
+  /** The configuration in effect. */
+  conf: ConfState;
+  /** The leader's last log index. */
+  lastIndex: number;
+  /** Each member's match index (the leader's progress tracker). */
+  match: Record<NodeId, number>;
+  /** Milliseconds since `id` was last heard from; undefined: never. */
+  heardMsAgo(id: NodeId): number | undefined;
+  /** Members heard from within this many ms count as active. */
+  activeWindowMs: number;
+}
+
+/**
+ * Why a membership change is unsafe, or `undefined` when it is safe, in
+ * the manner of etcd's strict reconfiguration check:
+ *
+ * - a voter is not added directly: a voter that never comes up raises the
+ *   quorum for good (with 2 of 3 up, adding a dead fourth leaves 2 of 4, no
+ *   quorum). It joins as a learner and is promoted once caught up;
+ * - a learner is promoted only once its log is within
+ *   {@linkcode MAX_PROMOTE_LAG} entries of the leader's and it was heard
+ *   from recently, so the new voter can vote and acknowledge at once;
+ * - a voter is removed only if the voters that stay and are active (the
+ *   leader, and those heard from within `activeWindowMs`) are a quorum of
+ *   the new configuration.
+ *
+ * @example
+ * ```ts
+ * import { unsafeChange } from "./membership.ts";
+ *
+ * const why = unsafeChange({ type: "addVoter", node: "n4" }, {
+ *   self: "n1",
+ *   conf: { voters: ["n1", "n2", "n3"], learners: [] },
+ *   lastIndex: 10,
+ *   match: { n1: 10, n2: 10, n3: 10 },
+ *   heardMsAgo: () => 5,
+ *   activeWindowMs: 600,
+ * });
+ * console.log(why); // "Adding n4 as a voter directly ... add it as a learner first ..."
+ * ```
+ */
+export function unsafeChange(
+  change: Pick<ConfChange, "type" | "node">,
+  view: ClusterView,
+): string | undefined {
+  const id = change.node;
+  const { conf } = view;
+  const active = (m: NodeId) => {
+    if (m === view.self) return true;
+    const ago = view.heardMsAgo(m);
+    return ago !== undefined && ago <= view.activeWindowMs;
+  };
+  switch (change.type) {
+    case "addVoter":
+      if (conf.voters.includes(id) || conf.learners.includes(id)) {
+        return undefined; // the core refuses these with its own reason
+      }
+      return `Adding ${id} as a voter directly raises the quorum before ${id} has shown it can vote: ` +
+        `if it never comes up, the cluster may lose its quorum for good. ` +
+        `Add it as a learner first (learner: true, or start it with raftd --join); ` +
+        `it is promoted once it has caught up. Pass force: true to add it anyway`;
+    case "promote": {
+      if (!conf.learners.includes(id)) return undefined;
+      const match = view.match[id] ?? 0;
+      const behind = view.lastIndex - match;
+      const ago = view.heardMsAgo(id);
+      if (behind > MAX_PROMOTE_LAG) {
+        return `Learner ${id} has not caught up: its log matches the leader's up to index ${match} of ${view.lastIndex} ` +
+          `(${behind} entries behind; at most ${MAX_PROMOTE_LAG} allowed). ` +
+          `Wait until it has caught up, or pass force=true to promote it anyway`;
+      }
+      if (!active(id)) {
+        return `Learner ${id} has not been heard from ${
+          ago === undefined ? "at all" : `for ${Math.round(ago)} ms`
+        } (at most ${view.activeWindowMs} ms allowed): it may be down. ` +
+          `Start it and wait until it has caught up, or pass force=true to promote it anyway`;
+      }
+      return undefined;
+    }
+    case "remove": {
+      if (!conf.voters.includes(id)) return undefined;
+      const stay = conf.voters.filter((v) => v !== id);
+      const up = stay.filter(active);
+      const quorum = Math.floor(stay.length / 2) + 1;
+      if (up.length >= quorum) return undefined;
+      const down = stay.filter((v) => !active(v));
+      return `Removing voter ${id} would leave ${stay.length} voters (${
+        stay.join(", ")
+      }) of which only ${up.length} ${up.length === 1 ? "is" : "are"} active (${
+        up.join(", ") || "none"
+      }; not heard from within ${view.activeWindowMs} ms: ${
+        down.join(", ")
+      }), ` +
+        `but they need ${quorum} to commit. Bring the others back first, or pass force=true to remove it anyway`;
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** How to start the member directory. */
@@ -125,6 +240,25 @@ export class Membership {
   /** A copy of every known member, as a snapshot records them. */
   list(): MemberInfo[] {
     return [...this.#members.values()].map((m) => ({ ...m }));
+  }
+
+  /**
+   * Why `change` is unsafe right now ({@linkcode unsafeChange} with this
+   * leader's view), or `undefined`. Only meaningful on the leader.
+   */
+  unsafe(change: Pick<ConfChange, "type" | "node">): string | undefined {
+    const host = this.#host;
+    const s = host.raft.status();
+    const match: Record<NodeId, number> = {};
+    for (const [id, p] of Object.entries(s.progress)) match[id] = p.match;
+    return unsafeChange(change, {
+      self: host.id,
+      conf: s.conf,
+      lastIndex: s.lastIndex,
+      match,
+      heardMsAgo: (id) => host.heardMsAgo(id),
+      activeWindowMs: host.activeWindowMs,
+    });
   }
 
   /** Adds a member as a learner (it receives the log but does not vote). */

@@ -6,8 +6,9 @@
  *
  * Inside, `node.ts` holds the Ready loop and proposals; `read_path.ts`
  * linearizable reads and the leader lease; `membership.ts` configuration
- * changes and member addresses; `snapshots.ts` taking and restoring
- * snapshots.
+ * changes, member addresses and their safety checks; `snapshots.ts` taking
+ * and restoring snapshots; `force_new_cluster.ts` the disaster-recovery
+ * rewrite of a survivor's log.
  *
  * @module
  */
@@ -22,6 +23,12 @@ export {
   setMemoryReclaimer,
 } from "./node.ts";
 export type { MemberInfo } from "./envelope.ts";
+export { type ForcedCluster, forceNewCluster } from "./force_new_cluster.ts";
+export {
+  type ClusterView,
+  MAX_PROMOTE_LAG,
+  unsafeChange,
+} from "./membership.ts";
 export { ProposalLostError, TimeoutError, UnavailableError } from "./errors.ts";
 export {
   jsonLineLogger,

@@ -213,6 +213,8 @@ export class RaftNode {
   #fatal: Error | undefined;
   #leader: NodeId = "";
   #role: Role = "follower";
+  // When a message from each peer last arrived (performance.now()).
+  readonly #lastHeard = new Map<NodeId, number>();
   readonly #leaderWaiters = new Set<() => void>();
   readonly #roleListeners = new Set<
     (role: Role, leader: NodeId, term: number) => void
@@ -244,6 +246,7 @@ export class RaftNode {
     // The collaborators read the core through these getters: it is created
     // below, after the snapshot they restore.
     const raft = () => this.#raft;
+    const lastHeard = this.#lastHeard;
     this.#membership = new Membership({
       id: this.id,
       get raft() {
@@ -257,6 +260,16 @@ export class RaftNode {
       proposeMemberInfo: (payload) =>
         this.#proposeEnvelope(EnvelopeKind.MemberInfo, payload, {}),
       becomeRemoved: (why) => this.#becomeRemoved(why),
+      heardMsAgo: (id) => {
+        const t = lastHeard.get(id);
+        return t === undefined ? undefined : performance.now() - t;
+      },
+      // Heartbeats are answered every 50 ms, but a loaded machine stalls
+      // for hundreds of ms (and after a stall of this node's own loop, its
+      // peers' queued messages may be read after the request that asks).
+      // 2 s, or two election timeouts if longer, counts a dead member as
+      // active only briefly (etcd allows 5 s).
+      activeWindowMs: Math.max(2000, 2 * this.#electionTimeoutMs),
     }, { self: options.self, peers: options.peers });
 
     const snap = this.#storage.snapshot();
@@ -436,6 +449,21 @@ export class RaftNode {
     options: { timeoutMs?: number } = {},
   ): Promise<void> {
     return this.#membership.removeMember(id, options);
+  }
+
+  /**
+   * Why a membership change would be unsafe now, or `undefined` (see
+   * `unsafeChange` in membership.ts): a voter added directly, a learner
+   * promoted before it caught up, a voter removed while too few of the
+   * others are active. Judged from this node's view, so ask the leader.
+   * The methods that make changes do not check; the API asks first unless
+   * the operator forces the change.
+   */
+  unsafeMembershipChange(
+    type: "addVoter" | "promote" | "remove",
+    id: NodeId,
+  ): string | undefined {
+    return this.#membership.unsafe({ type, node: id });
   }
 
   /** Asks the leader to hand leadership to `to` (must be called on the leader). */
@@ -637,6 +665,7 @@ export class RaftNode {
 
   #step(m: Message): void {
     if (this.#stopped) return;
+    this.#lastHeard.set(m.from, performance.now());
     // A follower's read request: the leader's lease may answer it at once.
     this.#reads.beforeStep(m);
     try {

@@ -234,9 +234,13 @@ export class NodeSnapshots {
   }
 }
 
-// The node snapshot, msgpack {v: 1, members, app}, written by hand so the
-// (possibly large) app bytes are copied a slice at a time, not in one go.
-function encodeNodeSnapshot(
+/**
+ * The data of a node's Raft snapshot: msgpack `{v: 1, members, app}` (the
+ * member directory and the state machine's bytes), written by hand so the
+ * (possibly large) app bytes are copied a slice at a time, not in one go.
+ * `raftctl snapshot restore` writes one into a fresh data directory.
+ */
+export function encodeNodeSnapshot(
   members: MemberInfo[],
   app: Uint8Array,
 ): Promise<Uint8Array> {

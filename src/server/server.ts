@@ -16,6 +16,7 @@ import {
 } from "../api/mod.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
 import { type NodeTestingKnobs, RaftNode } from "../node/node.ts";
+import { forceNewCluster } from "../node/force_new_cluster.ts";
 import type { ConfState, NodeId } from "../raft/types.ts";
 import { LockService } from "../service/mod.ts";
 import { ServiceStateMachine } from "../state/machine.ts";
@@ -43,8 +44,17 @@ export interface ServerOptions {
   advertisePeer?: string;
   /** The HTTP address clients should use (default: the bound `http` address). */
   advertiseHttp?: string;
-  /** Peers of another cluster id are refused (default "raftlock"). */
+  /**
+   * Peers of another cluster id are refused (default "raftlock"); the data
+   * directory records it, and refuses to start with another.
+   */
   clusterId?: string;
+  /**
+   * Disaster recovery: make this node the only member of its cluster before
+   * it starts, keeping all its data (see `src/node/force_new_cluster.ts`).
+   * For when the quorum is lost for good; start without it afterwards.
+   */
+  forceNewCluster?: boolean;
   /** Raft tick in ms (default 10). */
   tickMs?: number;
   /** Minimum election timeout in ticks (default 15). */
@@ -119,8 +129,10 @@ export async function startServer(options: ServerOptions): Promise<Server> {
 
   // Filled in once started; the transport's callbacks run only after that.
   const ref: { node?: RaftNode; app?: ReturnType<typeof createApp> } = {};
+  const clusterId = options.clusterId ?? "raftlock";
   const storage = await DiskStorage.open(options.dataDir, {
     conf,
+    identity: { clusterId, nodeId: id },
     fs: options.fs,
     // Routine storage events are info; cuts, removals of damage and fatal
     // errors are warnings or errors.
@@ -142,6 +154,31 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     await storage.close();
     throw new Error(unusable);
   }
+  if (options.forceNewCluster) {
+    if (fresh) {
+      await storage.close();
+      throw new Error(
+        `--force-new-cluster needs the data directory of a surviving member, but ${options.dataDir} holds no log; ` +
+          "point --data-dir at that member's directory",
+      );
+    }
+    const forced = await forceNewCluster(storage, id);
+    log("server.forceNewCluster", {
+      level: "warn",
+      id,
+      changed: forced.changed,
+      removed: forced.removed,
+      votersBefore: forced.before.voters,
+      learnersBefore: forced.before.learners,
+      term: forced.term,
+      commitBefore: forced.commitBefore,
+      commit: forced.commit,
+      hint:
+        "This node is now the only member of a new one-member cluster with all of its data. " +
+        "Never start the removed members again with their old data directories; add members back " +
+        "with empty data directories (raftd --join). Restart this node without --force-new-cluster",
+    });
+  }
   if (storage.initialState().hardState.term > MAX_TERM) {
     log("server.termBeyondWireLimit", {
       level: "warn",
@@ -160,7 +197,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   try {
     transport = await TcpTransport.listen({
       id,
-      clusterId: options.clusterId ?? "raftlock",
+      clusterId,
       listen: options.listen,
       peers,
       tls: options.tls,
@@ -242,7 +279,12 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   bindNodeMetrics(metrics, node, service);
   ref.node = node;
   const stopping = new AbortController();
-  ref.app = createApp({ service, metrics, shutdown: stopping.signal });
+  ref.app = createApp({
+    service,
+    metrics,
+    shutdown: stopping.signal,
+    clusterId,
+  });
   log("server.ready", {
     level: "info",
     id,
@@ -330,7 +372,9 @@ async function join(
 ): Promise<void> {
   const { id, peerAddress, httpAddress, node, transport, log, signal } = self;
   const base = url.replace(/\/$/, "");
-  const post = async (path: string, body?: unknown) => {
+  // A 409 to the add means this node is a member already (an earlier try
+  // got through); to the promote it may also mean "not caught up yet".
+  const post = async (path: string, body?: unknown, accept409 = true) => {
     const r = await fetch(`${base}${path}`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -338,7 +382,9 @@ async function join(
       signal: AbortSignal.timeout(10_000),
     });
     const text = await r.text();
-    if (!r.ok && r.status !== 409) throw new Error(`${r.status} ${text}`);
+    if (r.ok || (r.status === 409 && accept409)) return;
+    if (r.status === 409 && /already a voter/.test(text)) return;
+    throw new Error(`${r.status} ${text}`);
   };
   for (let attempt = 1; !signal.aborted; attempt++) {
     try {
@@ -382,7 +428,11 @@ async function join(
     if (s.members.find((m) => m.id === id)?.role === "voter") return;
     if (s.leader && s.applied > 0 && s.applied >= s.commit) {
       try {
-        await post(`/v1/cluster/members/${encodeURIComponent(id)}/promote`);
+        await post(
+          `/v1/cluster/members/${encodeURIComponent(id)}/promote`,
+          undefined,
+          false,
+        );
         log("server.join", { level: "info", step: "promoted to voter" });
         return;
       } catch (e) {

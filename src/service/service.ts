@@ -503,6 +503,17 @@ export class LockService {
     };
   }
 
+  /**
+   * Milliseconds lease `id` has left by the leader's clock, or `undefined`
+   * when this node's clock does not track it (not the leader). No barrier:
+   * for a backup, which has taken one.
+   */
+  leaseRemainingMs(id: number): number | undefined {
+    return this.#clock.active
+      ? this.#clock.remaining(id, performance.now())
+      : undefined;
+  }
+
   /** All leases. */
   async leases(): Promise<LeaseSummary[]> {
     await this.barrier();

@@ -12,7 +12,7 @@ import {
   UnavailableError,
 } from "../raft/storage.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../raft/types.ts";
-import { openDataDir } from "./data_dir.ts";
+import { type DataDirIdentity, openDataDir } from "./data_dir.ts";
 import { CorruptionError, StorageFatalError } from "./errors.ts";
 import { denoFs, type FileSystem } from "./fs.ts";
 import { defaultStorageLogger, type StorageLogger } from "./log.ts";
@@ -26,6 +26,11 @@ import { DEFAULT_SEGMENT_SIZE, Wal, type WalStats } from "./wal/wal.ts";
 export interface DiskStorageOptions {
   /** The bootstrap configuration, recorded only when the directory is new. */
   conf?: ConfState;
+  /**
+   * The cluster and node this directory must belong to (recorded when it
+   * is new; see `openDataDir`). Unset: not checked.
+   */
+  identity?: DataDirIdentity;
   /** WAL segment size limit in bytes (default 64 MiB). */
   segmentSize?: number;
   /** How many snapshot files to keep (default 2, at least 1). */
@@ -165,7 +170,11 @@ export class DiskStorage implements LogStore {
     const started = performance.now();
     const fs = options.fs ?? denoFs;
     const log = options.log ?? defaultStorageLogger;
-    const layout = await openDataDir(dir, { fs, log });
+    const layout = await openDataDir(dir, {
+      fs,
+      log,
+      identity: options.identity,
+    });
     const snaps = await SnapshotStore.open(layout.snapDir, { fs, log });
     const existing = await snaps.list();
     const { wal, recovered, fresh } = await Wal.open(layout.walDir, {

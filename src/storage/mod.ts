@@ -15,10 +15,23 @@ export {
 } from "./disk_storage.ts";
 export { CorruptionError, DataDirError, StorageFatalError } from "./errors.ts";
 export {
+  type Backup,
+  BACKUP_VERSION,
+  BackupError,
+  type BackupHeader,
+  type BackupLease,
+  type BackupMember,
+  decodeBackup,
+  encodeBackup,
+} from "./backup.ts";
+export {
   DATA_DIR_VERSION,
+  type DataDirIdentity,
   type DataDirLayout,
+  type DataDirMarker,
   MARKER_FILE,
   openDataDir,
+  readDataDirMarker,
 } from "./data_dir.ts";
 export {
   denoFs,

@@ -33,6 +33,7 @@ import { encode } from "../codec/msgpack.ts";
 import type { Message, NodeId } from "../raft/types.ts";
 import { PeerKeys } from "./tcp/auth.ts";
 import { serveInbound } from "./tcp/inbound.ts";
+import { InboundConnections } from "./tcp/inbound_conns.ts";
 import { HANDSHAKE_READ_BUFFER_BYTES, type Hello } from "./tcp/protocol.ts";
 import {
   closeQuietly,
@@ -103,8 +104,8 @@ export class TcpTransport implements Transport, PeerAware {
   readonly #links = new Map<NodeId, PeerLink>();
   /** Snapshot sends in progress: peer → abort. */
   readonly #snapSends = new Map<NodeId, () => void>();
-  /** Accepted connections after their handshake: `peer \0 kind` → conn. */
-  readonly #inbound = new Map<string, Deno.Conn>();
+  /** Accepted connections after their handshake, by peer and kind. */
+  readonly #inbound = new InboundConnections();
   #closing: Promise<void> | undefined;
 
   private constructor(sh: Shared, listener: Deno.Listener) {
@@ -262,7 +263,7 @@ export class TcpTransport implements Transport, PeerAware {
     link.close();
     this.#snapSends.get(id)?.();
     for (const kind of ["msg", "snap"] as const) {
-      const conn = this.#inbound.get(id + "\0" + kind);
+      const conn = this.#inbound.get(id, kind);
       if (conn !== undefined) closeQuietly(conn);
     }
     sh.log("info", "Peer removed", { peer: id });
@@ -339,22 +340,15 @@ export class TcpTransport implements Transport, PeerAware {
     const sh = this.#sh;
     const registry = {
       pendingHandshakes: 0,
-      attach: (peer: NodeId, kind: Hello["k"], conn: Deno.Conn) => {
-        const key = peer + "\0" + kind;
-        const old = this.#inbound.get(key);
-        if (old !== undefined && old !== conn) {
-          sh.log("debug", "Replacing older connection from peer", {
-            peer,
-            stream: kind,
-          });
-          closeQuietly(old);
-        }
-        this.#inbound.set(key, conn);
-      },
-      detach: (peer: NodeId, kind: Hello["k"], conn: Deno.Conn) => {
-        const key = peer + "\0" + kind;
-        if (this.#inbound.get(key) === conn) this.#inbound.delete(key);
-      },
+      attach: (
+        peer: NodeId,
+        kind: Hello["k"],
+        conn: Deno.Conn,
+        remote: string,
+      ) => this.#inbound.claim(peer, kind, conn, remote),
+      heard: (conn: Deno.Conn) => this.#inbound.heard(conn),
+      detach: (peer: NodeId, kind: Hello["k"], conn: Deno.Conn) =>
+        this.#inbound.release(peer, kind, conn),
     };
     for (;;) {
       let conn: Deno.Conn;

@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { decode } from "../../src/codec/msgpack.ts";
+import { decodeBackup } from "../../src/storage/backup.ts";
+import { ServiceStateMachine } from "../../src/state/machine.ts";
 import {
   assertRaftHeaders,
   assertUnavailable,
@@ -119,10 +120,71 @@ Deno.test("membership: add a learner, promote and transfer errors, remove", asyn
   });
 });
 
-Deno.test("GET /v1/snapshot: a msgpack backup of the state", async () => {
+Deno.test("membership safety: a voter joins as a learner first, a silent learner is not promoted", async () => {
+  await withNode(async (n) => {
+    const direct = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+      learner: false,
+    });
+    assert.equal(direct.status, 409);
+    assert.equal(errCode(direct), "conflict");
+    assert.match(
+      errMessage(direct),
+      /^Adding n2 as a voter directly raises the quorum .* Add it as a learner first/,
+    );
+    const bad = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+      force: "yes",
+    });
+    assert.equal(bad.status, 400);
+    const members = async () =>
+      ((await n.call("GET", "/v1/cluster")).json.members as {
+        id: string;
+        role: string;
+      }[]).map((m) => `${m.id}:${m.role}`).sort();
+    assert.deepEqual(await members(), ["n1:voter"]);
+
+    const add = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+    });
+    assert.equal(add.status, 201);
+    const again = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+      learner: false,
+    });
+    assert.equal(again.status, 409);
+    assert.match(errMessage(again), /^n2 is already a learner; promote it/);
+    const twice = await n.call("POST", "/v1/cluster/members", {
+      id: "n2",
+      peerAddress: "127.0.0.1:7002",
+    });
+    assert.equal(twice.status, 409);
+    assert.equal(errMessage(twice), "n2 is already a learner");
+    // n2 runs nowhere: never heard from, never caught up.
+    const promote = await n.call("POST", "/v1/cluster/members/n2/promote");
+    assert.equal(promote.status, 409);
+    assert.match(errMessage(promote), /^Learner n2 has not/);
+    assert.deepEqual(await members(), ["n1:voter", "n2:learner"]);
+    // Removing a learner never endangers the quorum.
+    assert.equal(
+      (await n.call("DELETE", "/v1/cluster/members/n2")).status,
+      200,
+    );
+  });
+});
+
+Deno.test("GET /v1/snapshot: a checksummed backup of the state", async () => {
   await withNode(async (n) => {
     await n.call("PUT", "/v1/kv/a", { value: "1" });
-    await n.call("PUT", "/v1/kv/b", { value: "2" });
+    const lease = await n.call("POST", "/v1/leases", { ttl: 30 });
+    await n.call("PUT", "/v1/kv/b", {
+      value: "2",
+      lease: lease.json.id as number,
+    });
     const r = await n.app.request("/v1/snapshot");
     assert.equal(r.status, 200);
     assert.equal(r.headers.get("content-type"), "application/octet-stream");
@@ -132,15 +194,34 @@ Deno.test("GET /v1/snapshot: a msgpack backup of the state", async () => {
       `attachment; filename="raftlock-${status.applied}.snap"`,
     );
     assert.equal(r.headers.get("x-raft-revision"), "2");
-    const backup = decode<Record<string, unknown>>(
-      new Uint8Array(await r.arrayBuffer()),
-    );
-    assert.equal(backup.v, 1);
-    assert.equal(backup.format, "raftlock-backup");
-    assert.equal(backup.revision, 2);
-    assert.equal(backup.index, status.applied);
-    assert.equal(backup.term, status.term);
-    assert.ok(backup.state instanceof Uint8Array);
+    const file = new Uint8Array(await r.arrayBuffer());
+    assert.equal(r.headers.get("content-length"), String(file.byteLength));
+    const backup = await decodeBackup(file);
+    const h = backup.header;
+    assert.equal(h.clusterId, "raftlock");
+    assert.equal(h.nodeId, "n1");
+    assert.equal(h.revision, 2);
+    assert.equal(h.index, status.applied);
+    assert.equal(h.term, status.term);
+    assert.equal(new Date(h.time).toISOString(), h.time);
+    assert.deepEqual(h.members, [{
+      id: "n1",
+      role: "voter",
+      peerAddress: "127.0.0.1:7001",
+      httpAddress: "127.0.0.1:8001",
+    }]);
+    // The leader's clock says how long the lease has left.
+    assert.equal(h.leases.length, 1);
+    assert.equal(h.leases[0].id, lease.json.id);
+    assert.equal(h.leases[0].ttl, 30);
+    assert.ok(h.leases[0].remainingMs! > 0);
+    assert.ok(h.leases[0].remainingMs! <= 30_000 + n.node.electionTimeoutMs);
+    // The state is the state machine's snapshot.
+    const sm = new ServiceStateMachine();
+    sm.restore(backup.state);
+    assert.equal(sm.get("a")?.value, "1");
+    assert.equal(sm.get("b")?.lease, lease.json.id);
+    assert.equal(sm.revision, 2);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   type E2ECluster,
   http,
   type LogRecord,
+  reservePorts,
   sleep,
   withCluster,
 } from "./harness.ts";
@@ -130,6 +131,11 @@ function hello(
   );
 }
 
+/** A Hello and the (empty, no secret) Auth frame after it. */
+function helloAuth(from: string, to: string): Uint8Array {
+  return concat(hello(from, to), encodeFrame(FrameKind.Auth, encode({})));
+}
+
 /** Sends a raw HTTP request and returns the status line (or "closed"). */
 async function rawHttp(addr: string, request: Uint8Array): Promise<string> {
   const conn = await connect(addr);
@@ -159,6 +165,15 @@ Deno.test({
       const victim = c.node(leader);
       const peerAddr = victim.config.listen;
       const other = c.running().find((id) => id !== leader)!;
+      const [port] = reservePorts(1);
+      const learner = await c.putRetry([leader], "ready", "1").then(() =>
+        http(`${victim.url}/v1/cluster/members`, {
+          method: "POST",
+          body: { id: "n4", peerAddress: `127.0.0.1:${port}` },
+          timeoutMs: 10_000,
+        })
+      );
+      assert.equal(learner.status, 201, JSON.stringify(learner));
       const from = victim.logs().length;
 
       // Half-open connections that never send a byte (checked at the end,
@@ -193,7 +208,7 @@ Deno.test({
       assert.ok(wrong.bytes.byteLength > 5, "a Reject frame came back");
       assert.equal(wrong.bytes[4], FrameKind.Reject);
       // A handshake from a node that is not a member.
-      await sendAndExpectClose(peerAddr, hello("intruder", leader));
+      await sendAndExpectClose(peerAddr, helloAuth("intruder", leader));
       // A handshake naming the wrong recipient.
       await sendAndExpectClose(peerAddr, hello(other, "n9"));
       // Truncated: a frame header promising more than is sent, then EOF.
@@ -220,11 +235,12 @@ Deno.test({
         await readUntilClosed(conn, 3000);
       }));
 
-      // A valid handshake as a real member, then garbage in the message
-      // stream (this displaces that member's real connection for a moment).
+      // A valid handshake as a member, then garbage in the message stream.
+      // (The id of a live member is refused as a duplicate, so the forged
+      // one is a learner that never runs.)
       {
         const conn = await connect(peerAddr);
-        await writeAll(conn, hello(other, leader));
+        await writeAll(conn, helloAuth("n4", leader));
         const junk = randomBytes(300);
         await writeAll(conn, concat(header(301, FrameKind.Message), junk));
         const r = await readUntilClosed(conn);
@@ -234,7 +250,7 @@ Deno.test({
       {
         // An oversized message frame after a valid handshake.
         const conn = await connect(peerAddr);
-        await writeAll(conn, hello(other, leader));
+        await writeAll(conn, helloAuth("n4", leader));
         await writeAll(conn, header(0x7fff_ffff, FrameKind.Message));
         assert.ok((await readUntilClosed(conn)).closed);
       }

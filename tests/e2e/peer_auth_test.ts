@@ -3,7 +3,8 @@
  * peers — a handshake with the wrong secret, one with no secret, and a
  * replay of a genuine node's recorded handshake — and the rejections show
  * in /metrics. Without a secret, a member id forged at the wire cannot
- * crash a node with a term of 2^53 − 1 either.
+ * crash a node with a term of 2^53 − 1 either, and the id of a member
+ * whose connection is alive is refused (`duplicate_id`).
  */
 
 import assert from "node:assert/strict";
@@ -15,6 +16,7 @@ import {
   type E2ECluster,
   http,
   RAFTD,
+  reservePorts,
   sleep,
   type Status,
   withCluster,
@@ -243,11 +245,30 @@ Deno.test({
   ...E2E,
   fn: () =>
     withCluster({}, async (c) => {
+      // A member that never runs (a learner), so its id is free to forge:
+      // a member whose connection is alive cannot be impersonated.
+      const [port] = reservePorts(1);
+      const learner = await http(`${c.url("n1")}/v1/cluster/members`, {
+        method: "POST",
+        body: { id: "n4", peerAddress: `127.0.0.1:${port}` },
+        timeoutMs: 10_000,
+      });
+      assert.ok([201, 409].includes(learner.status), JSON.stringify(learner));
       const before = await settled(c);
       const leader = before.n1.leader;
+      const follower = IDS.find((id) => id !== leader)!;
+      assert.equal(
+        await attack(
+          c.node(leader).config.listen,
+          { from: follower, to: leader },
+          undefined,
+          [],
+        ),
+        "duplicate_id",
+        "a live member's id is taken",
+      );
       for (const to of IDS) {
-        // A follower is forged as the other follower, the leader as a follower.
-        const from = IDS.find((id) => id !== to && id !== leader)!;
+        const from = "n4";
         const result = await attack(
           c.node(to).config.listen,
           { from, to },

@@ -3,11 +3,26 @@
  * from the leader), membership changes and leadership transfer (forwarded
  * to the leader), and `GET /v1/snapshot` (a backup of the state).
  *
+ * Membership changes are checked on the leader before they are proposed
+ * (`unsafeMembershipChange`, etcd's strict reconfiguration): a voter is
+ * added as a learner first and promoted once caught up, and a voter is
+ * removed only while the others that are active keep a quorum. A refused
+ * change is 409 `conflict` saying what to do; `force` (`"force": true` in
+ * the body, `?force=true` on remove and promote) skips the check.
+ *
+ * The backup is the file of `src/storage/backup.ts` (header, state,
+ * checksums), made by the leader (forwarded there), which alone knows how
+ * long each lease has left.
+ *
  * @module
  */
 
 import { Hono } from "hono";
-import { encode } from "../../codec/msgpack.ts";
+import {
+  type BackupLease,
+  type BackupMember,
+  encodeBackup,
+} from "../../storage/backup.ts";
 import { ApiError } from "../errors.ts";
 import { forwardToLeader, mustForward } from "../forward.ts";
 import type { AppOptions } from "../options.ts";
@@ -59,8 +74,20 @@ export function clusterRoutes(options: AppOptions): Hono {
     const b = await readBody(c, memberBody);
     if (!node.isLeader) return await mustForward(c, svc, b);
     const info = { peerAddress: b.peerAddress, httpAddress: b.httpAddress };
-    if (b.learner === false) await node.addVoter(b.id, info);
-    else await node.addLearner(b.id, info);
+    const voter = b.learner === false;
+    const m = node.status().members.find((x) => x.id === b.id);
+    if (m) {
+      throw new ApiError(
+        "conflict",
+        m.role === "learner" && voter
+          ? `${b.id} is already a learner; promote it (POST /v1/cluster/members/${b.id}/promote) once it has caught up`
+          : `${b.id} is already a ${m.role}`,
+      );
+    }
+    if (voter) {
+      refuseUnsafe(node.unsafeMembershipChange("addVoter", b.id), b.force);
+      await node.addVoter(b.id, info);
+    } else await node.addLearner(b.id, info);
     return c.json(
       { id: b.id, role: b.learner === false ? "voter" : "learner" },
       201,
@@ -73,6 +100,7 @@ export function clusterRoutes(options: AppOptions): Hono {
     if (!node.status().members.some((m) => m.id === id)) {
       throw new ApiError("not_found", `${id} is not a member`);
     }
+    refuseUnsafe(node.unsafeMembershipChange("remove", id), forced(c.req));
     await node.removeMember(id);
     return c.json({ id, removed: true });
   });
@@ -85,6 +113,7 @@ export function clusterRoutes(options: AppOptions): Hono {
     if (m.role === "voter") {
       throw new ApiError("conflict", `${id} is already a voter`);
     }
+    refuseUnsafe(node.unsafeMembershipChange("promote", id), forced(c.req));
     await node.promote(id);
     return c.json({ id, role: "voter" });
   });
@@ -119,23 +148,68 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   app.get("/snapshot", async (c) => {
+    if (!node.isLeader) {
+      const fwd = await forwardToLeader(c, svc, false);
+      if (fwd) return fwd;
+    }
     await svc.barrier();
+    // Everything below up to the state capture runs in one turn, so the
+    // header describes exactly the state that is encoded.
     const s = node.status();
-    const body = encode({
-      v: 1,
-      format: "raftlock-backup",
+    const state = svc.state;
+    const members: BackupMember[] = s.members.map((m) => ({
+      id: m.id,
+      role: m.role,
+      peerAddress: m.peerAddress,
+      httpAddress: m.httpAddress,
+    }));
+    const leases: BackupLease[] = state.leases().map((l) => {
+      const ms = svc.leaseRemainingMs(l.id);
+      return {
+        id: l.id,
+        ttl: l.ttl,
+        remainingMs: ms === undefined ? null : Math.round(ms),
+      };
+    });
+    const header = {
+      clusterId: options.clusterId ?? "raftlock",
+      nodeId: node.id,
       index: s.applied,
       term: s.term,
-      revision: svc.state.revision,
-      state: svc.state.snapshot(),
-    });
+      revision: state.revision,
+      time: new Date().toISOString(),
+      members,
+      leases,
+    };
+    const parts = await encodeBackup(header, await state.snapshotAsync());
     c.header("Content-Type", "application/octet-stream");
     c.header(
       "Content-Disposition",
       `attachment; filename="raftlock-${s.applied}.snap"`,
     );
-    return c.body(body as Uint8Array<ArrayBuffer>);
+    c.header(
+      "Content-Length",
+      String(parts.reduce((n, p) => n + p.byteLength, 0)),
+    );
+    return c.body(
+      new ReadableStream<Uint8Array<ArrayBuffer>>({
+        start(ctl) {
+          for (const p of parts) ctl.enqueue(p as Uint8Array<ArrayBuffer>);
+          ctl.close();
+        },
+      }),
+    );
   });
 
   return app;
+}
+
+// A membership change the leader judged unsafe is refused unless forced.
+function refuseUnsafe(why: string | undefined, force?: boolean): void {
+  if (why !== undefined && force !== true) throw new ApiError("conflict", why);
+}
+
+function forced(req: { query(name: string): string | undefined }): boolean {
+  const f = req.query("force");
+  return f === "" || f === "true" || f === "1";
 }

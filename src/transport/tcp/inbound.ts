@@ -16,6 +16,7 @@ import {
 import { decodeMessage } from "../../codec/message.ts";
 import type { NodeId } from "../../raft/types.ts";
 import { type HandshakeFacts, randomNonce } from "./auth.ts";
+import type { ClaimResult } from "./inbound_conns.ts";
 import {
   closeQuietly,
   Deadline,
@@ -53,8 +54,19 @@ export class Refusal extends Error {
 
 /** Bookkeeping the transport keeps about accepted connections. */
 export interface InboundRegistry {
-  /** Called once the handshake passed. */
-  attach(peer: NodeId, kind: Hello["k"], conn: Deno.Conn): void;
+  /**
+   * Called once the handshake passed: attaches the connection, or refuses
+   * it because a live connection holds the peer's id (see
+   * `inbound_conns.ts`). A replaced connection is closed by the caller.
+   */
+  attach(
+    peer: NodeId,
+    kind: Hello["k"],
+    conn: Deno.Conn,
+    remote: string,
+  ): ClaimResult;
+  /** Called for every frame read on an attached connection. */
+  heard(conn: Deno.Conn): void;
   /** Called when the connection is finished. */
   detach(peer: NodeId, kind: Hello["k"], conn: Deno.Conn): void;
   /** Inbound connections still in their handshake. */
@@ -106,6 +118,9 @@ export async function serveInbound(
     if (!sh.peers.has(peer) || peer === sh.id) {
       throw new Refusal("unknown_node", `node ${peer} is not a peer`, true);
     }
+    // Before AuthOk, so that a refused duplicate hears why in the handshake.
+    attachOrRefuse(sh, reg, { peer, kind, conn, remote });
+    attached = true;
     await writeAll(
       conn,
       encodeFrame(FrameKind.AuthOk, encodeControl({})),
@@ -118,8 +133,6 @@ export async function serveInbound(
     if (!sh.peers.has(peer)) {
       throw new Refusal("unknown_node", `node ${peer} was removed`);
     }
-    reg.attach(peer, kind, conn);
-    attached = true;
     reader.resize(STREAM_READ_BUFFER_BYTES);
     sh.log("debug", "Accepted peer connection", { peer, remote, stream: kind });
 
@@ -137,7 +150,7 @@ export async function serveInbound(
       }
       return;
     }
-    await messageLoop(sh, peer, reader);
+    await messageLoop(sh, peer, reader, () => reg.heard(conn));
   } catch (e) {
     if (sh.closed) return;
     let refusal: Refusal;
@@ -190,6 +203,42 @@ export async function serveInbound(
     if (pending) reg.pendingHandshakes--;
     closeQuietly(conn);
     if (attached) reg.detach(peer!, kind!, conn);
+  }
+}
+
+// A second process claiming the id of a member whose connection is alive
+// is refused, and the member keeps its connection; a silent older
+// connection (its process died unnoticed) gives way to the newcomer.
+function attachOrRefuse(
+  sh: Shared,
+  reg: InboundRegistry,
+  c: { peer: NodeId; kind: Hello["k"]; conn: Deno.Conn; remote: string },
+): void {
+  const r = reg.attach(c.peer, c.kind, c.conn, c.remote);
+  if (!r.admitted) {
+    throw new Refusal(
+      "duplicate_id",
+      `node ${c.peer} is already connected from ${r.holder} (heard ${r.heardMsAgo} ms ago); ` +
+        `this connection from ${c.remote} claims the same id: two processes run as ${c.peer}, stop one of them`,
+      true,
+    );
+  }
+  if (r.replaced !== undefined) {
+    closeQuietly(r.replaced.conn);
+    sh.log(
+      c.kind === "msg" ? "warn" : "debug",
+      "Replacing older connection from peer",
+      {
+        peer: c.peer,
+        stream: c.kind,
+        remote: c.remote,
+        oldRemote: r.replaced.remote,
+        oldSilentMs: r.replaced.silentMs,
+        hint: c.kind === "msg"
+          ? "the old connection was silent (its process restarted, or two processes use this id on an idle link)"
+          : undefined,
+      },
+    );
   }
 }
 
@@ -317,6 +366,7 @@ async function messageLoop(
   sh: Shared,
   peer: NodeId,
   reader: FrameReader,
+  heard: () => void,
 ): Promise<void> {
   const max = sh.o.maxFrameBytes;
   const stats = sh.stats;
@@ -327,6 +377,7 @@ async function messageLoop(
       return;
     }
     stats.bytesReceived += frame.body.byteLength + 5;
+    heard();
     if (frame.kind !== FrameKind.Message) {
       throw new Refusal(
         "unexpected_frame",
