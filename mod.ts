@@ -38,6 +38,7 @@ export { UnavailableError as LogUnavailableError } from "./src/raft/mod.ts";
 
 // Storage.
 export {
+  type DataDirIdentity,
   type DirEntryInfo,
   DiskStorage,
   type DiskStorageOptions,
