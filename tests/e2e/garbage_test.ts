@@ -131,11 +131,6 @@ function hello(
   );
 }
 
-/** A Hello and the (empty, no secret) Auth frame after it. */
-function helloAuth(from: string, to: string): Uint8Array {
-  return concat(hello(from, to), encodeFrame(FrameKind.Auth, encode({})));
-}
-
 /** Sends a raw HTTP request and returns the status line (or "closed"). */
 async function rawHttp(addr: string, request: Uint8Array): Promise<string> {
   const conn = await connect(addr);
@@ -208,7 +203,7 @@ Deno.test({
       assert.ok(wrong.bytes.byteLength > 5, "a Reject frame came back");
       assert.equal(wrong.bytes[4], FrameKind.Reject);
       // A handshake from a node that is not a member.
-      await sendAndExpectClose(peerAddr, helloAuth("intruder", leader));
+      await sendAndExpectClose(peerAddr, hello("intruder", leader));
       // A handshake naming the wrong recipient.
       await sendAndExpectClose(peerAddr, hello(other, "n9"));
       // Truncated: a frame header promising more than is sent, then EOF.
@@ -240,7 +235,7 @@ Deno.test({
       // one is a learner that never runs.)
       {
         const conn = await connect(peerAddr);
-        await writeAll(conn, helloAuth("n4", leader));
+        await writeAll(conn, hello("n4", leader));
         const junk = randomBytes(300);
         await writeAll(conn, concat(header(301, FrameKind.Message), junk));
         const r = await readUntilClosed(conn);
@@ -250,7 +245,7 @@ Deno.test({
       {
         // An oversized message frame after a valid handshake.
         const conn = await connect(peerAddr);
-        await writeAll(conn, helloAuth("n4", leader));
+        await writeAll(conn, hello("n4", leader));
         await writeAll(conn, header(0x7fff_ffff, FrameKind.Message));
         assert.ok((await readUntilClosed(conn)).closed);
       }
