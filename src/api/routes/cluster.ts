@@ -8,6 +8,7 @@
 
 import { Hono } from "hono";
 import { encode } from "../../codec/msgpack.ts";
+import { guardOf } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { forwardToLeader, mustForward } from "../forward.ts";
 import type { AppOptions } from "../options.ts";
@@ -24,6 +25,7 @@ export function clusterRoutes(options: AppOptions): Hono {
   const app = new Hono();
 
   app.get("/status", (c) => {
+    guardOf(c).user();
     const s = node.status();
     return c.json({
       id: s.id,
@@ -39,6 +41,7 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   app.get("/cluster", async (c) => {
+    guardOf(c).user();
     if (!node.isLeader && c.req.query("local") === undefined) {
       const fwd = await forwardToLeader(c, svc, false);
       if (fwd) return fwd;
@@ -57,6 +60,7 @@ export function clusterRoutes(options: AppOptions): Hono {
 
   app.post("/cluster/members", async (c) => {
     const b = await readBody(c, memberBody);
+    guardOf(c).root();
     if (!node.isLeader) return await mustForward(c, svc, b);
     const info = { peerAddress: b.peerAddress, httpAddress: b.httpAddress };
     if (b.learner === false) await node.addVoter(b.id, info);
@@ -68,6 +72,7 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   app.delete("/cluster/members/:id", async (c) => {
+    guardOf(c).root();
     if (!node.isLeader) return await mustForward(c, svc);
     const id = c.req.param("id");
     if (!node.status().members.some((m) => m.id === id)) {
@@ -78,6 +83,7 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   app.post("/cluster/members/:id/promote", async (c) => {
+    guardOf(c).root();
     if (!node.isLeader) return await mustForward(c, svc);
     const id = c.req.param("id");
     const m = node.status().members.find((x) => x.id === id);
@@ -91,6 +97,7 @@ export function clusterRoutes(options: AppOptions): Hono {
 
   app.post("/cluster/leader", async (c) => {
     const b = await readBody(c, transferBody);
+    guardOf(c).root();
     if (!node.isLeader) return await mustForward(c, svc, b);
     const to = b.to;
     const m = node.status().members.find((x) => x.id === to);
@@ -120,6 +127,8 @@ export function clusterRoutes(options: AppOptions): Hono {
 
   app.get("/snapshot", async (c) => {
     await svc.barrier();
+    // Users, password hashes and signing keys are in it: root only.
+    guardOf(c).root();
     const s = node.status();
     const body = encode({
       v: 1,
