@@ -28,19 +28,27 @@ import { AuthError } from "./errors.ts";
  * ```ts ignore
  * import { Guard } from "./guard.ts";
  *
- * const guard = new Guard(state.auth, principal);
+ * const guard = new Guard(stateMachine, principal);
  * guard.read("app/mode"); // throws permission_denied unless allowed
  * ```
  */
 export class Guard {
-  readonly #auth: AuthView;
+  readonly #source: { readonly auth: AuthView };
   /** The verified principal, if the request carried a token. */
   readonly principal: Principal | undefined;
 
-  /** A guard over `auth` for a request by `principal` (none: no token). */
-  constructor(auth: AuthView, principal?: Principal) {
-    this.#auth = auth;
+  /**
+   * A guard for a request by `principal` (none: no token) over `source`'s
+   * auth state, read afresh on every check (a restored snapshot replaces
+   * it).
+   */
+  constructor(source: { readonly auth: AuthView }, principal?: Principal) {
+    this.#source = source;
     this.principal = principal;
+  }
+
+  get #auth(): AuthView {
+    return this.#source.auth;
   }
 
   /** Whether auth is on (else every check passes). */
@@ -99,12 +107,12 @@ export class Guard {
   }
 
   /**
-   * The user a command is made for, checked again at apply (undefined
-   * without a token).
+   * Who a command is made for, checked again at apply: `{}` without a
+   * token, so that with auth on by then the command is refused.
    */
-  commandAuth(): CommandAuth | undefined {
+  commandAuth(): CommandAuth {
     const p = this.principal;
-    return p ? { user: p.user, epoch: p.epoch } : undefined;
+    return p ? { user: p.user, epoch: p.epoch } : {};
   }
 
   // The user, undefined with auth off; throws without a valid one.

@@ -10,7 +10,7 @@
  *
  * const authn = new Authenticator(stateMachine);
  * const principal = await authn.verify(bearerToken);
- * new Guard(stateMachine.auth, principal).write("app/mode");
+ * new Guard(stateMachine, principal).write("app/mode");
  * ```
  *
  * @module

@@ -71,6 +71,8 @@ export interface ServerOptions {
   onRemoved?: () => void;
   /** File operations for storage (default: the real file system); chaos runs inject faults here. */
   fs?: FileSystem;
+  /** Lifetime of client tokens in seconds (default 600; `raftd --token-ttl`). */
+  tokenTtlSeconds?: number;
   /** Planted bugs, only for showing that the chaos suite catches them. */
   testingKnobs?: TestingKnobs & NodeTestingKnobs;
 }
@@ -223,7 +225,12 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   bindNodeMetrics(metrics, node, service);
   ref.node = node;
   const stopping = new AbortController();
-  ref.app = createApp({ service, metrics, shutdown: stopping.signal });
+  ref.app = createApp({
+    service,
+    metrics,
+    shutdown: stopping.signal,
+    authOptions: { tokenTtlSeconds: options.tokenTtlSeconds },
+  });
   log("server.ready", {
     level: "info",
     id,

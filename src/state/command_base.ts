@@ -16,14 +16,16 @@ export interface RequestId {
 }
 
 /**
- * The user a command is made for, set by the API from a verified token
+ * Who a client's command is made for, set by the API from a verified token
  * (never from a request body). With auth on, the state machine applies the
  * command only if that user still exists with this epoch and its roles
- * allow the command at the moment it is applied.
+ * allow the command at the moment it is applied. Every command from a
+ * client carries it, `{}` when the request had no token: so a node that
+ * has not yet applied `authEnable` cannot let an anonymous write through.
  */
 export interface CommandAuth {
-  /** The user name. */
-  user: string;
+  /** The user name (absent: the request had no token). */
+  user?: string;
   /** The user's epoch when the token was issued (absent: not checked). */
   epoch?: number;
 }

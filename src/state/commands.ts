@@ -450,8 +450,11 @@ function authField(o: Obj): CommandAuth | undefined {
   const v = field(o, "auth");
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) fail("Field 'auth' must be an object");
+  const user = field(v, "user");
   return compact<CommandAuth>({
-    user: idStr(v, "user", "auth."),
+    user: user === undefined || user === null
+      ? undefined
+      : idStr(v, "user", "auth."),
     epoch: optInt(v, "epoch", "auth.", 0),
   });
 }

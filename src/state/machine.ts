@@ -496,7 +496,7 @@ export class ServiceStateMachine {
     const rid = cmd.requestId;
     // Each user has its own request ids: nobody gets another user's
     // remembered result by reusing its id. (User names hold no '/'.)
-    const client = rid && cmd.auth
+    const client = rid && cmd.auth?.user
       ? `${cmd.auth.user}/${rid.client}`
       : rid?.client;
     if (rid) {
@@ -547,12 +547,19 @@ export class ServiceStateMachine {
     }
   }
 
-  // With auth on, a command made for a user applies only if that user
-  // still exists (with the token's epoch) and its roles allow the command
-  // now: a node with stale roles cannot let a write through. Commands the
-  // nodes make themselves carry no user.
+  // With auth on, a client's command applies only if its user still
+  // exists (with the token's epoch) and its roles allow the command now: a
+  // node with stale roles, or one that had not yet seen auth turned on,
+  // cannot let a write through. Commands the nodes make themselves (lease
+  // expiry, a waiter's keepalive) carry no `auth` and are not checked.
   #authorize(cmd: Command): Failure | undefined {
     if (!this.#auth.enabled || !cmd.auth) return undefined;
+    if (cmd.auth.user === undefined) {
+      return failure(
+        "unauthenticated",
+        "Auth is on: the request needs a token (POST /v1/auth/token)",
+      );
+    }
     const user = this.#auth.user(cmd.auth.user);
     if (
       !user || (cmd.auth.epoch !== undefined && cmd.auth.epoch !== user.epoch)

@@ -67,6 +67,7 @@ Deno.test("auth commands validate fully and round-trip through msgpack", () => {
     { type: "authDisable" },
     { type: "authSigningKey", ...KEY },
     { type: "put", key: "k", value: "v", auth: { user: "alice", epoch: 3 } },
+    { type: "put", key: "k", value: "v", auth: {} },
   ];
   for (const cmd of good) {
     const d = decodeCommand(encodeCommand(cmd));
@@ -195,7 +196,13 @@ Deno.test("apply-time check: a write for a user whose role was revoked is refuse
   );
   assert.match(r.error.message, /alice/);
   assert.equal(h.sm.get("app/a")!.value, "1");
-  // Commands the nodes make themselves carry no user and are not checked.
+  // A client's command without a token (proposed by a node that had not
+  // yet seen auth turned on) is refused.
+  h.fails(
+    { type: "put", key: "app/a", value: "2", auth: {} },
+    "unauthenticated",
+  );
+  // Commands the nodes make themselves carry no auth and are not checked.
   h.ok({ type: "put", key: "app/a", value: "3" });
 });
 
