@@ -75,3 +75,16 @@ Deno.test("new signing keys are random, 32 bytes, with a 16-hex-digit id", () =>
   assert.notEqual(a.kid, b.kid);
   assert.notDeepEqual(a.key, b.key);
 });
+
+Deno.test("a verified token is remembered only while its key is the cluster's", async () => {
+  const v = new TokenVerifier();
+  const t = await signToken({ sub: "alice", epoch: 1, iat: 0, exp: 60 }, K1);
+  assert.equal((await v.verify(t, keys(K1))).sub, "alice");
+  assert.equal((await v.verify(t, keys(K1))).sub, "alice");
+  // The key was retired, or replaced under the same id: verified again.
+  await refused(v.verify(t, keys(K2)), /no longer accepts/);
+  await refused(
+    v.verify(t, keys({ kid: "k1", key: K2.key })),
+    /signature is invalid/,
+  );
+});
