@@ -18,6 +18,7 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { Authenticator } from "../auth/mod.ts";
 import { authenticate } from "./auth.ts";
+import { bindAuthMetrics } from "./api_metrics.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import {
   jsonMethodNotAllowed,
@@ -60,6 +61,7 @@ export function createApp(appOptions: AppOptions): Hono {
       new Authenticator(appOptions.service.state, appOptions.authOptions),
   };
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  bindAuthMetrics(options.metrics, options.authenticator!);
   const app = new Hono();
 
   // Outermost first: latency sees the final status, the headers land on

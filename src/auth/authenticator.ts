@@ -79,6 +79,11 @@ export class Authenticator {
   readonly #limiter: ConcurrencyLimiter;
   readonly #verifier = new TokenVerifier();
   #dummy?: Promise<PasswordHash>;
+  /** Logins, for metrics. */
+  readonly counters: { issued: number; failed: number } = {
+    issued: 0,
+    failed: 0,
+  };
 
   /**
    * @param source the state machine (its `auth` is read on every call, so
@@ -144,6 +149,7 @@ export class Authenticator {
       rec !== undefined
     );
     if (!ok || !rec) {
+      this.counters.failed++;
       throw new AuthError("unauthenticated", "Wrong user name or password");
     }
     const key = this.auth.current;
@@ -159,6 +165,7 @@ export class Authenticator {
       { sub: rec.name, epoch: rec.epoch, iat, exp },
       key,
     );
+    this.counters.issued++;
     return { token, expiresAt: exp * 1000, ttl: this.#ttl };
   }
 

@@ -342,6 +342,13 @@ Deno.test("the login limiter answers 429 with Retry-After when flooded", async (
         assert.equal(a.headers.get("retry-after"), "1");
       }
       assert.equal(limiter.refused, 20);
+      const metrics = (await n.call("GET", "/metrics")).json.raw as string;
+      assert.match(
+        metrics,
+        /^raftlock_auth_password_checks_refused_total 20$/m,
+      );
+      assert.match(metrics, /^raftlock_auth_password_checks_active 1$/m);
+      assert.match(metrics, /^raftlock_auth_enabled 1$/m);
       // New passwords go through the same bound.
       const put = await n.call(
         "PUT",
