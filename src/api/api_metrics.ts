@@ -1,11 +1,12 @@
 /**
  * The metrics a node exposes at `GET /metrics`: Raft (term, indexes, leader
- * changes, proposals, WAL persist latency), HTTP latency by route, and the
- * service's keys, leases, locks and watchers.
+ * changes, proposals, WAL persist latency), HTTP latency by route, the
+ * service's keys, leases, locks and watchers, and client auth.
  *
  * @module
  */
 
+import type { Authenticator } from "../auth/mod.ts";
 import type { RaftNode } from "../node/node.ts";
 import type { LockService } from "../service/service.ts";
 import {
@@ -77,6 +78,46 @@ export function createMetrics(): ApiMetrics {
     ),
     watchers: new UpDown(),
   };
+}
+
+/** Adds the gauges of client auth: the switch, logins, password checks. */
+export function bindAuthMetrics(m: ApiMetrics, authn: Authenticator): void {
+  const r = m.registry;
+  r.add(
+    new Gauge(
+      "raftlock_auth_enabled",
+      "1 if requests need a token",
+      () => (authn.enabled ? 1 : 0),
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_auth_tokens_issued_total",
+      "Tokens issued by this node",
+      () => authn.counters.issued,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_auth_logins_failed_total",
+      "Logins refused for a wrong user name or password",
+      () => authn.counters.failed,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_auth_password_checks_active",
+      "Password hashes running now",
+      () => authn.limiter.active,
+    ),
+  );
+  r.add(
+    new Gauge(
+      "raftlock_auth_password_checks_refused_total",
+      "Password checks refused (429) because too many were running or queued",
+      () => authn.limiter.refused,
+    ),
+  );
 }
 
 /** Adds the gauges that read the node and the service. */

@@ -14,6 +14,11 @@
 
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import { Authenticator } from "../auth/mod.ts";
+import { authenticate } from "./auth.ts";
+import { bindAuthMetrics } from "./api_metrics.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import {
   jsonMethodNotAllowed,
@@ -22,6 +27,7 @@ import {
   recordLatency,
 } from "./middleware.ts";
 import type { AppOptions } from "./options.ts";
+import { authRoutes } from "./routes/auth.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
 import { kvRoutes } from "./routes/kv.ts";
 import { leaseRoutes } from "./routes/leases.ts";
@@ -48,14 +54,22 @@ export const DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024;
  * const r = await app.request("/v1/kv/app/mode");
  * ```
  */
-export function createApp(options: AppOptions): Hono {
+export function createApp(appOptions: AppOptions): Hono {
+  const options: AppOptions = {
+    ...appOptions,
+    authenticator: appOptions.authenticator ??
+      new Authenticator(appOptions.service.state, appOptions.authOptions),
+  };
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  bindAuthMetrics(options.metrics, options.authenticator!);
   const app = new Hono();
 
   // Outermost first: latency sees the final status, the headers land on
   // every answer (errors, 404 and 405 included).
   app.use(recordLatency(options.metrics));
   app.use(raftHeaders(options.service));
+  // nosniff, no framing, no referrer and the like; answers stay JSON.
+  app.use(secureHeaders());
   app.use(jsonMethodNotAllowed(app));
   app.use(bodyLimit({
     maxSize: maxBodyBytes,
@@ -67,7 +81,10 @@ export function createApp(options: AppOptions): Hono {
         ),
       ),
   }));
+  app.use(authenticate(options.authenticator!));
   app.onError((e, _c) => {
+    // bearer-auth's refusals carry our JSON answer.
+    if (e instanceof HTTPException && e.res) return e.getResponse();
     const r = errorResponse(e);
     if (r.status === 500) console.error(e);
     return r;
@@ -79,6 +96,7 @@ export function createApp(options: AppOptions): Hono {
   app.route("/v1", leaseRoutes(options));
   app.route("/v1", lockRoutes(options));
   app.route("/v1", clusterRoutes(options));
+  app.route("/v1", authRoutes(options));
   app.route("/", opsRoutes(options));
   return app;
 }

@@ -14,6 +14,7 @@ import {
   UnavailableError,
 } from "../node/errors.ts";
 import { ServiceError, type ServiceErrorCode } from "../service/errors.ts";
+import { AuthError } from "../auth/errors.ts";
 
 /**
  * Error codes the API returns: the service's (which are the state
@@ -21,6 +22,7 @@ import { ServiceError, type ServiceErrorCode } from "../service/errors.ts";
  */
 export type ErrorCode =
   | ServiceErrorCode
+  | "too_many_requests"
   | "method_not_allowed"
   | "compacted"
   | "too_large"
@@ -31,6 +33,8 @@ export type ErrorCode =
 /** The HTTP status of each code. */
 export const STATUS: Readonly<Record<ErrorCode, number>> = {
   bad_request: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
@@ -38,6 +42,7 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   stale_token: 409,
   compacted: 410,
   too_large: 413,
+  too_many_requests: 429,
   unavailable: 503,
   timeout: 504,
   internal: 500,
@@ -82,6 +87,8 @@ export interface ErrorAnswer {
   body: Record<string, unknown>;
   /** Seconds for `Retry-After`, for retriable answers. */
   retryAfter?: number;
+  /** `WWW-Authenticate`, on `unauthenticated`. */
+  wwwAuthenticate?: string;
 }
 
 /** The code, message and extra fields of any thrown value. */
@@ -94,6 +101,7 @@ function classify(
   if (e instanceof ServiceError) {
     return { code: e.code, message: e.message, extra: e.details };
   }
+  if (e instanceof AuthError) return { code: e.code, message: e.message };
   if (e instanceof UnavailableError || e instanceof ProposalLostError) {
     return { code: "unavailable", message: e.message };
   }
@@ -113,11 +121,17 @@ function classify(
 /** The status, JSON body and `Retry-After` for any thrown value. */
 export function toErrorAnswer(e: unknown): ErrorAnswer {
   const { code, message, extra } = classify(e);
-  return {
+  const a: ErrorAnswer = {
     status: STATUS[code],
     body: { error: { code, message }, ...extra },
-    retryAfter: code === "unavailable" ? 1 : undefined,
+    retryAfter: code === "unavailable" || code === "too_many_requests"
+      ? 1
+      : undefined,
   };
+  if (code === "unauthenticated") {
+    a.wwwAuthenticate = 'Bearer realm="raftlock"';
+  }
+  return a;
 }
 
 /**
@@ -128,5 +142,8 @@ export function errorResponse(e: unknown): Response {
   const a = toErrorAnswer(e);
   const headers: Record<string, string> = {};
   if (a.retryAfter !== undefined) headers["Retry-After"] = String(a.retryAfter);
+  if (a.wwwAuthenticate !== undefined) {
+    headers["WWW-Authenticate"] = a.wwwAuthenticate;
+  }
   return Response.json(a.body, { status: a.status, headers });
 }

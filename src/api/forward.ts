@@ -1,6 +1,7 @@
 /**
  * Forwarding a request to the leader's HTTP API, for what only the leader
- * can answer (membership changes, the lease clock, the member list).
+ * can answer (membership changes, the lease clock, the member list). The
+ * request's `Authorization` header goes along.
  *
  * @module
  */
@@ -33,10 +34,13 @@ export async function forwardToLeader(
   }
   const url = new URL(c.req.url);
   const target = `http://${addr}${url.pathname}${url.search}`;
-  const init: RequestInit = {
-    method: c.req.method,
-    headers: { "content-type": "application/json" },
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
   };
+  // The leader checks the same token again (every node has the keys).
+  const authorization = c.req.header("authorization");
+  if (authorization) headers.authorization = authorization;
+  const init: RequestInit = { method: c.req.method, headers };
   if (body !== undefined) init.body = JSON.stringify(body);
   try {
     const r = await fetch(target, {

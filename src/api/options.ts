@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Authenticator, AuthenticatorOptions } from "../auth/mod.ts";
 import type { LockService } from "../service/service.ts";
 import type { ApiMetrics } from "./api_metrics.ts";
 
@@ -21,4 +22,11 @@ export interface AppOptions {
   shutdown?: AbortSignal;
   /** The cluster's id, recorded in backups (default "raftlock"). */
   clusterId?: string;
+  /**
+   * Issues and verifies tokens (default: one over the service's state with
+   * `authOptions`); `createApp` passes the one it uses to every route group.
+   */
+  authenticator?: Authenticator;
+  /** Token lifetime, password hashing and limiter settings. */
+  authOptions?: AuthenticatorOptions;
 }

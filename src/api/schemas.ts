@@ -7,10 +7,13 @@
 
 import { z } from "zod";
 import {
+  AUTH_NAME_PATTERN,
   MAX_KEY_BYTES,
   MAX_LEASE_TTL,
   MAX_LOCK_DELAY_MS,
+  MAX_ROLE_PERMISSIONS,
   MAX_TXN_OPS,
+  MAX_USER_ROLES,
   MAX_VALUE_BYTES,
   MIN_LEASE_TTL,
   utf8Length,
@@ -147,3 +150,50 @@ export const memberBody = z.strictObject({
 
 /** `POST /v1/cluster/leader` body. */
 export const transferBody = z.strictObject({ to: z.string().min(1).max(64) });
+
+/** A user or role name: 1–64 letters, digits, `_`, `.`, `@` or `-`. */
+export const authNameSchema: z.ZodType<string> = z.string().regex(
+  AUTH_NAME_PATTERN,
+  "name must be 1-64 letters, digits, '_', '.', '@' or '-'",
+);
+
+/** Shortest password. */
+export const MIN_PASSWORD_LENGTH = 8;
+/** Longest password, in bytes. */
+export const MAX_PASSWORD_BYTES = 1024;
+
+const passwordSchema = z.string().min(
+  MIN_PASSWORD_LENGTH,
+  `password must be at least ${MIN_PASSWORD_LENGTH} characters`,
+).refine(
+  (p) => utf8Length(p) <= MAX_PASSWORD_BYTES,
+  `password must be at most ${MAX_PASSWORD_BYTES} bytes`,
+);
+
+/** `POST /v1/auth/token` body. */
+export const tokenBody = z.strictObject({
+  user: authNameSchema,
+  // Any length: a wrong password is refused by the check, not the schema.
+  password: z.string().max(MAX_PASSWORD_BYTES),
+});
+
+/** `PUT /v1/auth/users/{name}` body. */
+export const userBody = z.strictObject({
+  password: passwordSchema.optional(),
+  roles: z.array(authNameSchema).max(MAX_USER_ROLES).optional(),
+});
+
+/** `POST /v1/auth/users/{name}/roles` body. */
+export const grantBody = z.strictObject({ role: authNameSchema });
+
+/** `PUT /v1/auth/roles/{name}` body. */
+export const roleBody = z.strictObject({
+  permissions: z.array(z.strictObject({
+    prefix: z.string().refine(
+      (k) => utf8Length(k) <= MAX_KEY_BYTES,
+      `prefix must be at most ${MAX_KEY_BYTES} bytes`,
+    ),
+    read: z.boolean().default(false),
+    write: z.boolean().default(false),
+  })).max(MAX_ROLE_PERMISSIONS),
+});

@@ -17,6 +17,8 @@ import type { KeyValue, LockHolder } from "./types.ts";
  */
 export type RaftlockErrorCode =
   | "bad_request"
+  | "unauthenticated"
+  | "permission_denied"
   | "not_found"
   | "method_not_allowed"
   | "conflict"
@@ -24,6 +26,7 @@ export type RaftlockErrorCode =
   | "stale_token"
   | "compacted"
   | "too_large"
+  | "too_many_requests"
   | "unavailable"
   | "timeout"
   | "internal"

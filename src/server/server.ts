@@ -81,6 +81,8 @@ export interface ServerOptions {
   onRemoved?: () => void;
   /** File operations for storage (default: the real file system); chaos runs inject faults here. */
   fs?: FileSystem;
+  /** Lifetime of client tokens in seconds (default 600; `raftd --token-ttl`). */
+  tokenTtlSeconds?: number;
   /** Planted bugs, only for showing that the chaos suite catches them. */
   testingKnobs?: TestingKnobs & NodeTestingKnobs;
 }
@@ -284,6 +286,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     metrics,
     shutdown: stopping.signal,
     clusterId,
+    authOptions: { tokenTtlSeconds: options.tokenTtlSeconds },
   });
   log("server.ready", {
     level: "info",

@@ -11,11 +11,16 @@
 import type { RaftNode } from "../node/node.ts";
 import {
   type Command,
+  type CommandAuth,
   encodeCommand,
   type Fence,
+  type PasswordHash,
+  type Permission,
   type RequestId,
+  type SigningKey,
   type TxnCommand,
 } from "../state/commands.ts";
+import type { RoleRecord, UserInfo } from "../state/auth.ts";
 import type { EventsSince, WatchEvent, WatchFilter } from "../state/history.ts";
 import { LeaseClock } from "../state/lease_clock.ts";
 import type {
@@ -49,6 +54,22 @@ export interface WriteOptions {
   requestId?: RequestId;
   /** Deadline in ms. */
   timeoutMs?: number;
+  /**
+   * The user the write is made for (from a verified token): with auth on,
+   * the state machine applies it only if that user's roles allow it then.
+   */
+  auth?: CommandAuth;
+}
+
+/** A read's consistency and its permission check. */
+export interface ReadOptions {
+  /** Linearizable (default) or serializable. */
+  consistency?: Consistency;
+  /**
+   * Called after the read barrier, before reading: throws if the request
+   * may not read this (so roles are checked as of the read point).
+   */
+  authorize?: () => void;
 }
 
 /** Consistency of a read. */
@@ -68,6 +89,8 @@ export interface AcquireOptions {
   lockDelay?: number;
   /** Aborts the wait (the client went away). */
   signal?: AbortSignal;
+  /** The user the acquire is made for (see {@linkcode WriteOptions.auth}). */
+  auth?: CommandAuth;
 }
 
 /** A granted lock. */
@@ -261,6 +284,7 @@ export class LockService {
       ...cmd,
       requestId: options.requestId ??
         { client: this.#clientId, seq: ++this.#seq },
+      ...(options.auth ? { auth: options.auth } : {}),
     };
     this.counters.proposals++;
     let applied;
@@ -388,8 +412,9 @@ export class LockService {
       lease: options.lease,
       lockDelay: options.lockDelay,
     };
+    const as = { auth: options.auth };
     if (options.wait <= 0) {
-      const r = await this.run({ ...base, tryOnly: true });
+      const r = await this.run({ ...base, tryOnly: true }, as);
       if ("queued" in r) throw new Error("A try-lock was queued");
       return { name: r.name, token: r.token, lease: r.lease, owner: r.owner };
     }
@@ -402,7 +427,7 @@ export class LockService {
     });
     let keepalive: ReturnType<typeof setInterval> | undefined;
     try {
-      const r = await this.run({ ...base, waiterId });
+      const r = await this.run({ ...base, waiterId }, as);
       if (!("queued" in r)) {
         return { name: r.name, token: r.token, lease: r.lease, owner: r.owner };
       }
@@ -472,24 +497,30 @@ export class LockService {
     if (consistency === "linearizable") await this.#node.read({ timeoutMs });
   }
 
+  /** Waits for the read point, then runs the read's permission check. */
+  async #readPoint(options: ReadOptions = {}): Promise<void> {
+    await this.barrier(options.consistency);
+    options.authorize?.();
+  }
+
   /** Reads one key. */
-  async get(key: string, consistency?: Consistency): Promise<KeyValue | null> {
-    await this.barrier(consistency);
+  async get(key: string, options?: ReadOptions): Promise<KeyValue | null> {
+    await this.#readPoint(options);
     return this.#state.get(key);
   }
 
   /** Lists keys by prefix. */
   async range(
     query: RangeQuery,
-    consistency?: Consistency,
+    options?: ReadOptions,
   ): Promise<RangeResult> {
-    await this.barrier(consistency);
+    await this.#readPoint(options);
     return this.#state.range(query);
   }
 
   /** A lease's details, with the time left by the leader's clock. */
-  async lease(id: number): Promise<LeaseView | null> {
-    await this.barrier();
+  async lease(id: number, options?: ReadOptions): Promise<LeaseView | null> {
+    await this.#readPoint(options);
     const l = this.#state.lease(id);
     if (!l) return null;
     const ms = this.#clock.active
@@ -515,27 +546,143 @@ export class LockService {
   }
 
   /** All leases. */
-  async leases(): Promise<LeaseSummary[]> {
-    await this.barrier();
+  async leases(options?: ReadOptions): Promise<LeaseSummary[]> {
+    await this.#readPoint(options);
     return this.#state.leases();
   }
 
   /** A lock's holder and waiters. */
-  async lock(name: string): Promise<LockInfo> {
-    await this.barrier();
+  async lock(name: string, options?: ReadOptions): Promise<LockInfo> {
+    await this.#readPoint(options);
     return this.#state.lock(name);
   }
 
   /** All locks. */
-  async locks(): Promise<LockInfo[]> {
-    await this.barrier();
+  async locks(options?: ReadOptions): Promise<LockInfo[]> {
+    await this.#readPoint(options);
     return this.#state.locks();
   }
 
   /** True when `token` still holds lock `name`. */
-  async checkToken(name: string, token: number): Promise<boolean> {
-    await this.barrier();
+  async checkToken(
+    name: string,
+    token: number,
+    options?: ReadOptions,
+  ): Promise<boolean> {
+    await this.#readPoint(options);
     return this.#state.checkToken(name, token);
+  }
+
+  // -------------------------------------------------------------------- auth
+
+  /**
+   * Creates or changes a user. `hash` is the new password's hash (made on
+   * this node: the password itself never enters the log); absent keeps the
+   * password. `roles` replaces the user's roles; absent keeps them.
+   */
+  putUser(
+    name: string,
+    change: { hash?: PasswordHash; roles?: string[] },
+    options?: WriteOptions,
+  ): Promise<{ authRevision: number }> {
+    return this.#auth({ type: "authUserPut", name, ...change }, options);
+  }
+
+  /** Deletes a user. */
+  deleteUser(
+    name: string,
+    options?: WriteOptions,
+  ): Promise<{ authRevision: number }> {
+    return this.#auth({ type: "authUserDelete", name }, options);
+  }
+
+  /** Grants a user a role (`grant`) or revokes it. */
+  userRole(
+    name: string,
+    role: string,
+    grant: boolean,
+    options?: WriteOptions,
+  ): Promise<{ authRevision: number }> {
+    return this.#auth({
+      type: grant ? "authUserGrant" : "authUserRevoke",
+      name,
+      role,
+    }, options);
+  }
+
+  /** Creates or replaces a role. */
+  putRole(
+    name: string,
+    permissions: Permission[],
+    options?: WriteOptions,
+  ): Promise<{ authRevision: number }> {
+    return this.#auth({ type: "authRolePut", name, permissions }, options);
+  }
+
+  /** Deletes a role (and takes it from every user). */
+  deleteRole(
+    name: string,
+    options?: WriteOptions,
+  ): Promise<{ authRevision: number }> {
+    return this.#auth({ type: "authRoleDelete", name }, options);
+  }
+
+  /** Installs a new token signing key (the current one becomes the previous). */
+  setSigningKey(
+    key: SigningKey,
+    options?: WriteOptions,
+  ): Promise<{ authRevision: number }> {
+    return this.#auth({ type: "authSigningKey", ...key }, options);
+  }
+
+  /**
+   * Turns auth on or off. Turning it on needs user root with role root and
+   * a signing key (see {@linkcode setSigningKey}).
+   */
+  setAuthEnabled(
+    enabled: boolean,
+    options?: WriteOptions,
+  ): Promise<{ authRevision: number }> {
+    return this.#auth({
+      type: enabled ? "authEnable" : "authDisable",
+    }, options);
+  }
+
+  /** Every user (without hashes), by name. */
+  async users(options?: ReadOptions): Promise<UserInfo[]> {
+    await this.#readPoint(options);
+    return this.#state.auth.users().map((u) => ({
+      name: u.name,
+      roles: u.roles,
+    }));
+  }
+
+  /** A user (without its hash), or null. */
+  async user(name: string, options?: ReadOptions): Promise<UserInfo | null> {
+    await this.#readPoint(options);
+    const u = this.#state.auth.user(name);
+    return u ? { name: u.name, roles: u.roles } : null;
+  }
+
+  /** Every stored role, by name (`root` is built in and not listed). */
+  async roles(options?: ReadOptions): Promise<RoleRecord[]> {
+    await this.#readPoint(options);
+    return this.#state.auth.roles();
+  }
+
+  /** A role, or null. */
+  async role(name: string, options?: ReadOptions): Promise<RoleRecord | null> {
+    await this.#readPoint(options);
+    return this.#state.auth.role(name) ?? null;
+  }
+
+  #auth(
+    cmd: Command,
+    options?: WriteOptions,
+  ): Promise<{ authRevision: number }> {
+    return this.run(cmd, options).then((r) => ({
+      authRevision: (r as { authRevision: number }).authRevision,
+    }));
   }
 
   // ----------------------------------------------------------------- watches

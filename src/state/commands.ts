@@ -13,9 +13,22 @@
 import type { Compare, CompareOp, Fence } from "../wire/types.ts";
 import { decode, encode } from "../codec/msgpack.ts";
 import { freshView } from "./bytes.ts";
+import {
+  type CommandAuth,
+  type CommandBase,
+  CommandValidationError as ValidationError,
+  type RequestId,
+} from "./command_base.ts";
+import {
+  type AuthCommand,
+  isAuthCommand,
+  validateAuthCommand,
+} from "./auth_commands.ts";
 
 // The API's JSON shapes, defined once with the client's types.
 export type { Compare, CompareOp, Fence };
+export type { CommandAuth, CommandBase, RequestId };
+export * from "./auth_commands.ts";
 
 /** The longest key (and lock name), in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -31,20 +44,6 @@ export const MAX_LOCK_DELAY_MS = 60_000;
 export const MAX_TXN_OPS = 128;
 /** The longest owner, waiter id and request client id, in UTF-8 bytes. */
 export const MAX_ID_BYTES = 256;
-
-/** Identifies a client request so a retried command applies only once. */
-export interface RequestId {
-  /** A client identity, unique per client process (for example random). */
-  client: string;
-  /** The request's sequence number within that client. */
-  seq: number;
-}
-
-/** Fields every command may carry. */
-export interface CommandBase {
-  /** The request id used to answer a retried command with its first result. */
-  requestId?: RequestId;
-}
 
 /** Writes one key. */
 export interface PutCommand extends CommandBase {
@@ -236,7 +235,8 @@ export type Command =
   | LockAcquireCommand
   | LockReleaseCommand
   | LockCancelCommand
-  | LockDelayEndCommand;
+  | LockDelayEndCommand
+  | AuthCommand;
 
 /** The `type` of a {@linkcode Command}. */
 export type CommandType = Command["type"];
@@ -313,8 +313,6 @@ export function utf8Length(s: string): number {
 function invalid(message: string): InvalidCommand {
   return { error: { code: "bad_request", message } };
 }
-
-class ValidationError extends Error {}
 
 function fail(message: string): never {
   throw new ValidationError(message);
@@ -448,6 +446,19 @@ function fenceField(o: Obj): Fence | undefined {
   };
 }
 
+function authField(o: Obj): CommandAuth | undefined {
+  const v = field(o, "auth");
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) fail("Field 'auth' must be an object");
+  const user = field(v, "user");
+  return compact<CommandAuth>({
+    user: user === undefined || user === null
+      ? undefined
+      : idStr(v, "user", "auth."),
+    epoch: optInt(v, "epoch", "auth.", 0),
+  });
+}
+
 function requestIdField(o: Obj): RequestId | undefined {
   const v = field(o, "requestId");
   if (v === undefined || v === null) return undefined;
@@ -554,6 +565,10 @@ function validate(value: unknown): Command {
   if (typeof type !== "string") fail("Field 'type' must be a string");
   const o = value;
   const requestId = requestIdField(o);
+  const auth = authField(o);
+  if (isAuthCommand({ type })) {
+    return validateAuthCommand(o, { requestId, auth });
+  }
   switch (type) {
     case "put": {
       return compact<PutCommand>({
@@ -565,6 +580,7 @@ function validate(value: unknown): Command {
         ifVersion: optInt(o, "ifVersion", "", 0),
         fence: fenceField(o),
         requestId,
+        auth,
       });
     }
     case "delete": {
@@ -585,6 +601,7 @@ function validate(value: unknown): Command {
         ifVersion,
         fence: fenceField(o),
         requestId,
+        auth,
       });
     }
     case "txn":
@@ -599,12 +616,14 @@ function validate(value: unknown): Command {
         failure: validateList(o, "failure", (v, w) => validateTxnOp(v, w)),
         fence: fenceField(o),
         requestId,
+        auth,
       });
     case "leaseGrant":
       return compact<LeaseGrantCommand>({
         type,
         ttl: int(o, "ttl", "", MIN_LEASE_TTL, MAX_LEASE_TTL),
         requestId,
+        auth,
       });
     case "leaseKeepalive":
     case "leaseRevoke":
@@ -612,6 +631,7 @@ function validate(value: unknown): Command {
         type,
         id: leaseId(o, "id"),
         requestId,
+        auth,
       });
     case "leaseExpire":
       return compact<LeaseExpireCommand>({
@@ -619,6 +639,7 @@ function validate(value: unknown): Command {
         id: leaseId(o, "id"),
         keepaliveIndex: int(o, "keepaliveIndex", "", 0),
         requestId,
+        auth,
       });
     case "lockAcquire": {
       const ttl = optInt(o, "ttl", "", MIN_LEASE_TTL, MAX_LEASE_TTL);
@@ -647,6 +668,7 @@ function validate(value: unknown): Command {
         waiterId,
         lockDelay: optInt(o, "lockDelay", "", 0, MAX_LOCK_DELAY_MS),
         requestId,
+        auth,
       });
     }
     case "lockRelease":
@@ -655,6 +677,7 @@ function validate(value: unknown): Command {
         name: nameField(o, "name"),
         token: int(o, "token", "", 0),
         requestId,
+        auth,
       });
     case "lockCancel":
       return compact<LockCancelCommand>({
@@ -662,6 +685,7 @@ function validate(value: unknown): Command {
         name: nameField(o, "name"),
         waiterId: idStr(o, "waiterId", ""),
         requestId,
+        auth,
       });
     case "lockDelayEnd":
       return compact<LockDelayEndCommand>({
@@ -669,6 +693,7 @@ function validate(value: unknown): Command {
         name: nameField(o, "name"),
         revision: optInt(o, "revision", "", 0),
         requestId,
+        auth,
       });
     default:
       return fail(`Unknown command type '${type.slice(0, 64)}'`);

@@ -38,6 +38,8 @@ import {
   type TxnCommand,
   validateCommand,
 } from "./commands.ts";
+import { AuthTable, commandAccess } from "./auth.ts";
+import { isAuthCommand } from "./auth_commands.ts";
 import { DedupeTable } from "./dedupe.ts";
 import {
   type EventsSince,
@@ -171,6 +173,28 @@ export interface StateCounts {
   dedupeClients: number;
 }
 
+/**
+ * The auth state as the service and the API read it: users, roles, the
+ * switch and the signing keys (records must not be changed).
+ */
+export type AuthView = Readonly<
+  Pick<
+    AuthTable,
+    | "enabled"
+    | "revision"
+    | "current"
+    | "previous"
+    | "user"
+    | "role"
+    | "users"
+    | "roles"
+    | "key"
+    | "isRoot"
+    | "permissions"
+    | "allows"
+  >
+>;
+
 /** A page of keys with the revision it was read at (the API's listing). */
 export type RangeResult = ListResult;
 
@@ -244,6 +268,7 @@ export class ServiceStateMachine {
   #leases: LeaseTable = new LeaseTable();
   #locks: LockTable = new LockTable();
   #dedupe: DedupeTable;
+  #auth: AuthTable = new AuthTable();
   #pending: Pending = { events: [], grants: [], leaseChanges: [] };
 
   #eventListeners: Set<Listener<readonly WatchEvent[]>> = new Set();
@@ -339,6 +364,7 @@ export class ServiceStateMachine {
     this.#locks = s.locks;
     this.#history = s.history;
     this.#dedupe = s.dedupe;
+    this.#auth = s.auth;
     for (const fn of this.#restoreListeners) {
       this.#call(fn, this.#revision);
     }
@@ -464,6 +490,11 @@ export class ServiceStateMachine {
     return out;
   }
 
+  /** Users, roles, whether auth is on, and the token signing keys. */
+  get auth(): AuthView {
+    return this.#auth;
+  }
+
   /** Counts for metrics. */
   counts(): StateCounts {
     return {
@@ -481,8 +512,13 @@ export class ServiceStateMachine {
 
   #run(cmd: Command, context: ApplyContext): CommandResult {
     const rid = cmd.requestId;
+    // Each user has its own request ids: nobody gets another user's
+    // remembered result by reusing its id. (User names hold no '/'.)
+    const client = rid && cmd.auth?.user
+      ? `${cmd.auth.user}/${rid.client}`
+      : rid?.client;
     if (rid) {
-      const first = this.#dedupe.lookup(rid.client, rid.seq);
+      const first = this.#dedupe.lookup(client!, rid.seq);
       if (first !== undefined) return first as CommandResult;
     }
     this.#pending = { events: [], grants: [], leaseChanges: [] };
@@ -494,12 +530,15 @@ export class ServiceStateMachine {
       // A bug, not bad input: still answer deterministically.
       result = failure("bad_request", `Command failed to apply: ${message(e)}`);
     }
-    if (rid) this.#dedupe.remember(rid.client, rid.seq, result);
+    if (rid) this.#dedupe.remember(client!, rid.seq, result);
     this.#dispatch();
     return result;
   }
 
   #execute(cmd: Command, index: number): CommandResult {
+    const denied = this.#authorize(cmd);
+    if (denied) return denied;
+    if (isAuthCommand(cmd)) return this.#auth.apply(cmd);
     switch (cmd.type) {
       case "put":
         return this.#put(cmd);
@@ -524,6 +563,42 @@ export class ServiceStateMachine {
       case "lockDelayEnd":
         return this.#lockDelayEnd(cmd);
     }
+  }
+
+  // With auth on, a client's command applies only if its user still
+  // exists (with the token's epoch) and its roles allow the command now: a
+  // node with stale roles, or one that had not yet seen auth turned on,
+  // cannot let a write through. Commands the nodes make themselves (lease
+  // expiry, a waiter's keepalive) carry no `auth` and are not checked.
+  #authorize(cmd: Command): Failure | undefined {
+    if (!this.#auth.enabled || !cmd.auth) return undefined;
+    if (cmd.auth.user === undefined) {
+      return failure(
+        "unauthenticated",
+        "Auth is on: the request needs a token (POST /v1/auth/token)",
+      );
+    }
+    const user = this.#auth.user(cmd.auth.user);
+    if (
+      !user || (cmd.auth.epoch !== undefined && cmd.auth.epoch !== user.epoch)
+    ) {
+      return failure(
+        "unauthenticated",
+        `User ${cmd.auth.user} no longer exists or its password changed; get a new token`,
+      );
+    }
+    const needs = commandAccess(cmd, (id) => {
+      const rec = this.#leases.get(id);
+      return rec &&
+        { keys: rec.keys, locks: [...rec.locks, ...rec.waiting.keys()] };
+    });
+    if (this.#auth.allows(user, needs)) return undefined;
+    return failure(
+      "permission_denied",
+      needs === "root"
+        ? `User ${user.name} is not root`
+        : `User ${user.name} may not ${cmd.type} here`,
+    );
   }
 
   #dispatch(): void {
@@ -1058,6 +1133,7 @@ export class ServiceStateMachine {
       leases: this.#leases,
       locks: this.#locks,
       dedupe: this.#dedupe,
+      auth: this.#auth,
     };
   }
 

@@ -10,6 +10,16 @@
 
 export * from "./commands.ts";
 export * from "./results.ts";
+export {
+  type Access,
+  commandAccess,
+  type CommandNeeds,
+  type LeaseHoldings,
+  permits,
+  type RoleRecord,
+  type UserInfo,
+  type UserRecord,
+} from "./auth.ts";
 export { compareKeys, type RangePage } from "./kv.ts";
 export {
   type DeleteEvent,
@@ -23,6 +33,7 @@ export type { LeaseDetail, LeaseSummary } from "./leases.ts";
 export type { LockDelay, LockInfo, PendingLockDelay } from "./locks.ts";
 export {
   type ApplyContext,
+  type AuthView,
   type LeaseChange,
   type LockGrant,
   LockService,

@@ -23,7 +23,9 @@ export type ErrorCode =
   | "not_found"
   | "lock_held"
   | "stale_token"
-  | "bad_request";
+  | "bad_request"
+  | "unauthenticated"
+  | "permission_denied";
 
 /** A failed command's error. */
 export interface ErrorInfo {
@@ -92,6 +94,12 @@ export type LockDelayEndResult =
   | { ok: true; ended: boolean; revision: number }
   | Failure;
 
+/**
+ * An auth command → the auth revision after it (raised by every change of
+ * users, roles, the signing key or the on/off switch).
+ */
+export type AuthResult = Ok<{ authRevision: number }> | Failure;
+
 /** The result type of each command type. */
 export interface ResultMap {
   /** put */
@@ -116,6 +124,24 @@ export interface ResultMap {
   lockCancel: CancelResult;
   /** lockDelayEnd */
   lockDelayEnd: LockDelayEndResult;
+  /** authUserPut */
+  authUserPut: AuthResult;
+  /** authUserDelete */
+  authUserDelete: AuthResult;
+  /** authUserGrant */
+  authUserGrant: AuthResult;
+  /** authUserRevoke */
+  authUserRevoke: AuthResult;
+  /** authRolePut */
+  authRolePut: AuthResult;
+  /** authRoleDelete */
+  authRoleDelete: AuthResult;
+  /** authEnable */
+  authEnable: AuthResult;
+  /** authDisable */
+  authDisable: AuthResult;
+  /** authSigningKey */
+  authSigningKey: AuthResult;
 }
 
 /** The result of a command of type `T`. */

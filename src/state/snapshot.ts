@@ -1,7 +1,7 @@
 /**
  * The snapshot format of the state machine: the whole replicated state
  * (revision, keys, watch history, leases, locks, duplicate-suppression
- * table) as one msgpack map, written either at once
+ * table, users and roles) as one msgpack map, written either at once
  * ({@linkcode encodeSnapshot}) or a chunk at a time with yields
  * ({@linkcode encodeSnapshotInto}), and read back by
  * {@linkcode decodeSnapshot}, which accepts both.
@@ -11,6 +11,7 @@
  *
  * ```ts
  * import { decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
+ * import { AuthTable } from "./auth.ts";
  * import { DedupeTable } from "./dedupe.ts";
  * import { History } from "./history.ts";
  * import { KvStore } from "./kv.ts";
@@ -28,6 +29,7 @@
  *   leases: new LeaseTable(),
  *   locks: new LockTable(),
  *   dedupe: fresh.dedupe(),
+ *   auth: new AuthTable(),
  * });
  * const state = decodeSnapshot(bytes, fresh);
  * console.log(state.revision); // 0
@@ -39,6 +41,7 @@
 import { encode, encodeTransient } from "../codec/msgpack.ts";
 import type { ByteWriter } from "../codec/byte_writer.ts";
 import { readHeader, readValue, readValues, skipValues } from "./bytes.ts";
+import { AuthTable } from "./auth.ts";
 import type { DedupeClientEntry, DedupeTable } from "./dedupe.ts";
 import type { History, WatchEvent } from "./history.ts";
 import { KvStore } from "./kv.ts";
@@ -46,8 +49,12 @@ import { type LeaseRecord, LeaseTable } from "./leases.ts";
 import { type LockRecord, LockTable, type WaiterRecord } from "./locks.ts";
 import type { KeyValue } from "./results.ts";
 
-/** The version of the snapshot format, stored in its `v` field. */
-export const SNAPSHOT_VERSION = 1;
+/**
+ * The version of the snapshot format, stored in its `v` field. Version 2
+ * added users, roles and signing keys (`auth`); version 1 snapshots are
+ * still read (as auth off, no users).
+ */
+export const SNAPSHOT_VERSION = 2;
 
 /** The tables a snapshot holds: the whole replicated state. */
 export interface StateTables {
@@ -63,6 +70,8 @@ export interface StateTables {
   locks: LockTable;
   /** The duplicate-suppression table. */
   dedupe: DedupeTable;
+  /** Users, roles, the auth switch and the token signing keys. */
+  auth: AuthTable;
 }
 
 /**
@@ -88,6 +97,7 @@ export function encodeSnapshot(state: StateTables): Uint8Array {
     locks: state.locks.sorted().map(lockTuple),
     history: state.history.toArray().map(eventTuple),
     dedupe: state.dedupe.entries(),
+    auth: state.auth.toTuple(),
   });
 }
 
@@ -116,6 +126,7 @@ export async function encodeSnapshotInto(
     ["leases", [...state.leases.values()].map(leaseTuple)],
     ["locks", state.locks.sorted().map(lockTuple)],
     ["dedupe", state.dedupe.entries()],
+    ["auth", state.auth.toTuple()],
   ];
   // A msgpack map written by hand: the two big arrays ("history" and
   // "kvs") are written as separately encoded chunks of about
@@ -157,7 +168,7 @@ export function decodeSnapshot(
   } catch (e) {
     throw new Error(`Snapshot is not valid msgpack: ${message(e)}`);
   }
-  if (s.v !== SNAPSHOT_VERSION) {
+  if (s.v !== SNAPSHOT_VERSION && s.v !== 1) {
     throw new Error(
       `Snapshot is not a raftlock state snapshot (version ${SNAPSHOT_VERSION})`,
     );
@@ -387,7 +398,10 @@ function load(
     }),
   );
 
-  return { revision, kv, history, leases, locks, dedupe };
+  // Version 1 had no auth: off, no users.
+  const auth = s.v === 1 ? new AuthTable() : AuthTable.fromTuple(s.values.auth);
+
+  return { revision, kv, history, leases, locks, dedupe, auth };
 }
 
 // A snapshot's top-level map with the two big arrays left in place: their

@@ -77,7 +77,10 @@ Deno.test("API errors use the status of their code", () => {
     );
     assert.equal(a.status, status);
     assert.deepEqual(a.body, { error: { code, message: "m" }, x: 1 });
-    assert.equal(a.retryAfter, code === "unavailable" ? 1 : undefined);
+    assert.equal(
+      a.retryAfter,
+      code === "unavailable" || code === "too_many_requests" ? 1 : undefined,
+    );
   }
 });
 

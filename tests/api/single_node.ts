@@ -13,6 +13,10 @@ import {
   createApp,
   createMetrics,
 } from "../../src/api/mod.ts";
+import {
+  Authenticator,
+  type AuthenticatorOptions,
+} from "../../src/auth/mod.ts";
 import { RaftNode } from "../../src/node/node.ts";
 import { LockService } from "../../src/service/mod.ts";
 import { ServiceStateMachine } from "../../src/state/machine.ts";
@@ -33,6 +37,8 @@ export interface SingleNodeOptions {
   watchProgressSeconds?: number;
   /** The node's store (default a fresh MemoryStorage with `voters`). */
   storage?: MemoryStorage;
+  /** Token lifetime, clock, password hashing and limiter settings. */
+  authOptions?: AuthenticatorOptions;
 }
 
 /** An answer, with its body parsed as JSON when it is JSON. */
@@ -55,6 +61,8 @@ export class SingleNode {
   readonly service: LockService;
   /** The app's metrics. */
   readonly metrics: ApiMetrics;
+  /** Issues and verifies the app's tokens. */
+  readonly authenticator: Authenticator;
   readonly #hub: MemoryHub;
   readonly #shutdown = new AbortController();
 
@@ -75,12 +83,14 @@ export class SingleNode {
     this.service = new LockService({ node: this.node, state });
     this.metrics = createMetrics();
     bindNodeMetrics(this.metrics, this.node, this.service);
+    this.authenticator = new Authenticator(state, options.authOptions);
     this.app = createApp({
       service: this.service,
       metrics: this.metrics,
       maxBodyBytes: options.maxBodyBytes,
       watchProgressSeconds: options.watchProgressSeconds,
       shutdown: this.#shutdown.signal,
+      authenticator: this.authenticator,
     });
   }
 

@@ -39,6 +39,8 @@ Deno.test("error codes: the client's union matches the API's (checked by the typ
   // Every API code has a status, so the API can answer each one.
   const codes: ApiErrorCode[] = [
     "bad_request",
+    "unauthenticated",
+    "permission_denied",
     "not_found",
     "method_not_allowed",
     "conflict",
@@ -46,6 +48,7 @@ Deno.test("error codes: the client's union matches the API's (checked by the typ
     "stale_token",
     "compacted",
     "too_large",
+    "too_many_requests",
     "unavailable",
     "timeout",
     "internal",

@@ -6,8 +6,8 @@
  * The rules, as docs/architecture.md states them:
  *
  * - Nothing under src/ imports from outside src/ (cli/, bench/, tests/).
- * - The layers: raft ← codec ← storage, transport, state ← node ← service
- *   ← api ← server. A layer imports only layers below it; so src/raft
+ * - The layers: raft ← codec ← storage, transport, state ← node ← service,
+ *   auth ← api ← server. A layer imports only layers below it; so src/raft
  *   imports nothing of ours, src/state neither src/node nor src/api,
  *   src/service not src/api.
  * - src/wire (the JSON shapes of the API, types only) imports nothing and
@@ -32,6 +32,7 @@ const LAYERS: Record<string, number> = {
   state: 2,
   node: 3,
   service: 4,
+  auth: 4,
   api: 5,
   server: 6,
 };

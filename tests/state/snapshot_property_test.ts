@@ -1,7 +1,8 @@
 /**
  * Property tests of determinism and snapshots: random command sequences
  * (keys, txns, leases, expiries, locks, waiters, lock-delays, cancels,
- * duplicate request ids) applied to machine A; B restored from A's
+ * duplicate request ids, users, roles, auth on and off, commands made for
+ * users) applied to machine A; B restored from A's
  * snapshot at a random point and fed the rest must answer the same and end
  * byte-identical; two machines fed the same sequence are byte-identical;
  * and bookkeeping invariants hold after every step.
@@ -81,7 +82,18 @@ type Intent =
   }
   | { k: "release"; name: string; real: boolean; token: number }
   | { k: "cancel"; name: string; waiter: string }
-  | { k: "delayEnd"; name: string; real: boolean };
+  | { k: "delayEnd"; name: string; real: boolean }
+  | {
+    k: "auth";
+    op: number;
+    user: string;
+    role: string;
+    roles: string[];
+    prefix: string;
+    read: boolean;
+    write: boolean;
+    newHash: boolean;
+  };
 
 const simple: fc.Arbitrary<Intent> = fc.oneof(
   fc.record({
@@ -183,10 +195,27 @@ const intent: fc.Arbitrary<Intent> = fc.oneof(
       real: fc.boolean(),
     }),
   },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      k: fc.constant("auth" as const),
+      // Puts, keys and enables often enough that auth is on in many runs.
+      op: fc.constantFrom(0, 0, 0, 1, 2, 3, 4, 4, 5, 6, 6, 6, 7, 8, 8),
+      user: fc.constantFrom("root", "u1", "u2"),
+      role: fc.constantFrom("root", "r1", "r2"),
+      roles: fc.constantFrom<string[]>(["root"], ["r1"], ["r1", "r2"], []),
+      prefix: prefixes,
+      read: fc.boolean(),
+      write: fc.boolean(),
+      newHash: fc.boolean(),
+    }),
+  },
 );
 
 const step = fc.record({
   intent,
+  // The user a command is made for ("": a client without a token).
+  as: maybe(fc.constantFrom("root", "u1", "u2", "")),
   rid: maybe(
     fc.record({
       client: fc.constantFrom("c1", "c2", "c3"),
@@ -203,6 +232,64 @@ const TARGETS = [
   "lease",
 ] as const;
 const OPS = ["==", "!=", "<", ">"] as const;
+
+const HASH = {
+  alg: "pbkdf2-sha256" as const,
+  iterations: 1000,
+  salt: new Uint8Array(16).fill(1),
+  hash: new Uint8Array(32).fill(2),
+};
+
+/** The command with a step's request id and user. */
+function withBase(
+  cmd: Command,
+  s: { rid?: { client: string; seq: number }; as?: string },
+): Command {
+  const out: Command = s.rid ? { ...cmd, requestId: s.rid } : { ...cmd };
+  if (s.as !== undefined) out.auth = s.as === "" ? {} : { user: s.as };
+  return out;
+}
+
+function authCommand(
+  sm: ServiceStateMachine,
+  i: Extract<Intent, { k: "auth" }>,
+): Command {
+  switch (i.op) {
+    case 0:
+      return {
+        type: "authUserPut",
+        name: i.user,
+        hash: i.newHash || !sm.auth.user(i.user)
+          ? { ...HASH, hash: new Uint8Array(32).fill(i.newHash ? 3 : 2) }
+          : undefined,
+        roles: i.roles,
+      };
+    case 1:
+      return { type: "authUserDelete", name: i.user };
+    case 2:
+      return { type: "authUserGrant", name: i.user, role: i.role };
+    case 3:
+      return { type: "authUserRevoke", name: i.user, role: i.role };
+    case 4:
+      return {
+        type: "authRolePut",
+        name: i.role,
+        permissions: [{ prefix: i.prefix, read: i.read, write: i.write }],
+      };
+    case 5:
+      return { type: "authRoleDelete", name: i.role };
+    case 6:
+      return { type: "authEnable" };
+    case 7:
+      return { type: "authDisable" };
+    default:
+      return {
+        type: "authSigningKey",
+        kid: `k${sm.auth.revision % 3}`,
+        key: new Uint8Array(32).fill(sm.auth.revision % 251),
+      };
+  }
+}
 
 function leaseId(sm: ServiceStateMachine, ref: number): number {
   if (ref === 0) return sm.leases().at(-1)?.id ?? 1;
@@ -303,6 +390,8 @@ function materialize(sm: ServiceStateMachine, i: Intent): Command {
       };
     case "cancel":
       return { type: "lockCancel", name: i.name, waiterId: i.waiter };
+    case "auth":
+      return authCommand(sm, i);
     case "delayEnd": {
       const pending = sm.pendingLockDelays().find((d) => d.name === i.name);
       return i.real && pending
@@ -395,6 +484,8 @@ const seen = {
   compacted: 0,
   txnFailed: 0,
   duplicate: 0,
+  authOn: 0,
+  authDenied: 0,
 };
 
 function tally(r: unknown, sm: ServiceStateMachine) {
@@ -411,6 +502,11 @@ function tally(r: unknown, sm: ServiceStateMachine) {
   if (x.succeeded === false) seen.txnFailed++;
   if (sm.pendingLockDelays().length > 0) seen.lockDelay++;
   if (sm.eventsSince(0).compacted) seen.compacted++;
+  if (sm.auth.enabled) seen.authOn++;
+  if (
+    x.error?.code === "permission_denied" ||
+    x.error?.code === "unauthenticated"
+  ) seen.authDenied++;
 }
 
 Deno.test("restore at any point then replay gives identical answers and snapshots", (t) => {
@@ -440,8 +536,8 @@ Deno.test("restore at any point then replay gives identical answers and snapshot
           const { intent, rid } = steps[i];
           if (rid && ids.has(`${rid.client}:${rid.seq}`)) seen.duplicate++;
           if (rid) ids.add(`${rid.client}:${rid.seq}`);
-          const cmd = materialize(a, intent);
-          const bytes = encodeCommand(rid ? { ...cmd, requestId: rid } : cmd);
+          const cmd = withBase(materialize(a, intent), steps[i]);
+          const bytes = encodeCommand(cmd);
           log.push(bytes);
           const ctx = { index: i + 1, term: 1 };
           const grantsBefore = oa.grants.length;
@@ -487,9 +583,8 @@ Deno.test("restored machines answer queries like the original", (t) => {
       fc.array(step, { minLength: 1, maxLength: 60, size: "max" }),
       (steps) => {
         const a = new ServiceStateMachine(OPTIONS);
-        steps.forEach(({ intent, rid }, i) => {
-          const cmd = materialize(a, intent);
-          a.applyCommand(rid ? { ...cmd, requestId: rid } : cmd, {
+        steps.forEach((st, i) => {
+          a.applyCommand(withBase(materialize(a, st.intent), st), {
             index: i + 1,
             term: 1,
           });
@@ -511,6 +606,13 @@ Deno.test("restored machines answer queries like the original", (t) => {
         }
         assert.deepEqual(b.locks(), a.locks());
         assert.deepEqual(b.counts(), a.counts());
+        assert.equal(b.auth.enabled, a.auth.enabled);
+        assert.deepEqual(b.auth.users(), a.auth.users());
+        assert.deepEqual(b.auth.roles(), a.auth.roles());
+        assert.deepEqual(
+          [b.auth.current, b.auth.previous],
+          [a.auth.current, a.auth.previous],
+        );
       },
     ),
     { numRuns: 150 },

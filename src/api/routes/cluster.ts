@@ -23,6 +23,7 @@ import {
   type BackupMember,
   encodeBackup,
 } from "../../storage/backup.ts";
+import { guardOf } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { forwardToLeader, mustForward } from "../forward.ts";
 import type { AppOptions } from "../options.ts";
@@ -39,6 +40,7 @@ export function clusterRoutes(options: AppOptions): Hono {
   const app = new Hono();
 
   app.get("/status", (c) => {
+    guardOf(c).user();
     const s = node.status();
     return c.json({
       id: s.id,
@@ -54,6 +56,7 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   app.get("/cluster", async (c) => {
+    guardOf(c).user();
     if (!node.isLeader && c.req.query("local") === undefined) {
       const fwd = await forwardToLeader(c, svc, false);
       if (fwd) return fwd;
@@ -72,6 +75,7 @@ export function clusterRoutes(options: AppOptions): Hono {
 
   app.post("/cluster/members", async (c) => {
     const b = await readBody(c, memberBody);
+    guardOf(c).root();
     if (!node.isLeader) return await mustForward(c, svc, b);
     const info = { peerAddress: b.peerAddress, httpAddress: b.httpAddress };
     const voter = b.learner === false;
@@ -95,6 +99,7 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   app.delete("/cluster/members/:id", async (c) => {
+    guardOf(c).root();
     if (!node.isLeader) return await mustForward(c, svc);
     const id = c.req.param("id");
     if (!node.status().members.some((m) => m.id === id)) {
@@ -106,6 +111,7 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   app.post("/cluster/members/:id/promote", async (c) => {
+    guardOf(c).root();
     if (!node.isLeader) return await mustForward(c, svc);
     const id = c.req.param("id");
     const m = node.status().members.find((x) => x.id === id);
@@ -120,6 +126,7 @@ export function clusterRoutes(options: AppOptions): Hono {
 
   app.post("/cluster/leader", async (c) => {
     const b = await readBody(c, transferBody);
+    guardOf(c).root();
     if (!node.isLeader) return await mustForward(c, svc, b);
     const to = b.to;
     const m = node.status().members.find((x) => x.id === to);
@@ -148,6 +155,8 @@ export function clusterRoutes(options: AppOptions): Hono {
   });
 
   app.get("/snapshot", async (c) => {
+    // Users, password hashes and signing keys are in it: root only.
+    guardOf(c).root();
     if (!node.isLeader) {
       const fwd = await forwardToLeader(c, svc, false);
       if (fwd) return fwd;

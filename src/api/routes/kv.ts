@@ -8,15 +8,10 @@
 
 import { Hono } from "hono";
 import type { TxnOp } from "../../state/commands.ts";
+import { guardOf, writeOptions } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { AppOptions } from "../options.ts";
-import {
-  checked,
-  consistencyOf,
-  queryInt,
-  readBody,
-  requestIdOf,
-} from "../request.ts";
+import { checked, consistencyOf, queryInt, readBody } from "../request.ts";
 import {
   type ApiTxnOp,
   keySchema,
@@ -40,17 +35,22 @@ export function kvRoutes(options: AppOptions): Hono {
     const prefix = c.req.query("prefix") ?? "";
     const limit = queryInt(c.req.query("limit"), "limit", MAX_LIST_LIMIT);
     const startAfter = c.req.query("startAfter");
+    const guard = guardOf(c);
     const r = await svc.range({
       prefix,
       limit: limit === 0 ? undefined : limit,
       startAfter,
-    }, consistencyOf(c));
+    }, { consistency: consistencyOf(c), authorize: () => guard.read(prefix) });
     return c.json({ kvs: r.kvs, more: r.more, revision: r.revision });
   });
 
   app.get("/kv/:key{.+}", async (c) => {
     const key = checked(keySchema, c.req.param("key"), "key");
-    const kv = await svc.get(key, consistencyOf(c));
+    const guard = guardOf(c);
+    const kv = await svc.get(key, {
+      consistency: consistencyOf(c),
+      authorize: () => guard.read(key),
+    });
     if (!kv) throw new ApiError("not_found", `Key ${key} does not exist`);
     return c.json(kv);
   });
@@ -58,7 +58,8 @@ export function kvRoutes(options: AppOptions): Hono {
   app.put("/kv/:key{.+}", async (c) => {
     const b = await readBody(c, putBody);
     const key = checked(keySchema, c.req.param("key"), "key");
-    return c.json(await svc.put({ key, ...b }, { requestId: requestIdOf(c) }));
+    guardOf(c).write(key);
+    return c.json(await svc.put({ key, ...b }, writeOptions(c)));
   });
 
   app.delete("/kv/:key{.+}", async (c) => {
@@ -71,25 +72,26 @@ export function kvRoutes(options: AppOptions): Hono {
       c.req.query("ifModRevision"),
       "ifModRevision",
     );
+    guardOf(c).write(key);
     return c.json(
       await svc.delete({
         key,
         prefix: prefix === "true" || undefined,
         ifModRevision,
-      }, { requestId: requestIdOf(c) }),
+      }, writeOptions(c)),
     );
   });
 
   app.post("/txn", async (c) => {
     const b = await readBody(c, txnBody);
-    return c.json(
-      await svc.txn({
-        compare: b.compare,
-        success: b.success.map(toTxnOp),
-        failure: b.failure.map(toTxnOp),
-        fence: b.fence,
-      }, { requestId: requestIdOf(c) }),
-    );
+    const txn = {
+      compare: b.compare,
+      success: b.success.map(toTxnOp),
+      failure: b.failure.map(toTxnOp),
+      fence: b.fence,
+    };
+    guardOf(c).command({ type: "txn", ...txn });
+    return c.json(await svc.txn(txn, writeOptions(c)));
   });
 
   return app;

@@ -7,10 +7,11 @@
  */
 
 import { Hono } from "hono";
+import { guardOf, writeOptions } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { forwardToLeader } from "../forward.ts";
 import type { AppOptions } from "../options.ts";
-import { idParam, readBody, requestIdOf } from "../request.ts";
+import { idParam, readBody } from "../request.ts";
 import { leaseBody } from "../schemas.ts";
 
 /** The lease routes, relative to `/v1`. */
@@ -20,26 +21,26 @@ export function leaseRoutes(options: AppOptions): Hono {
 
   app.post("/leases", async (c) => {
     const b = await readBody(c, leaseBody);
-    return c.json(
-      await svc.grantLease(b.ttl, { requestId: requestIdOf(c) }),
-      201,
-    );
+    guardOf(c).user();
+    return c.json(await svc.grantLease(b.ttl, writeOptions(c)), 201);
   });
 
   app.post("/leases/:id/keepalive", async (c) => {
-    return c.json(
-      await svc.keepAlive(idParam(c, "id"), { requestId: requestIdOf(c) }),
-    );
+    const id = idParam(c, "id");
+    guardOf(c).user();
+    return c.json(await svc.keepAlive(id, writeOptions(c)));
   });
 
   app.get("/leases/:id", async (c) => {
     const id = idParam(c, "id");
+    const guard = guardOf(c);
+    guard.user();
     // Only the leader's clock knows the time left.
     if (!svc.node.isLeader && c.req.query("local") === undefined) {
       const fwd = await forwardToLeader(c, svc, false).catch(() => undefined);
       if (fwd) return fwd;
     }
-    const l = await svc.lease(id);
+    const l = await svc.lease(id, { authorize: () => guard.user() });
     if (!l) {
       throw new ApiError(
         "not_found",
@@ -50,18 +51,33 @@ export function leaseRoutes(options: AppOptions): Hono {
       id: l.id,
       ttl: l.ttl,
       remaining: l.remaining,
-      keys: l.keys,
-      locks: l.locks,
+      // Only the names this user may read.
+      keys: l.keys.filter((k) => guard.canRead(k)),
+      locks: l.locks.filter((k) => guard.canRead(k)),
     });
   });
 
   app.delete("/leases/:id", async (c) => {
-    return c.json(
-      await svc.revoke(idParam(c, "id"), { requestId: requestIdOf(c) }),
-    );
+    const id = idParam(c, "id");
+    // Write access to everything the lease holds (the state machine checks
+    // again as it applies).
+    guardOf(c).command({ type: "leaseRevoke", id }, (lease) => {
+      const l = svc.state.lease(lease);
+      if (!l) return undefined;
+      return {
+        keys: l.keys,
+        locks: [...l.locks, ...l.waiting.map((w) => w.name)],
+      };
+    });
+    return c.json(await svc.revoke(id, writeOptions(c)));
   });
 
-  app.get("/leases", async (c) => c.json({ leases: await svc.leases() }));
+  app.get("/leases", async (c) => {
+    const guard = guardOf(c);
+    return c.json({
+      leases: await svc.leases({ authorize: () => guard.user() }),
+    });
+  });
 
   return app;
 }

@@ -8,9 +8,10 @@
 
 import { Hono } from "hono";
 import type { LockInfo } from "../../state/locks.ts";
+import { guardOf, writeOptions } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { AppOptions } from "../options.ts";
-import { checked, queryInt, readBody, requestIdOf } from "../request.ts";
+import { checked, queryInt, readBody } from "../request.ts";
 import {
   acquireBody,
   MAX_WAIT_MS,
@@ -36,6 +37,8 @@ export function lockRoutes(options: AppOptions): Hono {
         "Give ttl (seconds, a lease is made for the lock) or lease (an existing lease id)",
       );
     }
+    const guard = guardOf(c);
+    guard.write(name);
     const g = await svc.acquire(name, {
       ttl: b.ttl,
       lease: b.lease,
@@ -43,6 +46,7 @@ export function lockRoutes(options: AppOptions): Hono {
       owner: b.owner,
       lockDelay: b.lockDelay,
       signal: c.req.raw.signal,
+      auth: guard.commandAuth(),
     });
     options.metrics.lockGrants.inc();
     return c.json(g);
@@ -51,22 +55,28 @@ export function lockRoutes(options: AppOptions): Hono {
   app.post("/locks/:name/release", async (c) => {
     const b = await readBody(c, releaseBody);
     const name = checked(nameSchema, c.req.param("name"), "lock name");
-    return c.json(
-      await svc.release(name, b.token, { requestId: requestIdOf(c) }),
-    );
+    guardOf(c).write(name);
+    return c.json(await svc.release(name, b.token, writeOptions(c)));
   });
 
   app.get("/locks/:name", async (c) => {
     const name = checked(nameSchema, c.req.param("name"), "lock name");
     const token = queryInt(c.req.query("token"), "token");
+    const guard = guardOf(c);
+    const read = { authorize: () => guard.read(name) };
     if (token !== undefined) {
-      return c.json({ valid: await svc.checkToken(name, token) });
+      return c.json({ valid: await svc.checkToken(name, token, read) });
     }
-    return c.json(lockView(await svc.lock(name)));
+    return c.json(lockView(await svc.lock(name, read)));
   });
 
   app.get("/locks", async (c) => {
-    return c.json({ locks: (await svc.locks()).map(lockView) });
+    const guard = guardOf(c);
+    const locks = await svc.locks({ authorize: () => guard.user() });
+    // Only the locks this user may read.
+    return c.json({
+      locks: locks.filter((l) => guard.canRead(l.name)).map(lockView),
+    });
   });
 
   return app;

@@ -3,11 +3,18 @@
  * `Last-Event-ID` on, with progress events while idle and a `compacted`
  * event (then the end) when the history no longer reaches back.
  *
+ * With auth on, the token must allow reading the whole watched range; each
+ * event is checked again against the roles as they are when it is sent,
+ * and the stream ends with an `error` event (`unauthenticated`) once the
+ * token expires or its user is gone: reconnect with a new token and
+ * `Last-Event-ID`.
+ *
  * @module
  */
 
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
+import { guardOf } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { AppOptions } from "../options.ts";
 import { checked, queryInt } from "../request.ts";
@@ -17,6 +24,7 @@ import { keySchema } from "../schemas.ts";
 export function watchRoutes(options: AppOptions): Hono {
   const svc = options.service;
   const metrics = options.metrics;
+  const authn = options.authenticator!;
   const app = new Hono();
 
   app.get("/watch", (c) => {
@@ -26,6 +34,8 @@ export function watchRoutes(options: AppOptions): Hono {
       throw new ApiError("bad_request", "Give key or prefix, not both");
     }
     if (key !== undefined) checked(keySchema, key, "key");
+    const guard = guardOf(c);
+    guard.read(key ?? prefix ?? "");
     const lastId = c.req.header("last-event-id");
     let after: number;
     if (lastId !== undefined && lastId !== "") {
@@ -61,13 +71,43 @@ export function watchRoutes(options: AppOptions): Hono {
         clearTimeout(timer);
         wake();
       };
+      // Why this stream may no longer be served (auth turned on without a
+      // token, token expired, user gone), or undefined.
+      const refusal = (): string | undefined => {
+        if (!authn.enabled) return undefined;
+        if (!guard.principal) {
+          return "Auth was turned on; reconnect with a token";
+        }
+        return authn.invalidReason(guard.principal);
+      };
+      let ended = false;
+      const endIfRefused = (): boolean => {
+        if (ended) return true;
+        const why = refusal();
+        if (why === undefined) return false;
+        ended = true;
+        send({
+          event: "error",
+          data: JSON.stringify({
+            error: { code: "unauthenticated", message: why },
+          }),
+        });
+        queue = queue.then(() => {
+          stop();
+          return stream.close();
+        });
+        return true;
+      };
       const handle = svc.watch(
         key !== undefined ? { key } : { prefix: prefix ?? "" },
         after,
         {
           onEvents(events) {
+            if (endIfRefused()) return;
             lastSent = Date.now();
             for (const e of events) {
+              // Roles as they are now: a revoked read stops at once.
+              if (!guard.canRead(e.key)) continue;
               send({
                 id: String(e.revision),
                 event: e.type,
@@ -99,6 +139,7 @@ export function watchRoutes(options: AppOptions): Hono {
       try {
         while (!closed) {
           await nap(Math.min(1000, progressMs));
+          if (!closed && endIfRefused()) continue;
           if (!closed && Date.now() - lastSent >= progressMs) {
             lastSent = Date.now();
             send({
