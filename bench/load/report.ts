@@ -267,13 +267,16 @@ export function fullReport(report: RunReport, file?: string): string {
     a - b
   );
   const parts: string[] = [];
-  for (const n of rounds) {
-    parts.push(`Round ${n}`, "", table(report.rows, n), "");
+  // With one round its table is the medians' table: print it once.
+  if (rounds.length > 1) {
+    for (const n of rounds) {
+      parts.push(`Round ${n}`, "", table(report.rows, n), "");
+    }
   }
   parts.push(
-    `Median over ${rounds.length} round${
-      rounds.length === 1 ? "" : "s"
-    } (rounds with a leader change left out)`,
+    rounds.length > 1
+      ? `Median over ${rounds.length} rounds (rows with a leader change left out)`
+      : "One round (a row with a leader change is left out)",
     "",
     table(report.rows),
     "",
