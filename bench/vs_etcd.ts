@@ -70,6 +70,7 @@ import {
   runRow,
   type SystemUnderTest,
 } from "./load/runner.ts";
+import { runLoops } from "./load/stats.ts";
 import { EtcdTarget, RaftlockTarget } from "./load/targets.ts";
 
 const CLIENT_FLAGS: Record<string, ClientKind> = {
@@ -82,6 +83,8 @@ const USAGE = `Usage: deno task bench:etcd [options]
 
   --seconds N            measured seconds per row (default 10; whole seconds)
   --warmup N             warm-up seconds before each row (default 1)
+  --settle N             before the first row, N s each of puts, gets and lock
+                         cycles on each system, to warm fresh processes (default 3)
   --connections LIST     concurrent connections or callers (default 1,64)
   --rounds N             run everything N times, alternating (default 2)
   --workloads LIST       ${WORKLOADS.join(",")} (default all)
@@ -134,6 +137,7 @@ function parse() {
       options: {
         seconds: { type: "string", default: "10" },
         warmup: { type: "string", default: "1" },
+        settle: { type: "string", default: "3" },
         connections: { type: "string", default: "1,64" },
         rounds: { type: "string", default: "2" },
         workloads: { type: "string", default: WORKLOADS.join(",") },
@@ -161,6 +165,7 @@ function parse() {
   const options: RunOptions = {
     seconds: wholeNumber(v.seconds, "--seconds"),
     warmup: wholeNumber(v.warmup, "--warmup", 0),
+    settle: wholeNumber(v.settle, "--settle", 0),
     rounds: wholeNumber(v.rounds, "--rounds"),
     connections: v.connections!.split(",").map((c) =>
       wholeNumber(c, "--connections")
@@ -182,8 +187,17 @@ async function saveJson(file: string, report: RunReport): Promise<void> {
   await Deno.writeTextFile(file, JSON.stringify(report, null, 2) + "\n");
 }
 
-/** Writes keys k0..k999 so the first get rows find them. */
-async function preload(sut: SystemUnderTest, valueBytes: number) {
+/**
+ * Writes keys k0..k999 so the first get rows find them, then runs puts,
+ * linearizable gets and lock cycles for `settle` seconds each: a freshly
+ * started raftlock node answers puts 2× slower for its first 10–15 s
+ * (a cold JIT, most likely), which would otherwise land on the first rows.
+ */
+async function prepare(
+  sut: SystemUnderTest,
+  valueBytes: number,
+  settle: number,
+): Promise<void> {
   const leader = await waitForLeader(sut.probe);
   const t = sut.fetchTarget(leader.url);
   const value = "v".repeat(valueBytes);
@@ -191,6 +205,15 @@ async function preload(sut: SystemUnderTest, valueBytes: number) {
   await Promise.all(Array.from({ length: 16 }, async (_, conn) => {
     while (next < KEYS) await t.put(conn, `k${next++}`, value);
   }));
+  if (settle === 0) return;
+  const ops = [
+    (conn: number, i: number) => t.put(conn, `k${i % KEYS}`, value),
+    (conn: number, i: number) => t.get(conn, `k${i % KEYS}`, false),
+    (conn: number) => t.lockCycle(conn, `bench-settle-${conn}`),
+  ];
+  for (const op of ops) {
+    await runLoops(op, { connections: 16, seconds: settle, warmupSeconds: 0 });
+  }
 }
 
 function plans(
@@ -314,7 +337,12 @@ async function run(
     }
     const active = systems.map((s) => suts[s]!);
     for (const sut of active) {
-      await preload(sut, options.valueBytes);
+      if (options.settle > 0) {
+        console.log(
+          `Settling ${sut.system}: ${options.settle} s each of puts, gets and lock cycles…`,
+        );
+      }
+      await prepare(sut, options.valueBytes, options.settle);
     }
     const first: Partial<Record<System, LeaderView>> = {};
     for (const sut of active) first[sut.system] = await sut.probe.view();

@@ -42,6 +42,8 @@ export interface RunOptions {
   seconds: number;
   /** Warm-up seconds before each row. */
   warmup: number;
+  /** Seconds of each settling workload before the first row. */
+  settle: number;
   /** Rounds. */
   rounds: number;
   /** Concurrencies. */
@@ -80,10 +82,11 @@ function clientName(rows: readonly Row[], key: LineKey): string {
     return rows.find((r) => r.client === "wrk")?.clientLabel ?? "wrk";
   }
   if (key.client === "deno-fetch") return "deno-fetch client";
-  const label = (s: System) =>
+  const labels = (["raftlock", "etcd"] as System[]).flatMap((s) =>
     rows.find((r) => r.client === "library" && r.system === s)?.clientLabel ??
-      s;
-  return `${label("raftlock")} vs ${label("etcd")}`;
+      []
+  );
+  return labels.join(" vs ");
 }
 
 function rowNotes(rs: readonly Row[], showRound: boolean): string[] {
@@ -230,7 +233,9 @@ export function goalsText(goals: readonly Goal[]): string {
 export function methodLine(o: RunOptions): string {
   return `3-node clusters of real processes on loopback, fsync on for both (etcd's default, raftlock's default); ` +
     `each system's leader as the target, found before every row; ${o.valueBytes} B values, keys k0–k999; ` +
-    `${o.seconds} s per row after ${o.warmup} s of warm-up; ${o.rounds} round${
+    `${
+      o.settle ? `${o.settle} s each of puts, gets and lock cycles first; ` : ""
+    }${o.seconds} s per row after ${o.warmup} s of warm-up; ${o.rounds} round${
       o.rounds === 1 ? "" : "s"
     }, systems alternating row by row (the first system alternates between rounds); ` +
     `wrk with the Lua scripts in bench/wrk/ (${o.wrkThreads} threads; lock rows one thread per connection); ` +
