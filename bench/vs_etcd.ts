@@ -249,7 +249,10 @@ function plans(
 
 function progressLine(plan: RowPlan, total: number, row: Row): string {
   const flags = [
-    row.leader.changed ? `⚠ leader changed (${row.leader.text})` : "",
+    row.leader.sincePrevious
+      ? `leader changed before this row (${row.leader.sincePrevious})`
+      : "",
+    row.leader.changed ? "⚠ leader changed" : "",
     !row.leader.changed && row.leader.counted > 0
       ? `${row.leader.counted} role changes`
       : "",
@@ -346,6 +349,8 @@ async function run(
     }
     const first: Partial<Record<System, LeaderView>> = {};
     for (const sut of active) first[sut.system] = await sut.probe.view();
+    // The leadership at the end of each system's latest row.
+    const last = { ...first };
 
     if (clients.includes("library") && suts.etcd) {
       const probe = await etcd3Library(suts.etcd.endpoints);
@@ -384,7 +389,13 @@ async function run(
         ));
       }
       try {
-        const row = await runRow(suts[plan.system]!, plan, rowSettings);
+        const row = await runRow(
+          suts[plan.system]!,
+          plan,
+          rowSettings,
+          last[plan.system],
+        );
+        last[plan.system] = row.leader.after;
         rows.push(row);
         failures.delete(what);
         console.log(progressLine(plan, all.length, row));

@@ -93,6 +93,11 @@ function rowNotes(rs: readonly Row[], showRound: boolean): string[] {
   const notes: string[] = [];
   for (const r of rs) {
     const at = showRound ? ` in round ${r.round}` : "";
+    if (r.leader.sincePrevious) {
+      notes.push(
+        `${r.system} leader changed between rows, before this one${at} (${r.leader.sincePrevious})`,
+      );
+    }
     if (r.leader.changed) {
       notes.push(
         `⚠ ${r.system} leader changed${at} (${r.leader.text})${

@@ -66,7 +66,16 @@ export interface Row {
   /** wrk's per-request p50 and p99 on lock rows (a cycle is 2 or 4 requests), ms. */
   request?: { p50: number; p99: number };
   /** Leadership before and after the row. */
-  leader: LeaderChange & { before: LeaderView; after: LeaderView };
+  leader: LeaderChange & {
+    before: LeaderView;
+    after: LeaderView;
+    /**
+     * Set when the leadership differs from the end of this system's previous
+     * row: it changed between rows (while the other system ran). The row
+     * itself stays in the medians.
+     */
+    sincePrevious?: string;
+  };
   /** The first error, if any. */
   firstError?: string;
 }

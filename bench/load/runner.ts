@@ -6,7 +6,12 @@
  * @module
  */
 
-import { compareViews, type LeaderProbe, waitForLeader } from "./leader.ts";
+import {
+  compareViews,
+  type LeaderProbe,
+  type LeaderView,
+  waitForLeader,
+} from "./leader.ts";
 import type { ClientLibrary } from "./node_clients.ts";
 import type { ClientKind, Row, System, Workload } from "./rows.ts";
 import { runLoops } from "./stats.ts";
@@ -219,7 +224,8 @@ async function libraryRow(
 }
 
 /**
- * Runs one row.
+ * Runs one row. `previous` is the leadership seen at the end of this
+ * system's previous row, to notice a change between rows.
  *
  * @example
  * ```ts ignore
@@ -233,8 +239,12 @@ export async function runRow(
   sut: SystemUnderTest,
   plan: RowPlan,
   s: RowSettings,
+  previous?: LeaderView,
 ): Promise<Row> {
   const before = await waitForLeader(sut.probe);
+  const gap = previous
+    ? compareViews(previous, before, sut.endpoints.length)
+    : undefined;
   const m = plan.client === "wrk"
     ? await wrkRow(plan, before.url, s)
     : plan.client === "deno-fetch"
@@ -264,6 +274,7 @@ export async function runRow(
       ...compareViews(before, after, sut.endpoints.length),
       before,
       after,
+      sincePrevious: gap?.changed ? gap.text : undefined,
     },
     firstError: m.firstError,
   };
