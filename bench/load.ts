@@ -6,9 +6,13 @@
  *
  * ```sh
  * deno task bench:cluster                      # raftlock only
- * deno task bench:etcd                         # raftlock and etcd, with ratios
  * deno run -A bench/load.ts --seconds 5 --connections 1,64 --workloads puts,locks
  * ```
+ *
+ * Connections are spread over every node, and every request goes through
+ * the Deno fetch client. For a comparison with etcd that favours neither
+ * side (wrk, each system's leader, rounds, leader changes), use
+ * `deno task bench:etcd` (`bench/vs_etcd.ts`).
  *
  * @module
  */
@@ -40,7 +44,7 @@ const USAGE = `Usage: deno run -A bench/load.ts [options]
   --connections LIST  concurrent connections (default 1,16,64,256)
   --seconds N         measured seconds per run (default 5; plus 1 s warm-up)
   --watchers N        watchers for the watch workload (default 100)
-  --out FILE          JSON results (default bench/results/load-<time>.json)
+  --out FILE          JSON results (default bench/results/tmp-load-<time>.json)
   -h, --help          show this help`;
 
 const VALUE = "v".repeat(256);
@@ -278,7 +282,9 @@ async function main(): Promise<void> {
   }
   console.log(table(results, targets));
   const out = v.out ??
-    `bench/results/load-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+    `bench/results/tmp-load-${
+      new Date().toISOString().replace(/[:.]/g, "-")
+    }.json`;
   await Deno.mkdir(out.replace(/\/[^/]*$/, ""), { recursive: true }).catch(
     () => {},
   );

@@ -1,13 +1,22 @@
 /**
  * Starts the systems under test as real processes on loopback: a 3-node
  * raftlock cluster (raftd) and a 3-member etcd cluster, both with fsync on
- * and fresh data directories.
+ * and fresh data directories. Every process and directory is registered
+ * with {@linkcode cleanup} as soon as it exists, and a member that exits
+ * during start-up (a port taken by someone else, say) fails the start at
+ * once with its last log lines.
  *
  * @module
  */
 
 import { localMembers, raftdArgs } from "../../src/server/raftd_args.ts";
 import { ensurePeerSecretFile } from "../../src/transport/tcp.ts";
+import { cleanup } from "./cleanup.ts";
+import { freeBase } from "./ports.ts";
+
+// Ports each cluster takes from its base: three for peers, three for
+// clients (raftlock: HTTP; etcd: the client URLs are the base).
+const PORTS = [0, 1, 2, 50, 51, 52];
 
 /** A running cluster. */
 export interface RunningCluster {
@@ -17,13 +26,41 @@ export interface RunningCluster {
   stop(): Promise<void>;
 }
 
+/** A member being started: its process and where its log goes. */
+interface Starting {
+  child: Deno.ChildProcess;
+  log: string;
+  exited?: Deno.CommandStatus;
+}
+
+async function tail(file: string, lines = 5): Promise<string> {
+  const text = await Deno.readTextFile(file).catch(() => "");
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+async function checkRunning(members: readonly Starting[]): Promise<void> {
+  const gone = members.find((m) => m.exited);
+  if (!gone) return;
+  // Let its stderr reach the log before quoting it.
+  await new Promise((r) => setTimeout(r, 200));
+  throw new Error(
+    `A member exited during start-up (code ${
+      gone.exited!.code
+    }); its log ${gone.log} ends:\n${await tail(
+      gone.log,
+    )}`,
+  );
+}
+
 async function waitFor(
   url: string,
   ok: (r: Response, body: string) => boolean,
   timeoutMs: number,
+  members: readonly Starting[] = [],
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    await checkRunning(members);
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(500) });
       if (ok(r, await r.text())) return;
@@ -35,13 +72,26 @@ async function waitFor(
   throw new Error(`${url} was not ready within ${timeoutMs} ms`);
 }
 
-function spawn(cmd: string, args: string[]): Deno.ChildProcess {
-  return new Deno.Command(cmd, {
-    args,
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
+function spawn(cmd: string, args: string[], log: string): Starting {
+  const child = cleanup.process(
+    new Deno.Command(cmd, {
+      args,
+      stdout: "null",
+      stderr: "piped",
+      stdin: "null",
+    }).spawn(),
+  );
+  drain(child, log);
+  const m: Starting = { child, log };
+  child.status.then((s) => m.exited = s);
+  return m;
+}
+
+// A port held by another program's server can answer the readiness check
+// while our member has exited for want of it: look once more at the end.
+async function assertRunning(members: readonly Starting[]): Promise<void> {
+  await new Promise((r) => setTimeout(r, 300));
+  await checkRunning(members);
 }
 
 async function drain(child: Deno.ChildProcess, file: string): Promise<void> {
@@ -50,42 +100,38 @@ async function drain(child: Deno.ChildProcess, file: string): Promise<void> {
   await child.stderr.pipeTo(f.writable).catch(() => {});
 }
 
-async function stopAll(
-  children: Deno.ChildProcess[],
-  dir: string,
-): Promise<void> {
-  for (const c of children) {
-    try {
-      c.kill("SIGTERM");
-    } catch { /* gone */ }
-  }
-  await Promise.all(children.map((c) => c.status));
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+function stopAll(members: readonly Starting[], dir: string): Promise<void> {
+  return cleanup.release(members.map((m) => m.child), [dir]);
 }
 
-/** A 3-node raftlock cluster of raftd processes. */
+/**
+ * A 3-node raftlock cluster of raftd processes, from the first free
+ * `basePort` at 17100 or above unless one is given.
+ */
 export async function startRaftlock(
   options: { basePort?: number; nodes?: number } = {},
 ): Promise<RunningCluster> {
   const n = options.nodes ?? 3;
-  const base = options.basePort ?? 17100;
-  const dir = await Deno.makeTempDir({ prefix: "raftlock-bench-" });
+  const base = options.basePort ?? freeBase(17100, PORTS);
+  const dir = cleanup.dir(
+    await Deno.makeTempDir({ prefix: "raftlock-bench-" }),
+  );
   const members = localMembers(n, base, dir);
   const peerSecretFile = await ensurePeerSecretFile(`${dir}/peer.secret`);
-  const children: Deno.ChildProcess[] = [];
+  const children: Starting[] = [];
   const endpoints = members.map((m) => `http://${m.http}`);
   for (const m of members) {
-    const child = spawn(
+    children.push(spawn(
       Deno.execPath(),
       raftdArgs(m, members, ["--log-level", "warn"], { peerSecretFile }),
-    );
-    drain(child, `${m.dataDir}.log`);
-    children.push(child);
+      `${m.dataDir}.log`,
+    ));
   }
   try {
     for (const e of endpoints) {
-      await waitFor(`${e}/readyz`, (r) => r.status === 200, 30_000);
+      await waitFor(`${e}/readyz`, (r) => r.status === 200, 30_000, children);
     }
+    await assertRunning(children);
   } catch (e) {
     await stopAll(children, dir);
     throw e;
@@ -107,24 +153,27 @@ export async function etcdInstalled(): Promise<boolean> {
   }
 }
 
-/** A 3-member etcd cluster (fsync on, as shipped). */
+/**
+ * A 3-member etcd cluster (fsync on, as shipped), from the first free
+ * `basePort` at 17200 or above unless one is given.
+ */
 export async function startEtcd(
   options: { basePort?: number; members?: number } = {},
 ): Promise<RunningCluster> {
   const n = options.members ?? 3;
-  const base = options.basePort ?? 17200;
-  const dir = await Deno.makeTempDir({ prefix: "etcd-bench-" });
+  const base = options.basePort ?? freeBase(17200, PORTS);
+  const dir = cleanup.dir(await Deno.makeTempDir({ prefix: "etcd-bench-" }));
   const cluster = Array.from(
     { length: n },
     (_, i) => `e${i + 1}=http://127.0.0.1:${base + 50 + i}`,
   ).join(",");
-  const children: Deno.ChildProcess[] = [];
+  const children: Starting[] = [];
   const endpoints: string[] = [];
   for (let i = 0; i < n; i++) {
     const client = `http://127.0.0.1:${base + i}`;
     const peer = `http://127.0.0.1:${base + 50 + i}`;
     endpoints.push(client);
-    const child = spawn("etcd", [
+    children.push(spawn("etcd", [
       "--name",
       `e${i + 1}`,
       "--data-dir",
@@ -147,9 +196,7 @@ export async function startEtcd(
       "zap",
       "--log-level",
       "error",
-    ]);
-    drain(child, `${dir}/e${i + 1}.log`);
-    children.push(child);
+    ], `${dir}/e${i + 1}.log`));
   }
   try {
     for (const e of endpoints) {
@@ -157,8 +204,10 @@ export async function startEtcd(
         `${e}/health`,
         (r, b) => r.status === 200 && b.includes('"true"'),
         30_000,
+        children,
       );
     }
+    await assertRunning(children);
   } catch (e) {
     await stopAll(children, dir);
     throw e;

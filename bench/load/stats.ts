@@ -5,6 +5,8 @@
  * @module
  */
 
+import process from "node:process";
+
 /** Collects latency samples in milliseconds. */
 export class Latencies {
   #data = new Float64Array(1 << 16);
@@ -79,6 +81,8 @@ export async function runLoops(
     seconds: number;
     lat: Latencies;
     firstError?: string;
+    /** CPU this process used while measuring (user + system), ms. */
+    cpuMs: number;
   }
 > {
   const lat = new Latencies();
@@ -109,6 +113,7 @@ export async function runLoops(
   });
   await new Promise((r) => setTimeout(r, warm));
   measuring = true;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const ticker = setInterval(
     () => options.onProgress?.(ops, (performance.now() - t0) / 1000),
@@ -117,8 +122,16 @@ export async function runLoops(
   await new Promise((r) => setTimeout(r, options.seconds * 1000));
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   clearInterval(ticker);
   stop = true;
   await Promise.all(loops);
-  return { ops, errors, seconds, lat, firstError };
+  return {
+    ops,
+    errors,
+    seconds,
+    lat,
+    firstError,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  };
 }
