@@ -115,7 +115,7 @@ export function clockTime(ts: unknown): string {
  */
 export function fieldValue(v: unknown): string {
   if (typeof v === "string") {
-    return v !== "" && /^[^\s"=\\\x00-\x1f]+$/.test(v) ? v : JSON.stringify(v);
+    return v !== "" && /^[^\s"=\\\p{Cc}]+$/u.test(v) ? v : JSON.stringify(v);
   }
   if (v === undefined || v === null || typeof v === "number") return String(v);
   if (typeof v === "boolean" || typeof v === "bigint") return String(v);

@@ -66,7 +66,7 @@ Deno.test("prettyLogger writes the same record as a readable line", () => {
   log("server.ready", { level: "info", http: "127.0.0.1:8001", fresh: true });
   assert.match(
     lines[0],
-    /^\d\d:\d\d:\d\d\.\d\d\d n2 INFO  server\.ready http=127\.0\.0\.1:8001 fresh=true$/,
+    /^\d\d:\d\d:\d\d\.\d\d\d n2 INFO {2}server\.ready http=127\.0\.0\.1:8001 fresh=true$/,
   );
 });
 
@@ -165,6 +165,7 @@ Deno.test("fieldValue: plain words bare, anything else as JSON", () => {
   assert.equal(fieldValue("a=b"), '"a=b"');
   assert.equal(fieldValue('say "hi"'), '"say \\"hi\\""');
   assert.equal(fieldValue("line\nbreak"), '"line\\nbreak"');
+  assert.equal(fieldValue("bell\x07"), '"bell\\u0007"');
   assert.equal(fieldValue(""), '""');
   assert.equal(fieldValue(12.5), "12.5");
   assert.equal(fieldValue(false), "false");
