@@ -69,7 +69,7 @@ async function localDenort(): Promise<string | undefined> {
  * quickly when it does not.
  */
 async function whyCompileIsImpossible(): Promise<string | undefined> {
-  if (env("RAFTLOCK_COMPILED_DIR")) return undefined;
+  if (env("RAFTLOCK_COMPILED_DIR") || await freshDist()) return undefined;
   if (await localDenort()) return undefined;
   const dir = await Deno.makeTempDir({ prefix: "raftlock-compile-probe-" });
   try {
