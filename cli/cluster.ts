@@ -1,8 +1,10 @@
 /**
  * `deno task cluster`: a local cluster of real `raftd` processes on
  * loopback. Starts them, waits until a leader is elected, prints where each
- * node listens and who leads, streams their logs with a node prefix, and
- * stops them all on Ctrl-C. The nodes authenticate each other with a
+ * node listens and who leads, streams their logs merged into one readable
+ * view (a column with each node's id in its own color; `--log-format json`
+ * passes the nodes' JSON lines through as they are), and stops them all on
+ * Ctrl-C. The nodes authenticate each other with a
  * random secret kept in the data directory (`peer.secret`, mode 0600).
  *
  * ```sh
@@ -17,6 +19,14 @@
 import { type CommandLine, commandLine } from "./args.ts";
 import { type LocalMember, raftdArgs } from "../src/server/raftd_args.ts";
 import { ensurePeerSecretFile } from "../src/transport/tcp.ts";
+import {
+  formatNodeLine,
+  LOG_FORMATS,
+  type LogFormat,
+  NODE_COLORS,
+  resolveLogFormat,
+  useColor,
+} from "../src/node/log_format.ts";
 
 const USAGE = `Usage: deno task cluster [options]
 
@@ -29,6 +39,9 @@ Starts a local cluster of raftd processes on 127.0.0.1 and streams their logs.
                      peer secret is generated into DIR/peer.secret once
   --fresh            delete the data directory first (and the secret)
   --quiet            do not stream node logs after start-up
+  --log-format F     pretty (readable lines merged from the nodes), json
+                     (the nodes' JSON lines as they are) or auto (default:
+                     pretty when stdout is a terminal, json when piped)
   -h, --help         show this help`;
 
 interface Member extends LocalMember {
@@ -37,9 +50,12 @@ interface Member extends LocalMember {
 
 const cli: CommandLine = commandLine("cluster", USAGE);
 
+/** What the merged view prints for one line a node wrote. */
+type LineView = (line: string) => string;
+
 async function pipeLines(
   stream: ReadableStream<Uint8Array>,
-  prefix: string,
+  view: LineView,
   show: () => boolean,
 ): Promise<void> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
@@ -52,10 +68,10 @@ async function pipeLines(
     while ((nl = buf.indexOf("\n")) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (show()) console.log(`${prefix} ${line}`);
+      if (show()) console.log(view(line));
     }
   }
-  if (buf && show()) console.log(`${prefix} ${buf}`);
+  if (buf && show()) console.log(view(buf));
 }
 
 async function status(
@@ -83,6 +99,7 @@ async function main(): Promise<void> {
     "data-dir": { type: "string", default: "./data/cluster" },
     fresh: { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
+    "log-format": { type: "string", default: "auto" },
   });
   if (v === undefined) return;
   const n = Number(v.nodes);
@@ -94,6 +111,12 @@ async function main(): Promise<void> {
   if (!Number.isInteger(peerPort) || !Number.isInteger(httpPort)) {
     cli.fail("ports must be whole numbers");
   }
+  if (!(LOG_FORMATS as readonly string[]).includes(v["log-format"]!)) {
+    cli.fail(`--log-format must be one of ${LOG_FORMATS.join(", ")}`);
+  }
+  const tty = Deno.stdout.isTerminal();
+  const format = resolveLogFormat(v["log-format"] as LogFormat, tty);
+  const color = useColor(tty);
   if (v.fresh) {
     await Deno.remove(v["data-dir"], { recursive: true }).catch(() => {});
   }
@@ -116,16 +139,25 @@ async function main(): Promise<void> {
       v["data-dir"]
     }, peer secret in ${peerSecretFile})…`,
   );
-  for (const m of members) {
+  const nodeWidth = Math.max(...members.map((m) => m.id.length));
+  for (const [i, m] of members.entries()) {
+    // The nodes always write JSON lines (their stderr is a pipe); this
+    // process turns them into the merged readable view.
     const cmd = new Deno.Command(Deno.execPath(), {
-      args: raftdArgs(m, members, [], { peerSecretFile }),
+      args: raftdArgs(m, members, ["--log-format", "json"], {
+        peerSecretFile,
+      }),
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
     });
     m.child = cmd.spawn();
-    pipeLines(m.child.stdout, `[${m.id}]`, show);
-    pipeLines(m.child.stderr, `[${m.id}]`, show);
+    const nodeColor = NODE_COLORS[i % NODE_COLORS.length];
+    const view: LineView = format === "json"
+      ? (line) => line
+      : (line) => formatNodeLine(line, m.id, { color, nodeWidth, nodeColor });
+    pipeLines(m.child.stdout, view, show);
+    pipeLines(m.child.stderr, view, show);
   }
 
   let stopping = false;

@@ -18,7 +18,8 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { type Server, startServer } from "../src/server/server.ts";
 import { type FaultSettings, parseFaults } from "../src/server/faults.ts";
-import { jsonLineLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
+import { createLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
+import { LOG_FORMATS, type LogFormat } from "../src/node/log_format.ts";
 import { setMemoryReclaimer } from "../src/node/node.ts";
 import { readPeerSecretFile } from "../src/transport/tcp.ts";
 
@@ -64,6 +65,9 @@ single-node cluster; the data directory keeps its state across restarts.
                        --listen address: anyone who reaches the port can
                        take over the node
   --log-level LEVEL    debug, info, warn or error (default info)
+  --log-format FORMAT  pretty (one readable line an event), json (JSON
+                       lines) or auto (default: pretty when stderr is a
+                       terminal, json when piped; NO_COLOR turns colors off)
   -h, --help           show this help
 
 Signals: SIGINT and SIGTERM shut down cleanly. SIGKILL is safe at any instant:
@@ -137,6 +141,7 @@ async function main(): Promise<void> {
         "peer-secret-file": { type: "string" },
         insecure: { type: "boolean", default: false },
         "log-level": { type: "string", default: "info" },
+        "log-format": { type: "string", default: "auto" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -153,6 +158,9 @@ async function main(): Promise<void> {
   }
   if (!(LEVELS as readonly string[]).includes(v["log-level"]!)) {
     fail(`--log-level must be one of ${LEVELS.join(", ")}`);
+  }
+  if (!(LOG_FORMATS as readonly string[]).includes(v["log-format"]!)) {
+    fail(`--log-format must be one of ${LOG_FORMATS.join(", ")}`);
   }
   if (v["read-mode"] !== "lease" && v["read-mode"] !== "index") {
     fail(`--read-mode must be lease or index, got "${v["read-mode"]}"`);
@@ -217,7 +225,8 @@ async function main(): Promise<void> {
   } catch (e) {
     fail((e as Error).message);
   }
-  const logger = jsonLineLogger({
+  const logger = createLogger({
+    format: v["log-format"] as LogFormat,
     minLevel: v["log-level"] as LogLevel,
     base: { node: id },
   });

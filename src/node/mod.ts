@@ -31,10 +31,20 @@ export {
 } from "./membership.ts";
 export { ProposalLostError, TimeoutError, UnavailableError } from "./errors.ts";
 export {
+  createLogger,
   jsonLineLogger,
   LEVELS,
+  type LineLoggerOptions,
   type Logger,
   type LogLevel,
   nullLogger,
+  prettyLogger,
 } from "./logger.ts";
+export {
+  formatLogLine,
+  type FormatOptions,
+  LOG_FORMATS,
+  type LogFormat,
+  resolveLogFormat,
+} from "./log_format.ts";
 export type { ApplyContext, StateMachine } from "./state_machine.ts";
