@@ -302,7 +302,7 @@ export class LockService {
       const { code, message, ...details } = r.error;
       throw new ServiceError(code, message, details);
     }
-    return r as Extract<ResultFor<T["type"]>, { ok: true }>;
+    return r as unknown as Extract<ResultFor<T["type"]>, { ok: true }>;
   }
 
   /** Puts a key. */

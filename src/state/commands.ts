@@ -10,7 +10,15 @@
  * @module
  */
 
-import type { Compare, CompareOp, Fence } from "../wire/types.ts";
+import type {
+  Compare,
+  CompareOp,
+  ElectionFence,
+  Fence,
+  LockFence,
+  RwlockFence,
+  SemaphoreFence,
+} from "../wire/types.ts";
 import { decode, encode } from "../codec/msgpack.ts";
 import { freshView } from "./bytes.ts";
 import {
@@ -24,11 +32,25 @@ import {
   isAuthCommand,
   validateAuthCommand,
 } from "./auth_commands.ts";
+import {
+  isRecipeCommand,
+  type RecipeCommand,
+  validateRecipeCommand,
+} from "./recipe_commands.ts";
 
 // The API's JSON shapes, defined once with the client's types.
-export type { Compare, CompareOp, Fence };
+export type {
+  Compare,
+  CompareOp,
+  ElectionFence,
+  Fence,
+  LockFence,
+  RwlockFence,
+  SemaphoreFence,
+};
 export type { CommandAuth, CommandBase, RequestId };
 export * from "./auth_commands.ts";
+export * from "./recipe_commands.ts";
 
 /** The longest key (and lock name), in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -55,11 +77,17 @@ export interface PutCommand extends CommandBase {
   value: string;
   /** Attaches the key to this lease (which must exist); absent detaches it. */
   lease?: number;
+  /**
+   * Gives the key its own lease of this TTL (seconds) in the same command,
+   * instead of `lease`: a new one, or the key's own lease from an earlier
+   * put with `ttl`, kept alive with the new TTL.
+   */
+  ttl?: number;
   /** Applies only if the key's modRevision equals this; 0: must not exist. */
   ifModRevision?: number;
   /** Applies only if the key's version equals this; 0: must not exist. */
   ifVersion?: number;
-  /** Applies only while the fence's token holds its lock. */
+  /** Applies only while the fence's token holds its grant. */
   fence?: Fence;
 }
 
@@ -236,6 +264,7 @@ export type Command =
   | LockReleaseCommand
   | LockCancelCommand
   | LockDelayEndCommand
+  | RecipeCommand
   | AuthCommand;
 
 /** The `type` of a {@linkcode Command}. */
@@ -431,19 +460,40 @@ function leaseId(o: Obj, name: string, where = ""): number {
   return int(o, name, where, 1);
 }
 
+// The name fields of a fence, one per kind of grant.
+const FENCE_KINDS = ["lock", "election", "semaphore", "rwlock"] as const;
+
 function fenceField(o: Obj): Fence | undefined {
   const v = field(o, "fence");
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) fail("Field 'fence' must be an object");
-  return {
-    lock: boundedStr(
-      str(v, "lock", "fence."),
-      "Field 'fence.lock'",
-      MAX_KEY_BYTES,
-      false,
-    ),
-    token: int(v, "token", "fence.", 0),
-  };
+  const kinds = FENCE_KINDS.filter((k) => {
+    const x = field(v, k);
+    return x !== undefined && x !== null;
+  });
+  if (kinds.length !== 1) {
+    fail(
+      "Field 'fence' must name exactly one of lock, election, semaphore, rwlock",
+    );
+  }
+  const kind = kinds[0];
+  const name = boundedStr(
+    str(v, kind, "fence."),
+    `Field 'fence.${kind}'`,
+    MAX_KEY_BYTES,
+    false,
+  );
+  const token = int(v, "token", "fence.", 0);
+  switch (kind) {
+    case "lock":
+      return { lock: name, token } satisfies LockFence;
+    case "election":
+      return { election: name, token } satisfies ElectionFence;
+    case "semaphore":
+      return { semaphore: name, token } satisfies SemaphoreFence;
+    case "rwlock":
+      return { rwlock: name, token } satisfies RwlockFence;
+  }
 }
 
 function authField(o: Obj): CommandAuth | undefined {
@@ -569,13 +619,22 @@ function validate(value: unknown): Command {
   if (isAuthCommand({ type })) {
     return validateAuthCommand(o, { requestId, auth });
   }
+  if (isRecipeCommand({ type })) {
+    return validateRecipeCommand(o, { requestId, auth });
+  }
   switch (type) {
     case "put": {
+      const lease = optInt(o, "lease", "", 1);
+      const ttl = optInt(o, "ttl", "", MIN_LEASE_TTL, MAX_LEASE_TTL);
+      if (lease !== undefined && ttl !== undefined) {
+        fail("Give 'ttl' or 'lease', not both");
+      }
       return compact<PutCommand>({
         type,
         key: keyField(o, "", false),
         value: valueField(o, ""),
-        lease: optInt(o, "lease", "", 1),
+        lease,
+        ttl,
         ifModRevision: optInt(o, "ifModRevision", "", 0),
         ifVersion: optInt(o, "ifVersion", "", 0),
         fence: fenceField(o),

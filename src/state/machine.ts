@@ -20,7 +20,11 @@
  * @module
  */
 
-import type { ListResult, LockGrant as ApiLockGrant } from "../wire/types.ts";
+import type {
+  ElectionEvent,
+  ListResult,
+  LockGrant as ApiLockGrant,
+} from "../wire/types.ts";
 import { ByteWriter } from "../codec/byte_writer.ts";
 import {
   type Command,
@@ -38,6 +42,12 @@ import {
   type TxnCommand,
   validateCommand,
 } from "./commands.ts";
+import { isRecipeCommand } from "./recipe_commands.ts";
+import type { ElectionDetail, ElectionInfo } from "./elections.ts";
+import type { RecipeContext, RecipeGrant } from "./grant_queue.ts";
+import { type RecipeCounts, RecipeTables } from "./recipes.ts";
+import type { RwlockDetail } from "./rwlocks.ts";
+import type { SemaphoreDetail } from "./semaphores.ts";
 import { AuthTable, commandAccess } from "./auth.ts";
 import { isAuthCommand } from "./auth_commands.ts";
 import { DedupeTable } from "./dedupe.ts";
@@ -214,6 +224,18 @@ interface Pending {
   events: WatchEvent[];
   grants: LockGrant[];
   leaseChanges: LeaseChange[];
+  recipeGrants: RecipeGrant[];
+  elections: ElectionEvent[];
+}
+
+function emptyPending(): Pending {
+  return {
+    events: [],
+    grants: [],
+    leaseChanges: [],
+    recipeGrants: [],
+    elections: [],
+  };
 }
 
 function message(e: unknown): string {
@@ -267,12 +289,17 @@ export class ServiceStateMachine {
   #history: History;
   #leases: LeaseTable = new LeaseTable();
   #locks: LockTable = new LockTable();
+  #recipes: RecipeTables = new RecipeTables();
   #dedupe: DedupeTable;
   #auth: AuthTable = new AuthTable();
-  #pending: Pending = { events: [], grants: [], leaseChanges: [] };
+  #pending: Pending = emptyPending();
+  #index = 0;
+  readonly #recipeContext: RecipeContext;
 
   #eventListeners: Set<Listener<readonly WatchEvent[]>> = new Set();
   #grantListeners: Set<Listener<LockGrant>> = new Set();
+  #recipeGrantListeners: Set<Listener<RecipeGrant>> = new Set();
+  #electionListeners: Set<Listener<ElectionEvent>> = new Set();
   #leaseListeners: Set<Listener<readonly LeaseChange[]>> = new Set();
   #restoreListeners: Set<Listener<number>> = new Set();
 
@@ -286,6 +313,22 @@ export class ServiceStateMachine {
     };
     this.#history = this.#newHistory();
     this.#dedupe = this.#newDedupe();
+    // What the recipe tables may do to the rest of the state while a
+    // command applies (at log index #index). The lease table is replaced
+    // by a restore, hence the getter.
+    // deno-lint-ignore no-this-alias
+    const machine = this;
+    this.#recipeContext = {
+      get leases() {
+        return machine.#leases;
+      },
+      nextRevision: () => ++this.#revision,
+      revision: () => this.#revision,
+      grantLease: (ttl) => this.#grantLease(ttl, this.#index),
+      dropLeaseIfIdle: (lease) => this.#dropLeaseIfIdle(lease),
+      granted: (g) => this.#pending.recipeGrants.push(g),
+      electionChanged: (e) => this.#pending.elections.push(e),
+    };
   }
 
   // ---------------------------------------------------------------------
@@ -362,6 +405,7 @@ export class ServiceStateMachine {
     this.#kv = s.kv;
     this.#leases = s.leases;
     this.#locks = s.locks;
+    this.#recipes = s.recipes;
     this.#history = s.history;
     this.#dedupe = s.dedupe;
     this.#auth = s.auth;
@@ -390,6 +434,27 @@ export class ServiceStateMachine {
   onLockGranted(fn: (grant: LockGrant) => void): () => void {
     this.#grantListeners.add(fn);
     return () => this.#grantListeners.delete(fn);
+  }
+
+  /**
+   * Calls `fn` synchronously after an apply for every election,
+   * semaphore and read-write lock grant it made (immediate grants and
+   * grants to queued waiters, in grant order). Returns an unsubscribe
+   * function.
+   */
+  onRecipeGranted(fn: (grant: RecipeGrant) => void): () => void {
+    this.#recipeGrantListeners.add(fn);
+    return () => this.#recipeGrantListeners.delete(fn);
+  }
+
+  /**
+   * Calls `fn` synchronously after an apply for every change of an
+   * election's leader it made (a new leader, a proclaim, nobody leading
+   * any more), in revision order. Returns an unsubscribe function.
+   */
+  onElectionChange(fn: (event: ElectionEvent) => void): () => void {
+    this.#electionListeners.add(fn);
+    return () => this.#electionListeners.delete(fn);
   }
 
   /**
@@ -475,6 +540,63 @@ export class ServiceStateMachine {
     return h !== null && h !== undefined && h.token === token;
   }
 
+  /**
+   * Whether a fence holds: its token is the live grant it names (the
+   * holder of a lock, the leader of an election, a holder of a semaphore
+   * or of a read-write lock).
+   */
+  fenceHolds(fence: Fence): boolean {
+    if ("lock" in fence) return this.checkToken(fence.lock, fence.token);
+    if ("election" in fence) {
+      return this.#recipes.holds("election", fence.election, fence.token);
+    }
+    if ("semaphore" in fence) {
+      return this.#recipes.holds("semaphore", fence.semaphore, fence.token);
+    }
+    return this.#recipes.holds("rwlock", fence.rwlock, fence.token);
+  }
+
+  /** The election's leader and candidates (none when nobody leads). */
+  election(name: string): ElectionDetail {
+    return this.#recipes.elections.detail(name);
+  }
+
+  /** Every election that has a leader, by name. */
+  elections(): ElectionInfo[] {
+    return this.#recipes.elections.list();
+  }
+
+  /** The semaphore's holders and waiters (limit 0 when it does not exist). */
+  semaphore(name: string): SemaphoreDetail {
+    return this.#recipes.semaphores.detail(name);
+  }
+
+  /** Every semaphore that is held or waited for, by name. */
+  semaphores(): SemaphoreDetail[] {
+    return this.#recipes.semaphores.list();
+  }
+
+  /** The read-write lock's holders and waiters. */
+  rwlock(name: string): RwlockDetail {
+    return this.#recipes.rwlocks.detail(name);
+  }
+
+  /** Every read-write lock that is held or waited for, by name. */
+  rwlocks(): RwlockDetail[] {
+    return this.#recipes.rwlocks.list();
+  }
+
+  /**
+   * Problems with the bookkeeping of elections, semaphores and read-write
+   * locks (empty: none): at most one leader per election, `held + free ==
+   * limit` for every semaphore, never a writer beside another holder, no
+   * waiter at the head of a queue that fits, unique tokens, and every
+   * entry's lease alive and listing it. For tests and the simulator.
+   */
+  invariantViolations(): string[] {
+    return this.#recipes.violations(this.#leases, this.#revision);
+  }
+
   /** Lock-delays waiting for the leader's `lockDelayEnd`, by name. */
   pendingLockDelays(): PendingLockDelay[] {
     const out: PendingLockDelay[] = [];
@@ -507,6 +629,14 @@ export class ServiceStateMachine {
     };
   }
 
+  /**
+   * Counts of elections, candidates, semaphores (with the permits held
+   * and free across them), read-write locks and their waiters.
+   */
+  recipeCounts(): RecipeCounts {
+    return this.#recipes.counts();
+  }
+
   // ---------------------------------------------------------------------
   // Apply
 
@@ -521,8 +651,9 @@ export class ServiceStateMachine {
       const first = this.#dedupe.lookup(client!, rid.seq);
       if (first !== undefined) return first as CommandResult;
     }
-    this.#pending = { events: [], grants: [], leaseChanges: [] };
+    this.#pending = emptyPending();
     const index = Number.isSafeInteger(context?.index) ? context.index : 0;
+    this.#index = index;
     let result: CommandResult;
     try {
       result = this.#execute(cmd, index);
@@ -539,9 +670,12 @@ export class ServiceStateMachine {
     const denied = this.#authorize(cmd);
     if (denied) return denied;
     if (isAuthCommand(cmd)) return this.#auth.apply(cmd);
+    if (isRecipeCommand(cmd)) {
+      return this.#recipes.apply(cmd, this.#recipeContext);
+    }
     switch (cmd.type) {
       case "put":
-        return this.#put(cmd);
+        return this.#put(cmd, index);
       case "delete":
         return this.#delete(cmd);
       case "txn":
@@ -589,8 +723,15 @@ export class ServiceStateMachine {
     }
     const needs = commandAccess(cmd, (id) => {
       const rec = this.#leases.get(id);
-      return rec &&
-        { keys: rec.keys, locks: [...rec.locks, ...rec.waiting.keys()] };
+      return rec && {
+        keys: rec.keys,
+        locks: [
+          ...rec.locks,
+          ...rec.waiting.keys(),
+          // Elections, semaphores and read-write locks share the names.
+          ...[...rec.recipes].map((r) => r.slice(r.indexOf(":") + 1)),
+        ],
+      };
     });
     if (this.#auth.allows(user, needs)) return undefined;
     return failure(
@@ -602,13 +743,20 @@ export class ServiceStateMachine {
   }
 
   #dispatch(): void {
-    const { events, grants, leaseChanges } = this.#pending;
-    this.#pending = { events: [], grants: [], leaseChanges: [] };
+    const { events, grants, leaseChanges, recipeGrants, elections } =
+      this.#pending;
+    this.#pending = emptyPending();
     if (events.length > 0) {
       for (const fn of this.#eventListeners) this.#call(fn, events);
     }
     for (const g of grants) {
       for (const fn of this.#grantListeners) this.#call(fn, g);
+    }
+    for (const g of recipeGrants) {
+      for (const fn of this.#recipeGrantListeners) this.#call(fn, g);
+    }
+    for (const e of elections) {
+      for (const fn of this.#electionListeners) this.#call(fn, e);
     }
     if (leaseChanges.length > 0) {
       for (const fn of this.#leaseListeners) this.#call(fn, leaseChanges);
@@ -626,7 +774,7 @@ export class ServiceStateMachine {
 
   // --- keys
 
-  #put(cmd: PutCommand): PutResult {
+  #put(cmd: PutCommand, index: number): PutResult {
     const fenced = this.#checkFence(cmd.fence);
     if (fenced) return fenced;
     const cond = this.#checkConditions(
@@ -638,10 +786,36 @@ export class ServiceStateMachine {
     if (cmd.lease !== undefined && !this.#leases.get(cmd.lease)) {
       return failure("not_found", `Lease ${cmd.lease} not found`);
     }
+    const lease = cmd.ttl === undefined
+      ? cmd.lease
+      : this.#keyLease(cmd.key, cmd.ttl, index);
     const rev = this.#revision + 1;
-    this.#putKey(cmd.key, cmd.value, cmd.lease, rev);
+    this.#putKey(cmd.key, cmd.value, lease, rev);
     this.#revision = rev;
-    return { ok: true, revision: rev };
+    return cmd.ttl === undefined
+      ? { ok: true, revision: rev }
+      : { ok: true, revision: rev, lease };
+  }
+
+  // The key's own lease for a put with `ttl`: the one an earlier such put
+  // made, kept alive with the new TTL, or a new one.
+  #keyLease(key: string, ttl: number, index: number): number {
+    const id = this.#kv.get(key)?.lease;
+    const own = id === undefined ? undefined : this.#leases.get(id);
+    if (own && own.ownerKey === key) {
+      own.ttl = ttl;
+      own.keepaliveIndex = index;
+      this.#pending.leaseChanges.push({
+        type: "keepalive",
+        id: own.id,
+        ttl,
+        keepaliveIndex: index,
+      });
+      return own.id;
+    }
+    const rec = this.#grantLease(ttl, index);
+    rec.ownerKey = key;
+    return rec.id;
   }
 
   #delete(cmd: DeleteCommand): DeleteResult {
@@ -728,11 +902,17 @@ export class ServiceStateMachine {
   }
 
   #checkFence(fence: Fence | undefined): Failure | undefined {
-    if (!fence) return undefined;
-    if (this.checkToken(fence.lock, fence.token)) return undefined;
+    if (!fence || this.fenceHolds(fence)) return undefined;
+    const [what, name] = "lock" in fence
+      ? ["hold lock", fence.lock]
+      : "election" in fence
+      ? ["lead election", fence.election]
+      : "semaphore" in fence
+      ? ["hold semaphore", fence.semaphore]
+      : ["hold read-write lock", fence.rwlock];
     return failure(
       "stale_token",
-      `Token ${fence.token} does not hold lock '${fence.lock}'`,
+      `Token ${fence.token} does not ${what} '${name}'`,
     );
   }
 
@@ -769,7 +949,7 @@ export class ServiceStateMachine {
   #putKey(key: string, value: string, lease: number | undefined, rev: number) {
     const prev = this.#kv.get(key);
     if (prev?.lease !== undefined && prev.lease !== lease) {
-      this.#leases.get(prev.lease)?.keys.delete(key);
+      this.#detachKey(key, prev.lease);
     }
     if (lease !== undefined) this.#leases.get(lease)!.keys.add(key);
     const createRevision = prev ? prev.createRevision : rev;
@@ -805,9 +985,7 @@ export class ServiceStateMachine {
   #deleteKey(key: string, rev: number): void {
     const prev = this.#kv.delete(key);
     if (!prev) return;
-    if (prev.lease !== undefined) {
-      this.#leases.get(prev.lease)?.keys.delete(key);
-    }
+    if (prev.lease !== undefined) this.#detachKey(key, prev.lease);
     this.#event({ type: "delete", key, modRevision: rev, revision: rev });
   }
 
@@ -818,6 +996,15 @@ export class ServiceStateMachine {
     for (const k of keys) this.#deleteKey(k, rev);
     this.#revision = rev;
     return keys.length;
+  }
+
+  // The key leaves its lease; the key's own lease (from a put with `ttl`)
+  // goes with it when it keeps nothing else alive.
+  #detachKey(key: string, id: number): void {
+    const lease = this.#leases.get(id);
+    if (!lease) return;
+    lease.keys.delete(key);
+    if (lease.ownerKey === key) this.#dropLeaseIfIdle(lease);
   }
 
   #event(e: WatchEvent): void {
@@ -897,8 +1084,10 @@ export class ServiceStateMachine {
       this.#locks.dropIfIdle(lock);
     }
     rec.waiting.clear();
-    const deleted = this.#deleteKeys([...rec.keys].sort(compareKeys));
+    // Gone from the table first, so deleting its keys does not drop it
+    // again as a key's own idle lease.
     this.#leases.delete(rec.id);
+    const deleted = this.#deleteKeys([...rec.keys].sort(compareKeys));
     this.#pending.leaseChanges.push({
       type: expired ? "expire" : "revoke",
       id: rec.id,
@@ -921,6 +1110,7 @@ export class ServiceStateMachine {
       }
     }
     rec.locks.clear();
+    this.#recipes.removeLease(rec, this.#recipeContext);
     return deleted;
   }
 
@@ -1132,6 +1322,7 @@ export class ServiceStateMachine {
       history: this.#history,
       leases: this.#leases,
       locks: this.#locks,
+      recipes: this.#recipes,
       dedupe: this.#dedupe,
       auth: this.#auth,
     };

@@ -69,20 +69,37 @@ export type LeaseExpireResult =
     revision: number;
   }
   | Failure;
+/** An acquire (of a lock or a recipe) that queued. */
+export interface Queued {
+  /** Always true. */
+  ok: true;
+  /** Always true. */
+  queued: true;
+  /** The name queued for. */
+  name: string;
+  /** 1-based place in the queue. */
+  position: number;
+  /** The waiter's lease (created by the command when it gave a ttl). */
+  lease: number;
+  /** The waiter's id. */
+  waiterId: string;
+}
+
 /** lockAcquire → granted (with the fencing token) or queued. */
-export type AcquireResult =
-  | Ok<wire.LockGrant>
-  | {
-    ok: true;
-    queued: true;
-    name: string;
-    /** 1-based place in the queue. */
-    position: number;
-    /** The waiter's lease (created by the command when it gave a ttl). */
-    lease: number;
-    waiterId: string;
-  }
+export type AcquireResult = Ok<wire.LockGrant> | Queued | Failure;
+/** electionCampaign → leads (with the fencing token) or queued. */
+export type CampaignResult = Ok<wire.ElectionGrant> | Queued | Failure;
+/** electionProclaim → the leader with its new value and revision. */
+export type ProclaimResult = Ok<wire.ElectionLeader> | Failure;
+/** electionResign → resigned; the revision after. */
+export type ResignResult = Ok<wire.ResignResult> | Failure;
+/** semaphoreAcquire → granted (with the fencing token) or queued. */
+export type SemaphoreAcquireResult =
+  | Ok<wire.SemaphoreGrant>
+  | Queued
   | Failure;
+/** rwlockAcquire → granted (with the fencing token) or queued. */
+export type RwlockAcquireResult = Ok<wire.RwlockGrant> | Queued | Failure;
 /** lockRelease → released; the revision after (a next waiter's grant raises it). */
 export type ReleaseResult = Ok<wire.ReleaseResult> | Failure;
 /** lockCancel → the waiter was removed, or its grant released. */
@@ -124,6 +141,26 @@ export interface ResultMap {
   lockCancel: CancelResult;
   /** lockDelayEnd */
   lockDelayEnd: LockDelayEndResult;
+  /** electionCampaign */
+  electionCampaign: CampaignResult;
+  /** electionProclaim */
+  electionProclaim: ProclaimResult;
+  /** electionResign */
+  electionResign: ResignResult;
+  /** electionCancel */
+  electionCancel: CancelResult;
+  /** semaphoreAcquire */
+  semaphoreAcquire: SemaphoreAcquireResult;
+  /** semaphoreRelease */
+  semaphoreRelease: ReleaseResult;
+  /** semaphoreCancel */
+  semaphoreCancel: CancelResult;
+  /** rwlockAcquire */
+  rwlockAcquire: RwlockAcquireResult;
+  /** rwlockRelease */
+  rwlockRelease: ReleaseResult;
+  /** rwlockCancel */
+  rwlockCancel: CancelResult;
   /** authUserPut */
   authUserPut: AuthResult;
   /** authUserDelete */

@@ -1,7 +1,8 @@
 /**
  * The snapshot format of the state machine: the whole replicated state
- * (revision, keys, watch history, leases, locks, duplicate-suppression
- * table, users and roles) as one msgpack map, written either at once
+ * (revision, keys, watch history, leases, locks, elections, semaphores,
+ * read-write locks, duplicate-suppression table, users and roles) as one
+ * msgpack map, written either at once
  * ({@linkcode encodeSnapshot}) or a chunk at a time with yields
  * ({@linkcode encodeSnapshotInto}), and read back by
  * {@linkcode decodeSnapshot}, which accepts both.
@@ -17,6 +18,7 @@
  * import { KvStore } from "./kv.ts";
  * import { LeaseTable } from "./leases.ts";
  * import { LockTable } from "./locks.ts";
+ * import { RecipeTables } from "./recipes.ts";
  *
  * const fresh = {
  *   history: () => new History(100, 1024 * 1024),
@@ -28,6 +30,7 @@
  *   history: fresh.history(),
  *   leases: new LeaseTable(),
  *   locks: new LockTable(),
+ *   recipes: new RecipeTables(),
  *   dedupe: fresh.dedupe(),
  *   auth: new AuthTable(),
  * });
@@ -47,14 +50,17 @@ import type { History, WatchEvent } from "./history.ts";
 import { KvStore } from "./kv.ts";
 import { type LeaseRecord, LeaseTable } from "./leases.ts";
 import { type LockRecord, LockTable, type WaiterRecord } from "./locks.ts";
+import { RecipeTables } from "./recipes.ts";
 import type { KeyValue } from "./results.ts";
 
 /**
  * The version of the snapshot format, stored in its `v` field. Version 2
- * added users, roles and signing keys (`auth`); version 1 snapshots are
- * still read (as auth off, no users).
+ * added users, roles and signing keys (`auth`); version 3 added elections,
+ * semaphores and read-write locks, and the key a lease was made for (a
+ * put with `ttl`) as a fourth field of each lease. Versions 1 and 2 are
+ * still read (as auth off, no users; no recipes, no key-owned leases).
  */
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /** The tables a snapshot holds: the whole replicated state. */
 export interface StateTables {
@@ -68,6 +74,8 @@ export interface StateTables {
   leases: LeaseTable;
   /** The locks. */
   locks: LockTable;
+  /** Elections, semaphores and read-write locks. */
+  recipes: RecipeTables;
   /** The duplicate-suppression table. */
   dedupe: DedupeTable;
   /** Users, roles, the auth switch and the token signing keys. */
@@ -95,6 +103,7 @@ export function encodeSnapshot(state: StateTables): Uint8Array {
     kvs: [...state.kv.entries()].map(kvTuple),
     leases: [...state.leases.values()].map(leaseTuple),
     locks: state.locks.sorted().map(lockTuple),
+    ...state.recipes.toSnapshot(),
     history: state.history.toArray().map(eventTuple),
     dedupe: state.dedupe.entries(),
     auth: state.auth.toTuple(),
@@ -125,6 +134,7 @@ export async function encodeSnapshotInto(
     ["compactRevision", state.history.compactRevision],
     ["leases", [...state.leases.values()].map(leaseTuple)],
     ["locks", state.locks.sorted().map(lockTuple)],
+    ...Object.entries(state.recipes.toSnapshot()),
     ["dedupe", state.dedupe.entries()],
     ["auth", state.auth.toTuple()],
   ];
@@ -168,7 +178,7 @@ export function decodeSnapshot(
   } catch (e) {
     throw new Error(`Snapshot is not valid msgpack: ${message(e)}`);
   }
-  if (s.v !== SNAPSHOT_VERSION && s.v !== 1) {
+  if (s.v !== SNAPSHOT_VERSION && s.v !== 1 && s.v !== 2) {
     throw new Error(
       `Snapshot is not a raftlock state snapshot (version ${SNAPSHOT_VERSION})`,
     );
@@ -247,11 +257,15 @@ function load(
   const leases = new LeaseTable();
   leases.load(
     arr(s.values.leases).map((t) => {
-      const [id, ttl, keepaliveIndex] = tuple(t, 3);
+      // Version 3 added the key a lease was made for.
+      const [id, ttl, keepaliveIndex, ownerKey] = tuple(t, s.v === 3 ? 4 : 3);
       return {
         id: int(id),
         ttl: int(ttl),
         keepaliveIndex: int(keepaliveIndex),
+        ownerKey: ownerKey === undefined || ownerKey === null
+          ? null
+          : text(ownerKey),
       };
     }),
     nextLeaseId,
@@ -380,6 +394,9 @@ function load(
     }
   }
 
+  // Versions 1 and 2 had no recipes: the fields are absent.
+  const recipes = RecipeTables.fromSnapshot(s.values, leaseOf);
+
   const history = fresh.history();
   history.load(events, compactRevision);
 
@@ -401,7 +418,7 @@ function load(
   // Version 1 had no auth: off, no users.
   const auth = s.v === 1 ? new AuthTable() : AuthTable.fromTuple(s.values.auth);
 
-  return { revision, kv, history, leases, locks, dedupe, auth };
+  return { revision, kv, history, leases, locks, recipes, dedupe, auth };
 }
 
 // A snapshot's top-level map with the two big arrays left in place: their
@@ -457,7 +474,7 @@ function kvTuple(k: KeyValue): unknown[] {
 }
 
 function leaseTuple(l: LeaseRecord): unknown[] {
-  return [l.id, l.ttl, l.keepaliveIndex];
+  return [l.id, l.ttl, l.keepaliveIndex, l.ownerKey];
 }
 
 function lockTuple(l: LockRecord): unknown[] {
