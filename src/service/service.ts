@@ -24,7 +24,6 @@ import type { RoleRecord, UserInfo } from "../state/auth.ts";
 import type { EventsSince, WatchEvent, WatchFilter } from "../state/history.ts";
 import { LeaseClock } from "../state/lease_clock.ts";
 import type {
-  LockGrant,
   RangeQuery,
   RangeResult,
   ServiceStateMachine,
@@ -35,6 +34,8 @@ import type { LockInfo } from "../state/locks.ts";
 import { UnavailableError } from "../node/errors.ts";
 import { ServiceError } from "./errors.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
+import type { PutResult } from "../wire/types.ts";
+import { RecipeService } from "./recipes.ts";
 
 /** Options for a {@linkcode LockService}. */
 export interface LockServiceOptions {
@@ -118,6 +119,31 @@ export interface WatchHandle {
 }
 
 /**
+ * An acquire that may queue (a lock's, an election's, a semaphore's or a
+ * read-write lock's), for {@linkcode LockService.waitQueued}.
+ */
+export interface QueuedAcquire<G> {
+  /** The waiter id the acquire command names. */
+  waiterId: string;
+  /** Proposes the acquire: granted at once, or queued with its lease. */
+  enqueue(): Promise<{ granted: G } | { queued: { lease: number } }>;
+  /**
+   * The TTL (s) of the waiter's lease when the acquire made it: this node
+   * keeps that lease alive while the request waits (absent: the caller's
+   * own lease, which the caller keeps alive).
+   */
+  keepAliveTtl?: number;
+  /** How long to wait in the queue, in ms. */
+  wait: number;
+  /** Aborts the wait (the client went away). */
+  signal?: AbortSignal;
+  /** The command that leaves the queue, or releases a grant that raced it. */
+  cancel: Command;
+  /** The error when the wait ends without a grant (`aborted`: the request ended). */
+  notGranted(aborted: boolean): Error;
+}
+
+/**
  * The service on one node: what the HTTP API calls, with no HTTP in it.
  *
  * @example
@@ -151,7 +177,9 @@ export class LockService {
   readonly #state: ServiceStateMachine;
   readonly #log: Logger;
   readonly #clock = new LeaseClock();
-  readonly #grantWaiters = new Map<string, (g: LockGrant) => void>();
+  // Waiting acquires by waiter id; a grant (of any kind) is handed over.
+  readonly #grantWaiters = new Map<string, (grant: unknown) => void>();
+  #recipes: RecipeService | undefined;
   readonly #unsubscribe: (() => void)[] = [];
   readonly #clockTimer: ReturnType<typeof setInterval>;
   readonly #clientId = `svc-${crypto.randomUUID()}`;
@@ -180,6 +208,9 @@ export class LockService {
       this.#state.onLockGranted((g) => {
         if (g.waiterId) this.#grantWaiters.get(g.waiterId)?.(g);
       }),
+      this.#state.onRecipeGranted((g) => {
+        if (g.waiterId) this.#grantWaiters.get(g.waiterId)?.(g.grant);
+      }),
       this.#state.onLeaseChanges((changes) =>
         this.#clock.onApplied(performance.now(), changes)
       ),
@@ -203,6 +234,11 @@ export class LockService {
   /** The node. */
   get node(): RaftNode {
     return this.#node;
+  }
+
+  /** Leader elections, semaphores and read-write locks on this node. */
+  get recipes(): RecipeService {
+    return this.#recipes ??= new RecipeService(this);
   }
 
   /** Stops timers and listeners, and ends waiting lock acquires (503). */
@@ -305,21 +341,27 @@ export class LockService {
     return r as unknown as Extract<ResultFor<T["type"]>, { ok: true }>;
   }
 
-  /** Puts a key. */
+  /**
+   * Puts a key. With `ttl`, the same command gives the key its own lease
+   * (made by the first such put, renewed with the new TTL by the next).
+   */
   put(
     body: {
       key: string;
       value: string;
       lease?: number;
+      ttl?: number;
       ifModRevision?: number;
       ifVersion?: number;
       fence?: Fence;
     },
     options?: WriteOptions,
-  ): Promise<{ revision: number }> {
-    return this.run({ type: "put", ...body }, options).then((r) => ({
-      revision: r.revision,
-    }));
+  ): Promise<PutResult> {
+    return this.run({ type: "put", ...body }, options).then((r) =>
+      r.lease === undefined
+        ? { revision: r.revision }
+        : { revision: r.revision, lease: r.lease }
+    );
   }
 
   /** Deletes a key or a prefix. */
@@ -419,72 +461,95 @@ export class LockService {
       return { name: r.name, token: r.token, lease: r.lease, owner: r.owner };
     }
     const waiterId = crypto.randomUUID();
-    let granted: LockGrant | undefined;
+    const g = await this.waitQueued<Granted>({
+      waiterId,
+      enqueue: async () => {
+        const r = await this.run({ ...base, waiterId }, as);
+        return "queued" in r ? { queued: r } : { granted: r };
+      },
+      keepAliveTtl: options.lease === undefined ? options.ttl : undefined,
+      wait: options.wait,
+      signal: options.signal,
+      cancel: { type: "lockCancel", name, waiterId },
+      notGranted: (aborted) =>
+        new ServiceError(
+          "lock_held",
+          aborted
+            ? `Lock ${name} was not granted before the request ended`
+            : `Lock ${name} is held; it was not granted within ${options.wait} ms`,
+          { holder: this.#state.lock(name).holder },
+        ),
+    });
+    return { name: g.name, token: g.token, lease: g.lease, owner: g.owner };
+  }
+
+  /**
+   * Proposes an acquire that may queue and, if it queued, waits up to
+   * `wait` ms for its grant. While it waits, a lease the acquire made is
+   * kept alive by this node only as long as the request is open: a waiter
+   * never outlives its client. A wait that ends without a grant proposes
+   * `cancel` (which also releases a grant that raced it) and throws
+   * `notGranted`. Locks, elections, semaphores and read-write locks all
+   * wait here.
+   */
+  async waitQueued<G>(q: QueuedAcquire<G>): Promise<G> {
+    let granted: G | undefined;
     let wake: (() => void) | undefined;
-    this.#grantWaiters.set(waiterId, (g) => {
-      granted = g;
+    this.#grantWaiters.set(q.waiterId, (g) => {
+      granted = g as G;
       wake?.();
     });
-    let keepalive: ReturnType<typeof setInterval> | undefined;
+    let stopKeepalive = () => {};
     try {
-      const r = await this.run({ ...base, waiterId }, as);
-      if (!("queued" in r)) {
-        return { name: r.name, token: r.token, lease: r.lease, owner: r.owner };
-      }
+      const r = await q.enqueue();
+      if ("granted" in r) return r.granted;
       if (!granted) {
-        if (options.ttl !== undefined && options.lease === undefined) {
-          // Keep the waiter's own lease alive while the request is open.
-          const every = Math.max(200, (options.ttl * 1000) / 3);
-          keepalive = setInterval(() => {
-            this.#proposeQuiet({ type: "leaseKeepalive", id: r.lease });
-          }, every);
+        if (q.keepAliveTtl !== undefined) {
+          stopKeepalive = this.#keepWaiterLeaseAlive(
+            r.queued.lease,
+            q.keepAliveTtl,
+          );
         }
         await new Promise<void>((resolve) => {
           const finish = () => {
             clearTimeout(timer);
-            options.signal?.removeEventListener("abort", finish);
+            q.signal?.removeEventListener("abort", finish);
             resolve();
           };
-          const timer = setTimeout(finish, options.wait);
-          options.signal?.addEventListener("abort", finish, { once: true });
-          if (options.signal?.aborted || this.#closing) finish();
+          const timer = setTimeout(finish, q.wait);
+          q.signal?.addEventListener("abort", finish, { once: true });
+          if (q.signal?.aborted || this.#closing) finish();
           wake = finish;
           this.#waits.add(finish);
         });
         if (wake) this.#waits.delete(wake);
       }
-      if (!granted && this.#closing) {
+      if (granted) return granted;
+      if (this.#closing) {
         // The node is stopping: the waiter's lease (no longer kept alive)
         // expires and takes the waiter with it.
         throw new UnavailableError(
-          "The node is shutting down; retry the lock on another node",
+          "The node is shutting down; retry on another node",
         );
       }
-      if (granted) {
-        return {
-          name: granted.name,
-          token: granted.token,
-          lease: granted.lease,
-          owner: granted.owner,
-        };
-      }
-      // Not granted in time: leave the queue. If the grant raced the cancel,
-      // the cancel releases it, since our client never saw the token.
-      await this.run({ type: "lockCancel", name, waiterId }).catch(() =>
-        undefined
-      );
-      const info = this.#state.lock(name);
-      throw new ServiceError(
-        "lock_held",
-        options.signal?.aborted
-          ? `Lock ${name} was not granted before the request ended`
-          : `Lock ${name} is held; it was not granted within ${options.wait} ms`,
-        { holder: info.holder },
-      );
+      // Not granted in time: leave the queue. If the grant raced the
+      // cancel, the cancel releases it, since our client never saw it.
+      await this.run(q.cancel).catch(() => undefined);
+      throw q.notGranted(q.signal?.aborted ?? false);
     } finally {
-      clearInterval(keepalive);
-      this.#grantWaiters.delete(waiterId);
+      stopKeepalive();
+      this.#grantWaiters.delete(q.waiterId);
     }
+  }
+
+  // Keeps a waiting acquire's own lease alive (every ttl / 3) while its
+  // request is open; answers the function that stops it.
+  #keepWaiterLeaseAlive(lease: number, ttl: number): () => void {
+    const every = Math.max(200, (ttl * 1000) / 3);
+    const timer = setInterval(() => {
+      this.#proposeQuiet({ type: "leaseKeepalive", id: lease });
+    }, every);
+    return () => clearInterval(timer);
   }
 
   // ------------------------------------------------------------------- reads
