@@ -3,7 +3,7 @@
  * that wait in their FIFO queue while the request is open (through the
  * same waiting as lock acquires, {@linkcode LockService.waitQueued}),
  * releases, reads behind the read barrier, and live observation of an
- * election's leader. Reached as `service.recipes`.
+ * election's leader. Reached as `recipesOf(service)`.
  *
  * @module
  */
@@ -92,11 +92,12 @@ type AcquireBase = AcquireCommand extends infer C
   : never;
 
 /**
- * The recipes on one node (get it as `service.recipes`).
+ * The recipes on one node (get it with {@linkcode recipesOf}).
  *
  * @example
  * ```ts ignore
- * const g = await service.recipes.campaign("scheduler", {
+ * const recipes = recipesOf(service);
+ * const g = await recipes.campaign("scheduler", {
  *   value: "10.0.0.7:9000",
  *   ttl: 10,
  *   wait: 30_000,
@@ -106,13 +107,13 @@ type AcquireBase = AcquireCommand extends infer C
  *   value: "7",
  *   fence: { election: "scheduler", token: g.token },
  * });
- * await service.recipes.resign("scheduler", g.token);
+ * await recipes.resign("scheduler", g.token);
  * ```
  */
 export class RecipeService {
   readonly #svc: LockService;
 
-  /** The recipes over a service (use `service.recipes`). */
+  /** The recipes over a service (or use {@linkcode recipesOf}). */
   constructor(service: LockService) {
     this.#svc = service;
   }
@@ -379,6 +380,15 @@ export class RecipeService {
         new ServiceError("lock_held", notGranted(aborted)),
     });
   }
+}
+
+const byService = new WeakMap<LockService, RecipeService>();
+
+/** The recipes over `service` (one per service). */
+export function recipesOf(service: LockService): RecipeService {
+  let r = byService.get(service);
+  if (!r) byService.set(service, r = new RecipeService(service));
+  return r;
 }
 
 // A successful acquire's answer without the `ok` discriminant.

@@ -35,7 +35,6 @@ import { UnavailableError } from "../node/errors.ts";
 import { ServiceError } from "./errors.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
 import type { PutResult } from "../wire/types.ts";
-import { RecipeService } from "./recipes.ts";
 
 /** Options for a {@linkcode LockService}. */
 export interface LockServiceOptions {
@@ -179,7 +178,6 @@ export class LockService {
   readonly #clock = new LeaseClock();
   // Waiting acquires by waiter id; a grant (of any kind) is handed over.
   readonly #grantWaiters = new Map<string, (grant: unknown) => void>();
-  #recipes: RecipeService | undefined;
   readonly #unsubscribe: (() => void)[] = [];
   readonly #clockTimer: ReturnType<typeof setInterval>;
   readonly #clientId = `svc-${crypto.randomUUID()}`;
@@ -234,11 +232,6 @@ export class LockService {
   /** The node. */
   get node(): RaftNode {
     return this.#node;
-  }
-
-  /** Leader elections, semaphores and read-write locks on this node. */
-  get recipes(): RecipeService {
-    return this.#recipes ??= new RecipeService(this);
   }
 
   /** Stops timers and listeners, and ends waiting lock acquires (503). */

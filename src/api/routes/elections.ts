@@ -19,6 +19,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { ElectionEvent } from "../../wire/types.ts";
+import { recipesOf } from "../../service/recipes.ts";
 import { guardOf, writeOptions } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import type { AppOptions } from "../options.ts";
@@ -29,7 +30,7 @@ import { holdingOf, nameOf, tokenQuery } from "./holding.ts";
 /** The election routes, relative to `/v1`. */
 export function electionRoutes(options: AppOptions): Hono {
   const svc = options.service;
-  const recipes = svc.recipes;
+  const recipes = recipesOf(svc);
   const authn = options.authenticator!;
   const app = new Hono();
 

@@ -8,6 +8,7 @@
  */
 
 import { Hono } from "hono";
+import { recipesOf } from "../../service/recipes.ts";
 import { guardOf, writeOptions } from "../auth.ts";
 import type { AppOptions } from "../options.ts";
 import { readBody } from "../request.ts";
@@ -16,7 +17,7 @@ import { holdingOf, nameOf, tokenQuery } from "./holding.ts";
 
 /** The read-write lock routes, relative to `/v1`. */
 export function rwlockRoutes(options: AppOptions): Hono {
-  const recipes = options.service.recipes;
+  const recipes = recipesOf(options.service);
   const app = new Hono();
 
   app.post("/rwlocks/:name/acquire", async (c) => {
