@@ -12,6 +12,7 @@ import {
 } from "../../src/transport/tcp.ts";
 import { parseReject } from "../../src/transport/tcp/protocol.ts";
 import { FaultProxy } from "../../src/transport/fault_proxy.ts";
+import { testCerts } from "../support/certs.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -881,93 +882,9 @@ Deno.test("a peer that stops reading does not hold up the others", async () => {
 });
 
 Deno.test("TLS: peers verified against the cluster CA", async (t) => {
-  const openssl = new Deno.Command("openssl", {
-    args: ["version"],
-    stdout: "null",
-    stderr: "null",
-  });
-  try {
-    await openssl.output();
-  } catch {
-    console.warn(
-      "SKIPPED: openssl is not installed, cannot make test certificates",
-    );
-    return;
-  }
-  const dir = await Deno.makeTempDir({ prefix: "raftlock_tls_" });
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(
-        `openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`,
-      );
-    }
-  };
-  const makeCa = async (name: string) => {
-    await run(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    );
-  };
-  const makeCert = async (name: string, ca: string) => {
-    await Deno.writeTextFile(
-      `${dir}/${name}.ext`,
-      "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n",
-    );
-    await run(
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      `/CN=${name}`,
-    );
-    await run(
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      `${ca}.pem`,
-      "-CAkey",
-      `${ca}.key`,
-      "-CAcreateserial",
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-    );
-  };
+  const certs = await testCerts();
+  if (certs === undefined) return;
+  const { dir, makeCa, makeCert } = certs;
   try {
     await makeCa("ca");
     await makeCa("evil_ca");
@@ -1066,7 +983,7 @@ Deno.test("TLS: peers verified against the cluster CA", async (t) => {
       await closeAll(nodes);
     }
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await certs.remove();
   }
 });
 

@@ -28,7 +28,10 @@ import {
 function toTxnOp(op: ApiTxnOp): TxnOp {
   if ("put" in op) return { type: "put", ...op.put };
   if ("delete" in op) return { type: "delete", ...op.delete };
-  return { type: "get", ...op.get };
+  // A prefix get is a list: one page, like GET /v1/kv.
+  return op.get.prefix
+    ? { type: "get", ...op.get, limit: op.get.limit ?? MAX_LIST_LIMIT }
+    : { type: "get", ...op.get };
 }
 
 /** The key and transaction routes, relative to `/v1`. */
@@ -42,7 +45,8 @@ export function kvRoutes(options: AppOptions): Hono {
     const startAfter = c.req.query("startAfter");
     const r = await svc.range({
       prefix,
-      limit: limit === 0 ? undefined : limit,
+      // Absent or 0: one page of the most a list may return.
+      limit: limit || MAX_LIST_LIMIT,
       startAfter,
     }, consistencyOf(c));
     return c.json({ kvs: r.kvs, more: r.more, revision: r.revision });
