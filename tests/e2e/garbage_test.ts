@@ -252,7 +252,7 @@ Deno.test({
           "unknown_node",
           "wrong_recipient",
           "truncated",
-          "too_many_handshakes",
+          "handshake_evicted",
           "undecodable",
           "handshake_timeout",
         ]

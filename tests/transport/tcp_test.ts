@@ -809,21 +809,66 @@ Deno.test("fault proxy blocks, delays and unblocks traffic", async () => {
   }
 });
 
-Deno.test("too many connections in their handshake are refused", async () => {
+Deno.test("when every handshake slot is taken, the oldest unproven one makes room", async () => {
   const a = await start("n1", {
     maxPendingHandshakes: 2,
-    handshakeTimeoutMs: 2000,
+    handshakeTimeoutMs: 5000,
   });
   const raws: Raw[] = [];
   try {
     for (let i = 0; i < 2; i++) raws.push(await Raw.connect(a.t.addr));
-    await waitFor(() => a.t.stats().inbound === 2, "two pending");
+    await waitFor(() => a.t.stats().handshaking === 2, "two pending");
     const third = await Raw.connect(a.t.addr);
-    assert.ok(await third.closedByPeer());
-    assert.equal(a.t.stats().rejected.too_many_handshakes, 1);
+    raws.push(third);
+    // The first (oldest) is closed; the newest keeps its slot.
+    assert.ok(await raws[0].closedByPeer());
+    await waitFor(
+      () => a.t.stats().rejected.handshake_evicted === 1,
+      "the eviction",
+    );
+    assert.equal(a.t.stats().handshaking, 2);
+    await third.hello({ from: "n9" });
+    assert.ok((await third.frame())?.kind === FrameKind.HelloOk);
   } finally {
     for (const r of raws) r.close();
     await a.t.close();
+  }
+});
+
+Deno.test("strangers holding every handshake slot cannot lock a member out", async () => {
+  for (const secrets of [undefined, ["a cluster secret of enough bytes"]]) {
+    const [a, b] = await mesh(["n1", "n2"], {
+      secrets,
+      handshakeTimeoutMs: 10_000,
+    });
+    const strangers: Raw[] = [];
+    try {
+      // 100 silent connections: more than the 64 slots, and more than
+      // the 16 of one host.
+      for (let i = 0; i < 100; i++) {
+        strangers.push(await Raw.connect(a.t.addr));
+      }
+      await waitFor(
+        () => a.t.stats().rejected.handshake_evicted === 100 - 16,
+        "evictions",
+      );
+      // n2 connects now, still gets in, and stays in.
+      await assertDelivers(a, b);
+      const connects = b.t.stats().connects;
+      for (let i = 0; i < 100; i++) {
+        strangers.push(await Raw.connect(a.t.addr));
+      }
+      await waitFor(
+        () => a.t.stats().rejected.handshake_evicted === 200 - 16,
+        "more evictions",
+      );
+      await assertDelivers(a, b);
+      assert.equal(b.t.stats().connects, connects, "n2 kept its connection");
+      assert.equal(a.t.stats().handshaking, 16);
+    } finally {
+      for (const r of strangers) r.close();
+      await closeAll([a, b]);
+    }
   }
 });
 
