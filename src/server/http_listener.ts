@@ -4,9 +4,12 @@
  * `serveHttpOnConnection` (the same HTTP engine as `Deno.serve`, at the
  * same speed), so that the node, not the runtime, decides:
  *
- * - how many connections may be open (`maxConnections`): one more is
- *   accepted and closed at once (plain HTTP: after a `503` with
- *   `Connection: close`), counted and logged;
+ * - how many connections may be open (`maxConnections`): at the cap, a
+ *   new connection takes the place of the one that has had no request in
+ *   flight for longest (an idle keep-alive or a connection that never
+ *   sent a request), which is closed; if every connection is busy, the
+ *   new one is closed at once (plain HTTP: after a `503` with
+ *   `Connection: close`). Both are counted and logged;
  * - how long a new connection may take to send its first request
  *   (`headerTimeoutMs`; the TLS handshake included) and how long a
  *   keep-alive connection may sit with no request in flight
@@ -14,7 +17,9 @@
  *   watch stream, a lock acquire that waits) is never cut by them;
  * - what an accept error does (out of file descriptors, say): it is
  *   logged, counted, and the loop backs off (10 ms growing to 1 s) and
- *   keeps accepting. `Deno.serve` instead ends its loop and the process.
+ *   keeps accepting; out of file descriptors, it also closes the
+ *   connection idle for longest to free one. `Deno.serve` instead ends
+ *   its loop and the process.
  *
  * `serveHttpOnConnection` is internal to Deno (`node:http` uses it). It is
  * looked up at start; if a Deno version lacks it, the listener falls back
@@ -166,8 +171,10 @@ export interface HttpListenerStats {
   open: number;
   /** Connections accepted and served. */
   accepted: number;
-  /** Connections closed at once because the cap was reached. */
+  /** Connections closed at once because the cap was reached and every open one was busy. */
   refused: number;
+  /** Idle connections closed to make room for a new one at the cap. */
+  evicted: number;
   /** Connections closed by a timeout, by which. */
   timedOut: { header: number; idle: number };
   /** Accept calls that failed (out of file descriptors, say). */
@@ -202,6 +209,13 @@ function closeQuietly(c: { close(): void } | undefined): void {
   } catch {
     // Already closed.
   }
+}
+
+// EMFILE (the process's limit) or ENFILE (the system's).
+function outOfFds(e: unknown): boolean {
+  return /too many open files|os error 2[34]\b/i.test(
+    e instanceof Error ? e.message : String(e),
+  );
 }
 
 function bareError(): Response {
@@ -254,10 +268,13 @@ export class HttpListener {
   readonly #stats = {
     accepted: 0,
     refused: 0,
+    evicted: 0,
     timedOut: { header: 0, idle: 0 },
     acceptErrors: 0,
   };
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  // Connections aborted (timed out, evicted) whose close is under way.
+  #closing = 0;
   #closed = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -369,6 +386,7 @@ export class HttpListener {
       open: this.#conns.size,
       accepted: s.accepted,
       refused: s.refused,
+      evicted: s.evicted,
       timedOut: { ...s.timedOut },
       acceptErrors: s.acceptErrors,
     };
@@ -426,6 +444,8 @@ export class HttpListener {
           return;
         }
         this.#stats.acceptErrors++;
+        // Out of file descriptors: an idle connection gives one back.
+        const evicted = outOfFds(e) && this.#evictIdle();
         backoff = backoff === 0
           ? FIRST_BACKOFF_MS
           : Math.min(MAX_BACKOFF_MS, backoff * 2);
@@ -435,6 +455,7 @@ export class HttpListener {
           open: this.#conns.size,
           acceptErrors: this.#stats.acceptErrors,
           backoffMs: backoff,
+          evictedIdle: evicted,
           hint:
             "Still serving; if out of file descriptors, raise the limit (ulimit -n) or lower --max-connections",
         });
@@ -464,7 +485,7 @@ export class HttpListener {
   }
 
   #admit(conn: Deno.Conn): void {
-    if (this.#conns.size >= this.#max) {
+    if (this.#conns.size - this.#closing >= this.#max && !this.#evictIdle()) {
       this.#refuse(conn);
       return;
     }
@@ -515,6 +536,7 @@ export class HttpListener {
       this.#log("http.connectionError", { level: "debug", error: String(e) });
     }).finally(() => {
       this.#conns.delete(st);
+      if (st.closing) this.#closing--;
       if (this.#conns.size === 0) this.#stopSweeper();
     });
   }
@@ -527,7 +549,7 @@ export class HttpListener {
       maxConnections: this.#max,
       refusedTotal: this.#stats.refused,
       hint:
-        "Over --max-connections: new connections are closed at once; raise the cap (and ulimit -n) or find the clients holding connections open",
+        "At --max-connections with a request in flight on every one: new connections are closed at once; raise the cap (and ulimit -n) or find the clients holding so many requests open",
     });
     if (this.scheme === "https" || this.#refusing.size >= MAX_REFUSING) {
       closeQuietly(conn);
@@ -581,7 +603,7 @@ export class HttpListener {
       if (now - st.idleSince < (first ? this.#headerMs : this.#idleMs)) {
         continue;
       }
-      st.closing = true;
+      this.#abort(st);
       const reason = first ? "header" : "idle";
       this.#stats.timedOut[reason]++;
       this.#rl.log(`http.${reason}Timeout`, {
@@ -592,7 +614,34 @@ export class HttpListener {
           ? { hint: "A connection sent no complete request in time" }
           : {}),
       });
-      st.ac.abort();
     }
+  }
+
+  #abort(st: Served): void {
+    st.closing = true;
+    this.#closing++;
+    st.ac.abort();
+  }
+
+  // Closes the connection that has had nothing in flight for longest, to
+  // make room at the cap; false when every connection is busy.
+  #evictIdle(): boolean {
+    let victim: Served | undefined;
+    for (const st of this.#conns) {
+      if (st.inflight > 0 || st.closing) continue;
+      if (victim === undefined || st.idleSince < victim.idleSince) victim = st;
+    }
+    if (victim === undefined) return false;
+    this.#abort(victim);
+    this.#stats.evicted++;
+    this.#rl.log("http.idleEvicted", {
+      level: "info",
+      open: this.#conns.size,
+      maxConnections: this.#max,
+      evictedTotal: this.#stats.evicted,
+      hint:
+        "At --max-connections: the connection idle for longest was closed to let a new one in",
+    });
+    return true;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The HTTP listener's counters in the Prometheus text format, for a node's
  * `GET /metrics`: open connections against the cap, connections accepted,
- * refused over the cap, closed by a timeout, and failed accepts.
+ * refused or idle ones evicted at the cap, closed by a timeout, and failed
+ * accepts.
  *
  * @module
  */
@@ -59,8 +60,14 @@ export function httpListenerMetricsText(stats: HttpListenerStats): string {
     one(
       `${p}connections_refused_total`,
       "counter",
-      "HTTP connections closed at once because --max-connections were open",
+      "HTTP connections closed at once because --max-connections were open, each with a request in flight",
       stats.refused,
+    ),
+    one(
+      `${p}connections_evicted_total`,
+      "counter",
+      "Idle HTTP connections closed at --max-connections to let a new one in",
+      stats.evicted,
     ),
     [
       `# HELP ${p}connections_timed_out_total HTTP connections closed by a timeout: header (no request in time) or idle (keep-alive with nothing in flight)`,

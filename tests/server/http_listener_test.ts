@@ -110,19 +110,25 @@ async function waitFor(
   }
 }
 
-Deno.test("the cap refuses one connection more with a 503 and counts it", async () => {
+Deno.test("at the cap, a new connection is refused with a 503 when every one is busy", async () => {
   const logs: [string, Record<string, unknown>][] = [];
   const logger: Logger = (event, fields) => logs.push([event, fields]);
-  const l = start({ maxConnections: 2, logger });
-  const held: Deno.Conn[] = [];
+  const gate = Promise.withResolvers<void>();
+  const l = start({
+    maxConnections: 2,
+    logger,
+    handler: async (req) => {
+      if (new URL(req.url).pathname === "/wait") await gate.promise;
+      return new Response("ok");
+    },
+  });
+  const base = `http://127.0.0.1:${l.addr.port}`;
   try {
-    for (let i = 0; i < 2; i++) {
-      const c = await connect(l);
-      held.push(c);
-      await write(c, REQUEST);
-      assert.match(await readResponse(c), /^HTTP\/1\.1 200/);
-    }
-    assert.equal(l.stats().open, 2);
+    // Two requests in flight hold both connections.
+    const waiting = [1, 2].map(() =>
+      fetch(`${base}/wait`).then((r) => r.text())
+    );
+    await waitFor(() => l.stats().open === 2, "two busy connections");
     const extra = await connect(l);
     await write(extra, REQUEST);
     const answer = await readToClose(extra);
@@ -130,24 +136,56 @@ Deno.test("the cap refuses one connection more with a 503 and counts it", async 
     assert.match(answer, /connection: close/i);
     assert.match(answer, /"code":"unavailable"/);
     await waitFor(() => l.stats().refused === 1, "the refusal count");
-    // The two held connections still work.
-    await write(held[0], REQUEST);
-    assert.match(await readResponse(held[0]), /^HTTP\/1\.1 200/);
-    // One closes: a new one gets in.
-    held.pop()!.close();
-    await waitFor(() => l.stats().open === 1, "a free slot");
-    const next = await connect(l);
-    held.push(next);
-    await write(next, REQUEST);
-    assert.match(await readResponse(next), /^HTTP\/1\.1 200/);
+    // The busy ones finish as usual.
+    gate.resolve();
+    assert.deepEqual(await Promise.all(waiting), ["ok", "ok"]);
     const s = l.stats();
-    assert.equal(s.accepted, 3);
+    assert.equal(s.accepted, 2);
     assert.equal(s.refused, 1);
+    assert.equal(s.evicted, 0);
     assert.ok(logs.some(([e]) => e === "http.connectionRefused"));
     const text = httpListenerMetricsText(s);
     assert.match(text, /^raftlock_http_connections_refused_total 1$/m);
     assert.match(text, /^raftlock_http_connections 2$/m);
     assert.match(text, /^raftlock_http_max_connections 2$/m);
+  } finally {
+    await l.shutdown();
+  }
+});
+
+Deno.test("at the cap, a new connection takes the place of the one idle longest", async () => {
+  const l = start({ maxConnections: 2 });
+  const held: Deno.Conn[] = [];
+  try {
+    // The first never sends a request; the second answers one and idles.
+    const silent = await connect(l);
+    await waitFor(() => l.stats().open === 1, "the silent connection");
+    const idle = await connect(l);
+    held.push(idle);
+    await write(idle, REQUEST);
+    assert.match(await readResponse(idle), /^HTTP\/1\.1 200/);
+    // A third gets in; the silent one (idle since it connected) is closed.
+    const third = await connect(l);
+    held.push(third);
+    await write(third, REQUEST);
+    assert.match(await readResponse(third), /^HTTP\/1\.1 200/);
+    assert.equal(await readToClose(silent), "");
+    // A fourth: now the keep-alive one, idle longest, makes room.
+    const fourth = await connect(l);
+    held.push(fourth);
+    await write(fourth, REQUEST);
+    assert.match(await readResponse(fourth), /^HTTP\/1\.1 200/);
+    assert.equal(await readToClose(idle), "");
+    await write(third, REQUEST);
+    assert.match(await readResponse(third), /^HTTP\/1\.1 200/);
+    const s = l.stats();
+    assert.equal(s.evicted, 2);
+    assert.equal(s.refused, 0);
+    assert.equal(s.accepted, 4);
+    assert.match(
+      httpListenerMetricsText(s),
+      /^raftlock_http_connections_evicted_total 2$/m,
+    );
   } finally {
     for (const c of held) {
       try {
@@ -162,18 +200,24 @@ Deno.test("the cap refuses one connection more with a 503 and counts it", async 
 
 Deno.test("refusals are logged at most once per interval", async () => {
   const logs: string[] = [];
+  const gate = Promise.withResolvers<void>();
   const l = start({
     maxConnections: 1,
     logger: (event) => logs.push(event),
+    handler: async () => {
+      await gate.promise;
+      return new Response("ok");
+    },
   });
-  const first = await connect(l);
+  const busy = fetch(`http://127.0.0.1:${l.addr.port}/`);
   try {
-    await waitFor(() => l.stats().open === 1, "the first connection");
+    await waitFor(() => l.stats().open === 1, "the busy connection");
     for (let i = 0; i < 5; i++) await readToClose(await connect(l));
     await waitFor(() => l.stats().refused === 5, "five refusals");
     assert.equal(logs.filter((e) => e === "http.connectionRefused").length, 1);
   } finally {
-    first.close();
+    gate.resolve();
+    await (await busy).text();
     await l.shutdown();
   }
 });
@@ -279,6 +323,38 @@ Deno.test("accept errors are survived: logged once, counted, and serving goes on
       httpListenerMetricsText(l.stats()),
       /^raftlock_http_accept_errors_total 5$/m,
     );
+  } finally {
+    await l.shutdown();
+  }
+});
+
+Deno.test("out of file descriptors, the connection idle longest is closed to free one", async () => {
+  let fail = false;
+  const l = start({
+    accept: (listener) => {
+      if (fail) {
+        fail = false;
+        return Promise.reject(new Error("Too many open files (os error 24)"));
+      }
+      return listener.accept();
+    },
+  });
+  try {
+    const idle = await connect(l);
+    await write(idle, REQUEST);
+    await readResponse(idle);
+    const recent = await connect(l);
+    await write(recent, REQUEST);
+    await readResponse(recent);
+    fail = true;
+    const next = await connect(l);
+    assert.equal(await readToClose(idle), "");
+    await write(next, REQUEST);
+    assert.match(await readResponse(next), /^HTTP\/1\.1 200/);
+    next.close();
+    recent.close();
+    assert.equal(l.stats().acceptErrors, 1);
+    assert.equal(l.stats().evicted, 1);
   } finally {
     await l.shutdown();
   }
