@@ -446,7 +446,10 @@ export class HttpListener {
         this.#stats.acceptErrors++;
         // Out of file descriptors: an idle connection gives one back.
         const evicted = outOfFds(e) && this.#evictIdle();
-        backoff = backoff === 0
+        // After an eviction, only as long as its close takes; else back off.
+        backoff = evicted
+          ? 1
+          : backoff <= 1
           ? FIRST_BACKOFF_MS
           : Math.min(MAX_BACKOFF_MS, backoff * 2);
         this.#rl.log("http.acceptFailed", {
