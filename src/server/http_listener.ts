@@ -179,15 +179,25 @@ export interface HttpListenerStats {
   timedOut: { header: number; idle: number };
   /** Accept calls that failed (out of file descriptors, say). */
   acceptErrors: number;
+  /**
+   * HTTPS connections closed in their TLS handshake. Deno cannot cancel a
+   * server-side handshake: each keeps its socket until the client sends
+   * or closes, whatever the node does.
+   */
+  tlsAbandoned: number;
 }
 
 interface Served {
+  readonly conn: Deno.Conn;
   readonly ac: AbortController;
   inflight: number;
   requests: number;
   idleSince: number;
   closing: boolean;
+  // Set once Deno serves it (after the TLS handshake, over HTTPS).
   server?: ServedConnection;
+  // Settles once the connection is closed, whichever way.
+  finished: Promise<void>;
 }
 
 const REFUSAL = new TextEncoder().encode((() => {
@@ -271,6 +281,7 @@ export class HttpListener {
     evicted: 0,
     timedOut: { header: 0, idle: 0 },
     acceptErrors: 0,
+    tlsAbandoned: 0,
   };
   #sweeper: ReturnType<typeof setInterval> | undefined;
   // Connections aborted (timed out, evicted) whose close is under way.
@@ -389,6 +400,7 @@ export class HttpListener {
       evicted: s.evicted,
       timedOut: { ...s.timedOut },
       acceptErrors: s.acceptErrors,
+      tlsAbandoned: s.tlsAbandoned,
     };
   }
 
@@ -414,15 +426,18 @@ export class HttpListener {
     for (const c of this.#refusing) closeQuietly(c);
     const all = [...this.#conns];
     // Graceful: an idle connection closes now, a busy one after its answer.
-    for (const st of all) st.server?.shutdown().catch(() => {});
-    const finished = Promise.allSettled(all.map((st) => st.server?.finished));
+    for (const st of all) {
+      if (st.server) st.server.shutdown().catch(() => {});
+      else this.#abort(st);
+    }
+    const finished = Promise.all(all.map((st) => st.finished));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       finished,
       new Promise((r) => timer = setTimeout(r, graceMs)),
     ]);
     clearTimeout(timer);
-    for (const st of this.#conns) st.ac.abort();
+    for (const st of this.#conns) this.#abort(st);
     await finished;
     this.#stopSweeper();
   }
@@ -500,13 +515,51 @@ export class HttpListener {
         // Latency only.
       }
     }
+    const { promise: finished, resolve } = Promise.withResolvers<void>();
     const st: Served = {
+      conn,
       ac: new AbortController(),
       inflight: 0,
       requests: 0,
       idleSince: performance.now(),
       closing: false,
+      finished,
     };
+    this.#conns.add(st);
+    this.#startSweeper();
+    const served = this.scheme === "https"
+      ? this.#handshakeThenServe(st)
+      : Promise.resolve(this.#serve(st));
+    served.catch((e) => {
+      // A connection that broke (reset, bad TLS) is the client's business.
+      this.#log("http.connectionError", { level: "debug", error: String(e) });
+    }).finally(() => {
+      this.#conns.delete(st);
+      if (st.closing) this.#closing--;
+      if (this.#conns.size === 0) this.#stopSweeper();
+      resolve();
+    });
+  }
+
+  // The TLS handshake runs here first, so that a timeout can at least
+  // close the connection (see #abort) and stop counting it.
+  async #handshakeThenServe(st: Served): Promise<void> {
+    try {
+      await (st.conn as Deno.TlsConn).handshake();
+    } catch (e) {
+      closeQuietly(st.conn);
+      if (st.closing) return;
+      throw e;
+    }
+    if (st.closing || this.#closed) {
+      closeQuietly(st.conn);
+      return;
+    }
+    await this.#serve(st);
+  }
+
+  // Serves the connection until it closes.
+  #serve(st: Served): Promise<void> {
     const done = () => {
       st.inflight--;
       st.idleSince = performance.now();
@@ -518,30 +571,20 @@ export class HttpListener {
       info.completed.then(done, done);
       return this.#handler(req, info);
     };
-    this.#conns.add(st);
-    this.#startSweeper();
     try {
       st.server = this.#serveOn!(
-        conn,
+        st.conn,
         st.ac.signal,
         handler,
         this.#onError,
         () => {},
       );
     } catch (e) {
-      this.#conns.delete(st);
-      closeQuietly(conn);
+      closeQuietly(st.conn);
       this.#rl.log("http.serveFailed", { level: "error", error: String(e) });
-      return;
+      return Promise.resolve();
     }
-    st.server.finished.catch((e) => {
-      // A connection that broke (reset, bad TLS) is the client's business.
-      this.#log("http.connectionError", { level: "debug", error: String(e) });
-    }).finally(() => {
-      this.#conns.delete(st);
-      if (st.closing) this.#closing--;
-      if (this.#conns.size === 0) this.#stopSweeper();
-    });
+    return st.server.finished;
   }
 
   #refuse(conn: Deno.Conn): void {
@@ -621,9 +664,22 @@ export class HttpListener {
   }
 
   #abort(st: Served): void {
-    st.closing = true;
-    this.#closing++;
+    if (!st.closing) {
+      st.closing = true;
+      this.#closing++;
+    }
     st.ac.abort();
+    if (st.server !== undefined || this.scheme === "http") return;
+    // In its TLS handshake: closing is all there is, and it does not free
+    // the socket (Deno 2.9.6 cannot cancel a server-side handshake).
+    closeQuietly(st.conn);
+    this.#stats.tlsAbandoned++;
+    this.#rl.log("http.tlsHandshakeAbandoned", {
+      level: "warn",
+      abandonedTotal: this.#stats.tlsAbandoned,
+      hint:
+        "A connection closed in its TLS handshake keeps its socket and file descriptor until the client sends or closes (Deno cannot cancel it); many of them can exhaust file descriptors. Keep HTTPS ports away from untrusted networks or behind a TLS-terminating proxy with its own timeouts",
+    });
   }
 
   // Closes the connection that has had nothing in flight for longest, to

@@ -76,6 +76,12 @@ export function httpListenerMetricsText(stats: HttpListenerStats): string {
       `${p}connections_timed_out_total{reason="idle"} ${stats.timedOut.idle}`,
     ].join("\n"),
     one(
+      `${p}tls_handshakes_abandoned_total`,
+      "counter",
+      "HTTPS connections closed in their TLS handshake; each keeps its socket until the client sends or closes (Deno cannot cancel the handshake)",
+      stats.tlsAbandoned,
+    ),
+    one(
       `${p}accept_errors_total`,
       "counter",
       "Failed accepts of HTTP connections (out of file descriptors, say); the node keeps serving",
