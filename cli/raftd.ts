@@ -78,8 +78,11 @@ single-node cluster; the data directory keeps its state across restarts.
                        a keep-alive HTTP connection with no request in flight
                        for N ms is closed (default 60000)
   --insecure           allow a non-loopback --listen without a peer secret
-                       and a non-loopback --http without TLS: anyone who
-                       reaches the ports can take over the node
+                       and a non-loopback --http without TLS, and serve
+                       network clients while client auth is off (otherwise a
+                       network-facing node serves only clients on this host
+                       until auth is enabled): anyone who reaches the ports
+                       can take over the node
   --log-level LEVEL    debug, info, warn or error (default info)
   --log-format FORMAT  pretty (one readable line an event), json (JSON
                        lines) or auto (default: pretty when stderr is a
@@ -367,6 +370,7 @@ async function main(): Promise<void> {
     maxConnections,
     httpHeaderTimeoutMs: headerTimeoutMs,
     httpIdleTimeoutMs: idleTimeoutMs,
+    insecure: v.insecure,
     tls: v["peer-cert"]
       ? {
         certFile: v["peer-cert"]!,

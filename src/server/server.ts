@@ -92,6 +92,13 @@ export interface ServerOptions {
    */
   authEnabled?: () => boolean;
   /**
+   * Serve clients from the network while client auth is off (`--insecure`).
+   * Without it, a node whose HTTP address is not loopback answers only
+   * loopback clients (and /healthz, /readyz, /metrics) until auth is on, so
+   * that root can be created and auth enabled from the host itself.
+   */
+  insecure?: boolean;
+  /**
    * The cluster secret peers must prove they know (two during a rotation:
    * the first proves this node, either is accepted); none: no peer
    * authentication. See `--peer-secret-file`.
@@ -258,6 +265,11 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     render: () => transportMetricsText(transport.stats()),
   });
   const state = new ServiceStateMachine();
+  const authOn = options.authEnabled ?? (() => state.auth.enabled);
+  // A network-facing API serves only loopback clients until auth is on.
+  const gated = !options.insecure && !isLoopbackHost(
+    options.http.slice(0, options.http.lastIndexOf(":")) || "127.0.0.1",
+  );
   // The HTTP listener starts before the node so its bound address can be
   // published; requests arriving before the node exists get 503.
   const [hostname, portText] = splitHostPort(options.http);
@@ -290,10 +302,25 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       idleTimeoutMs: options.httpIdleTimeoutMs,
       logger: log,
       onError: (e) => errorResponse(e),
-      handler: (req) =>
-        ref.app ? ref.app.fetch(req, env) : errorResponse(
-          new ApiError("unavailable", "The node is starting; retry shortly"),
-        ),
+      handler: (req, info) => {
+        if (!ref.app) {
+          return errorResponse(
+            new ApiError("unavailable", "The node is starting; retry shortly"),
+          );
+        }
+        if (gated && !authOn() && !isLoopbackHost(info.remoteAddr.hostname)) {
+          const path = new URL(req.url).pathname;
+          if (!OPEN_PATHS.has(path)) {
+            return errorResponse(
+              new ApiError(
+                "permission_denied",
+                "Client authentication is off and this node's API listens on a network address, so only clients on this host are served: create the root user and enable auth from here (raftctl user add root, raftctl auth enable), or restart raftd with --insecure to serve everyone without auth",
+              ),
+            );
+          }
+        }
+        return ref.app.fetch(req, env);
+      },
     });
   } catch (e) {
     internalClient?.close();
@@ -308,15 +335,6 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   });
   const addr = httpListener.addr;
   const httpAddress = options.advertiseHttp ?? `${addr.hostname}:${addr.port}`;
-  if (!isLoopbackHost(addr.hostname) && !options.authEnabled?.()) {
-    log("server.authOff", {
-      level: "warn",
-      http: `${httpListener.scheme}://${addr.hostname}:${addr.port}`,
-      hint: httpListener.scheme === "https"
-        ? "The HTTP API is reachable from the network and client authentication is off: anyone who reaches it can read and write every key, release any lock, change membership and download the whole state. TLS only hides the traffic"
-        : "The HTTP API is reachable from the network with neither TLS nor client authentication: anyone who reaches it can read and write every key, release any lock, change membership and download the whole state, and anyone on the path can read and alter the traffic",
-    });
-  }
 
   const node = RaftNode.start({
     id,
@@ -353,6 +371,22 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     clusterId,
     authOptions: { tokenTtlSeconds: options.tokenTtlSeconds },
   });
+  // Once this node has caught up with the log, it knows whether auth is on.
+  if (!isLoopbackHost(addr.hostname)) {
+    node.waitForLeader(30_000).then(async () => {
+      while (!stopping.signal.aborted && node.applied < node.status().commit) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (stopping.signal.aborted || authOn()) return;
+      log("server.authOff", {
+        level: "warn",
+        http: `${httpListener.scheme}://${addr.hostname}:${addr.port}`,
+        hint: httpListener.scheme === "https"
+          ? "The HTTP API is reachable from the network and client authentication is off: anyone who reaches it can read and write every key, release any lock, change membership and download the whole state. TLS only hides the traffic"
+          : "The HTTP API is reachable from the network with neither TLS nor client authentication: anyone who reaches it can read and write every key, release any lock, change membership and download the whole state, and anyone on the path can read and alter the traffic",
+      });
+    }).catch(() => {/* no leader yet: nothing to say */});
+  }
   log("server.ready", {
     level: "info",
     id,
@@ -426,6 +460,9 @@ function splitHostPort(a: string): [string, string] {
   if (i < 0) throw new Error(`Address ${a} must be host:port`);
   return [a.slice(0, i).replace(/^\[|\]$/g, "") || "127.0.0.1", a.slice(i + 1)];
 }
+
+// Paths served to anyone even while a network-facing node is gated.
+const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
 
 /**
  * Whether `host` (a name or IP literal, IPv6 with or without brackets)
