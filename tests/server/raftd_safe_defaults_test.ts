@@ -33,12 +33,14 @@ function command(dir: string, args: string[]): Deno.Command {
 }
 
 /**
- * Starts raftd, reads its stderr until the node is ready, stops it with
- * SIGTERM; answers everything it wrote and its exit code.
+ * Starts raftd, reads its stderr until it logs `until` (default: the node
+ * is ready), stops it with SIGTERM; answers everything it wrote and its
+ * exit code.
  */
 async function startAndStop(
   dir: string,
   args: string[],
+  until = "server.ready",
 ): Promise<{ code: number; err: string }> {
   const p = command(dir, args).spawn();
   const dec = new TextDecoder();
@@ -46,7 +48,7 @@ async function startAndStop(
   const reader = p.stderr.getReader();
   const deadline = setTimeout(() => p.kill("SIGKILL"), 60_000);
   try {
-    while (!err.includes('"event":"server.ready"')) {
+    while (!err.includes(`"event":"${until}"`)) {
       const { value, done } = await reader.read();
       if (done) break;
       err += dec.decode(value);
@@ -109,7 +111,7 @@ Deno.test("raftd --insecure starts on a non-loopback address and says what that 
       "--advertise-http",
       "127.0.0.1:1",
       "--insecure",
-    ]);
+    ], "server.authOff");
     assert.equal(r.code, 0, r.err);
     assert.match(r.err, /WARNING: running with --insecure/);
     assert.match(r.err, /served without TLS/);
@@ -138,7 +140,7 @@ Deno.test("raftd over HTTPS on a non-loopback address warns that client auth is 
       node.cert,
       "--key-file",
       node.key,
-    ]);
+    ], "server.authOff");
     assert.equal(r.code, 0, r.err);
     assert.doesNotMatch(r.err, /--insecure/);
     const warn = r.err.split("\n").find((l) => l.includes("server.authOff"));
