@@ -61,9 +61,28 @@ single-node cluster; the data directory keeps its state across restarts.
                        connection proves both ends know it. Also
                        RAFTLOCK_PEER_SECRET_FILE (the flag wins). Needed when
                        --listen is not a loopback address
-  --insecure           allow peer traffic without a secret on a non-loopback
-                       --listen address: anyone who reaches the port can
-                       take over the node
+  --cert-file FILE     serve the HTTP API over HTTPS with this certificate
+                       (chain, PEM; with --key-file)
+  --key-file FILE      the private key of --cert-file (PEM)
+  --http-ca-file FILE  CA that signs the other members' HTTPS certificates,
+                       trusted for this node's own calls to them (forwarding
+                       to the leader, --join); default --peer-ca, else the
+                       system's roots
+  --max-connections N  most HTTP connections open at once; more are closed at
+                       once with a 503 (default 4096, lowered to stay 256
+                       below the open-file limit, ulimit -n)
+  --http-header-timeout-ms N
+                       a new HTTP connection that sends no request within N
+                       ms is closed (default 10000)
+  --http-idle-timeout-ms N
+                       a keep-alive HTTP connection with no request in flight
+                       for N ms is closed (default 60000)
+  --insecure           allow a non-loopback --listen without a peer secret
+                       and a non-loopback --http without TLS, and serve
+                       network clients while client auth is off (otherwise a
+                       network-facing node serves only clients on this host
+                       until auth is enabled): anyone who reaches the ports
+                       can take over the node
   --log-level LEVEL    debug, info, warn or error (default info)
   --log-format FORMAT  pretty (one readable line an event), json (JSON
                        lines) or auto (default: pretty when stderr is a
@@ -87,6 +106,25 @@ function address(flag: string, v: string): { hostname: string; port: number } {
 function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, "").toLowerCase();
   return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+// What --insecure leaves open, one sentence each, for the start-up banner.
+function insecureExposures(
+  o: { listen?: string; http?: string },
+): string[] {
+  const out: string[] = [];
+  if (o.listen) {
+    out.push(
+      `peers on ${o.listen} are not authenticated (no --peer-secret-file): anyone who reaches the port can send Raft messages as a member, make the leader step down, and write into the log`,
+    );
+  }
+  if (o.http) {
+    out.push(
+      `the HTTP API on ${o.http} is served without TLS (no --cert-file): anyone on the network path can read and change every request and answer, lock tokens included`,
+      `the HTTP API on ${o.http} asks no one who they are: anyone who reaches it can read and write every key, release any lock, change membership and download the whole state`,
+    );
+  }
+  return out;
 }
 
 function positive(flag: string, v: string): number {
@@ -139,6 +177,12 @@ async function main(): Promise<void> {
         "peer-key": { type: "string" },
         "peer-ca": { type: "string" },
         "peer-secret-file": { type: "string" },
+        "cert-file": { type: "string" },
+        "key-file": { type: "string" },
+        "http-ca-file": { type: "string" },
+        "max-connections": { type: "string" },
+        "http-header-timeout-ms": { type: "string", default: "10000" },
+        "http-idle-timeout-ms": { type: "string", default: "60000" },
         insecure: { type: "boolean", default: false },
         "log-level": { type: "string", default: "info" },
         "log-format": { type: "string", default: "auto" },
@@ -166,7 +210,7 @@ async function main(): Promise<void> {
     fail(`--read-mode must be lease or index, got "${v["read-mode"]}"`);
   }
   const listenHost = address("listen", v.listen!).hostname;
-  address("http", v.http!);
+  const httpHost = address("http", v.http!).hostname;
   if (v["advertise-peer"]) address("advertise-peer", v["advertise-peer"]);
   if (v["advertise-http"]) address("advertise-http", v["advertise-http"]);
   const peers: Record<string, string> = {};
@@ -199,6 +243,31 @@ async function main(): Promise<void> {
   if (tlsFlags.some((f) => f) && !tlsFlags.every((f) => f)) {
     fail("peer TLS needs all three of --peer-cert, --peer-key and --peer-ca");
   }
+
+  if (!v["cert-file"] !== !v["key-file"]) {
+    fail("HTTPS needs both --cert-file and --key-file");
+  }
+  const httpTls = v["cert-file"]
+    ? { certFile: v["cert-file"], keyFile: v["key-file"]! }
+    : undefined;
+  if (!httpTls && !isLoopback(httpHost) && !v.insecure) {
+    fail(
+      `--http ${v.http} is not a loopback address: give --cert-file and ` +
+        "--key-file so clients talk to this node over TLS, or --insecure to " +
+        "serve the API in the clear to anyone who reaches the port",
+    );
+  }
+  const maxConnections = v["max-connections"] === undefined
+    ? undefined
+    : positive("max-connections", v["max-connections"]);
+  const headerTimeoutMs = positive(
+    "http-header-timeout-ms",
+    v["http-header-timeout-ms"]!,
+  );
+  const idleTimeoutMs = positive(
+    "http-idle-timeout-ms",
+    v["http-idle-timeout-ms"]!,
+  );
 
   const secretFile = v["peer-secret-file"] ||
     Deno.env.get("RAFTLOCK_PEER_SECRET_FILE") || undefined;
@@ -242,12 +311,23 @@ async function main(): Promise<void> {
   if (secretWarning) {
     logger("raftd.peerSecret", { level: "warn", warning: secretWarning });
   }
-  if (!peerSecrets && !isLoopback(listenHost)) {
+  const exposed = insecureExposures({
+    listen: !peerSecrets && !isLoopback(listenHost) ? v.listen! : undefined,
+    http: !httpTls && !isLoopback(httpHost) ? v.http! : undefined,
+  });
+  if (exposed.length > 0) {
+    console.error(
+      [
+        "raftd: WARNING: running with --insecure. This node is open to anyone who can reach it:",
+        ...exposed.map((e) => `  - ${e}`),
+        "  Use --peer-secret-file, --cert-file/--key-file and loopback or private addresses; see docs/security.md.",
+      ].join("\n"),
+    );
     logger("raftd.insecure", {
       level: "warn",
       listen: v.listen,
-      hint:
-        "Peers are not authenticated (--insecure): anyone who reaches this port can send Raft messages as a member",
+      http: v.http,
+      exposed,
     });
   }
   setMemoryReclaimer(fullGc());
@@ -264,6 +344,10 @@ async function main(): Promise<void> {
     clearTimeout(force);
     Deno.exit(0);
   }
+  // Listening before start-up: a signal while starting stops the node
+  // once it has started (shutdown waits for it).
+  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
   started.server = await startServer({
     id,
     dataDir: v["data-dir"] ?? `./data/${id}`,
@@ -281,6 +365,12 @@ async function main(): Promise<void> {
     snapshotEvery: positive("snapshot-every", v["snapshot-every"]!),
     readLease: v["read-mode"] === "lease",
     peerSecrets,
+    httpTls,
+    httpCaFile: v["http-ca-file"],
+    maxConnections,
+    httpHeaderTimeoutMs: headerTimeoutMs,
+    httpIdleTimeoutMs: idleTimeoutMs,
+    insecure: v.insecure,
     tls: v["peer-cert"]
       ? {
         certFile: v["peer-cert"]!,
@@ -322,8 +412,6 @@ async function main(): Promise<void> {
       hint: "RAFTLOCK_FAULTS is for chaos testing only",
     });
   }
-  Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
 }
 
 if (import.meta.main) main();

@@ -33,6 +33,7 @@ export function generalHelp(): string {
     `  --endpoints urls  comma-separated member URLs (default $RAFTLOCK_ENDPOINTS or ${DEFAULT_ENDPOINTS})`,
     "  --json            machine-readable output",
     "  --timeout ms      deadline of each request, retries included (default 10000)",
+    "  --ca-file file    CA certificate (PEM) that signs the cluster's HTTPS certificates (default $RAFTLOCK_CA_FILE)",
     "  -h, --help        help for any command: raftctl <command> --help",
     "",
     "Exit codes: 0 success, 1 error, 2 usage error.",
@@ -47,7 +48,7 @@ export function commandHelp(c: Command): string {
     `${c.summary[0].toUpperCase()}${c.summary.slice(1)}.`,
     ...(c.details ? ["", c.details] : []),
     "",
-    "Global flags: --endpoints urls, --json, --timeout ms, --help",
+    "Global flags: --endpoints urls, --json, --timeout ms, --ca-file file, --help",
   ].join("\n");
 }
 

@@ -156,7 +156,19 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     const timeoutMs = optInt("timeout", flags.timeout, true);
-    const client = new Client({ endpoints, timeoutMs });
+    const caFile = (flags["ca-file"] as string | undefined) ||
+      Deno.env.get("RAFTLOCK_CA_FILE") || undefined;
+    let caCerts: string[] | undefined;
+    if (caFile !== undefined) {
+      try {
+        caCerts = [await Deno.readTextFile(caFile)];
+      } catch (e) {
+        throw new UsageError(
+          `cannot read the CA file ${caFile}: ${(e as Error).message}`,
+        );
+      }
+    }
+    const client = new Client({ endpoints, timeoutMs, caCerts });
     try {
       const code = await command.run({
         client,

@@ -26,6 +26,7 @@ export const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   timeout: { type: "string" },
+  "ca-file": { type: "string" },
 };
 
 /** The command groups, in the order general help lists them. */

@@ -11,6 +11,18 @@ import type { LockService } from "../service/service.ts";
 import { ApiError } from "./errors.ts";
 
 /**
+ * What the server passes as Hono's `env` (`app.fetch(request, env)`): how
+ * this node reaches other members' HTTP APIs. Every member serves the same
+ * scheme; `client` trusts the CA of their certificates.
+ */
+export interface InternalHttp {
+  /** `https` when the members serve TLS (default `http`). */
+  scheme?: "http" | "https";
+  /** The fetch client for those calls (default: the global one). */
+  client?: Deno.HttpClient;
+}
+
+/**
  * Forwards the request to the leader's HTTP API. Returns undefined when no
  * leader address is known (or this node leads), unless `required`: then it
  * throws `unavailable`.
@@ -33,14 +45,22 @@ export async function forwardToLeader(
     );
   }
   const url = new URL(c.req.url);
-  const target = `http://${addr}${url.pathname}${url.search}`;
+  const internal = (c.env as { internalHttp?: InternalHttp } | undefined)
+    ?.internalHttp;
+  const target = `${
+    internal?.scheme ?? "http"
+  }://${addr}${url.pathname}${url.search}`;
   const headers: Record<string, string> = {
     "content-type": "application/json",
   };
   // The leader checks the same token again (every node has the keys).
   const authorization = c.req.header("authorization");
   if (authorization) headers.authorization = authorization;
-  const init: RequestInit = { method: c.req.method, headers };
+  const init: RequestInit & { client?: Deno.HttpClient } = {
+    method: c.req.method,
+    headers,
+    client: internal?.client,
+  };
   if (body !== undefined) init.body = JSON.stringify(body);
   try {
     const r = await fetch(target, {

@@ -30,4 +30,5 @@ export {
   STATUS,
   toErrorAnswer,
 } from "./errors.ts";
+export type { InternalHttp } from "./forward.ts";
 export { routeLabel } from "./middleware.ts";

@@ -22,7 +22,7 @@ import {
 
 /** Longest a lock acquire may wait, in ms. */
 export const MAX_WAIT_MS = 300_000;
-/** Largest page of a key listing. */
+/** Largest page of a key listing, and its size when none is asked for. */
 export const MAX_LIST_LIMIT = 10_000;
 /** Longest lock name or owner, in bytes. */
 export const MAX_NAME_BYTES = 256;

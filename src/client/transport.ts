@@ -32,6 +32,14 @@ export interface ClientOptions {
   discover?: boolean;
   /** The fetch to use (default the global fetch). */
   fetch?: typeof fetch;
+  /**
+   * CA certificates (PEM) to trust for `https://` endpoints, on top of
+   * nothing else: a cluster whose certificates a private CA signs. The
+   * client then makes its own `Deno.HttpClient` for every request.
+   */
+  caCerts?: string[];
+  /** Like `caCerts`, read from this PEM file (at construction). */
+  caFile?: string;
 }
 
 /** Per-call options. */
@@ -81,11 +89,32 @@ export interface ApiRequest {
 
 const BAD_FOR_MS = 3_000;
 
-/** Normalizes an endpoint: adds `http://`, drops a trailing `/`. */
-export function normalizeEndpoint(e: string): string {
+/**
+ * Normalizes an endpoint: adds `scheme://` (default `http`) when it has
+ * none, drops a trailing `/`.
+ */
+export function normalizeEndpoint(
+  e: string,
+  scheme: "http" | "https" = "http",
+): string {
   let s = e.trim();
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) s = `http://${s}`;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) s = `${scheme}://${s}`;
   return s.replace(/\/+$/, "");
+}
+
+/** The CA certificates of `options` (`caCerts`, plus `caFile` read now), if any. */
+export function caCertsOf(options: ClientOptions): string[] | undefined {
+  const certs = [...options.caCerts ?? []];
+  if (options.caFile !== undefined) {
+    try {
+      certs.push(Deno.readTextFileSync(options.caFile));
+    } catch (e) {
+      throw new TypeError(
+        `Cannot read the CA file ${options.caFile}: ${(e as Error).message}`,
+      );
+    }
+  }
+  return certs.length > 0 ? certs : undefined;
 }
 
 /** Whether a fetch failure happened before the request could reach a server. */
@@ -192,6 +221,8 @@ export class Transport {
   readonly closed: AbortSignal;
   readonly #closer = new AbortController();
   readonly #fetch: typeof fetch;
+  readonly #httpClient: Deno.HttpClient | undefined;
+  readonly #scheme: "http" | "https";
   readonly #discover: boolean;
   #seq = 0;
   #discovered: string[] = [];
@@ -206,9 +237,13 @@ export class Transport {
   constructor(options: ClientOptions = {}) {
     const list =
       (options.endpoints?.length ? options.endpoints : DEFAULT_ENDPOINTS).map(
-        normalizeEndpoint,
+        (e) => normalizeEndpoint(e),
       );
     this.endpoints = [...new Set(list)];
+    // Members publish host:port; they serve the scheme the endpoints use.
+    this.#scheme = this.endpoints.every((e) => e.startsWith("https://"))
+      ? "https"
+      : "http";
     this.clientId = options.clientId ?? crypto.randomUUID();
     if (!/^[\w.:-]{1,128}$/.test(this.clientId)) {
       throw new TypeError(
@@ -218,7 +253,13 @@ export class Transport {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 2_000;
     this.retries = options.retries ?? 20;
-    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const fetcher = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const caCerts = caCertsOf(options);
+    this.#httpClient = caCerts ? Deno.createHttpClient({ caCerts }) : undefined;
+    const client = this.#httpClient;
+    this.#fetch = client
+      ? (input, init) => fetcher(input, { ...init, client })
+      : fetcher;
     this.#discover = options.discover ?? true;
     this.closed = this.#closer.signal;
   }
@@ -240,9 +281,11 @@ export class Transport {
 
   /** Stops everything in flight. */
   close(): void {
+    if (this.#closer.signal.aborted) return;
     this.#closer.abort(
       new RaftlockError("unavailable", "The client was closed"),
     );
+    this.#httpClient?.close();
   }
 
   /** Endpoints to try, best first: leader, last good, the rest; bad ones last. */
@@ -293,7 +336,7 @@ export class Transport {
     let leader: string | undefined;
     for (const m of info.members ?? []) {
       if (!m.httpAddress) continue;
-      const u = normalizeEndpoint(m.httpAddress);
+      const u = normalizeEndpoint(m.httpAddress, this.#scheme);
       urls.push(u);
       if (m.isLeader || m.id === info.leader) leader = u;
     }
@@ -341,7 +384,7 @@ export class Transport {
     const deadline = Date.now() + (opts.timeoutMs ?? this.timeoutMs) + extra;
     const only = req.endpoint === undefined
       ? undefined
-      : normalizeEndpoint(req.endpoint);
+      : normalizeEndpoint(req.endpoint, this.#scheme);
     if (this.#stale && this.#discover && !req.noDiscover && !only) {
       await this.#refresh(deadline, signal);
     }

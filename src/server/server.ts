@@ -1,7 +1,8 @@
 /**
  * One raftlock server process, assembled: the data directory (WAL and
  * snapshots), the TCP peer transport, the Raft node, the lock service and
- * the HTTP API on `Deno.serve`. `cli/raftd.ts` parses flags into
+ * the HTTP API on our own listener (connection cap, header and idle
+ * timeouts, optional TLS; see `http_listener.ts`). `cli/raftd.ts` parses flags into
  * {@linkcode ServerOptions}; tests start servers in-process the same way.
  *
  * @module
@@ -13,6 +14,7 @@ import {
   createApp,
   createMetrics,
   errorResponse,
+  type InternalHttp,
 } from "../api/mod.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
 import { type NodeTestingKnobs, RaftNode } from "../node/node.ts";
@@ -25,6 +27,8 @@ import type { FileSystem } from "../storage/fs.ts";
 import type { TestingKnobs } from "../raft/raft.ts";
 import { MAX_START_VALUE, MAX_TERM } from "../codec/message.ts";
 import { TcpTransport, transportMetricsText } from "../transport/tcp.ts";
+import { HttpListener } from "./http_listener.ts";
+import { httpListenerMetricsText } from "./http_metrics.ts";
 
 /** How to run a server. */
 export interface ServerOptions {
@@ -67,6 +71,33 @@ export interface ServerOptions {
   readLease?: boolean;
   /** Peer TLS files. */
   tls?: { certFile: string; keyFile: string; caFile: string };
+  /** Serve the HTTP API over HTTPS with these files (PEM). */
+  httpTls?: { certFile: string; keyFile: string };
+  /**
+   * The CA (PEM file) that signs the members' HTTPS certificates, trusted
+   * for this node's own calls to them (forwarding to the leader, `join`).
+   * Default: the peer CA (`tls.caFile`), else the system's roots.
+   */
+  httpCaFile?: string;
+  /** Most HTTP connections open at once (default: 4096, lowered below the file-descriptor limit). */
+  maxConnections?: number;
+  /** A new HTTP connection that sends no request within this is closed, ms (default 10 000). */
+  httpHeaderTimeoutMs?: number;
+  /** An HTTP connection with no request in flight for this long is closed, ms (default 60 000). */
+  httpIdleTimeoutMs?: number;
+  /**
+   * Whether client authentication is on (users, roles, tokens). Read once
+   * the node runs, to warn when the API is reachable from the network over
+   * TLS but anyone may use it. Until auth exists, absent means off.
+   */
+  authEnabled?: () => boolean;
+  /**
+   * Serve clients from the network while client auth is off (`--insecure`).
+   * Without it, a node whose HTTP address is not loopback answers only
+   * loopback clients (and /healthz, /readyz, /metrics) until auth is on, so
+   * that root can be created and auth enabled from the host itself.
+   */
+  insecure?: boolean;
   /**
    * The cluster secret peers must prove they know (two during a rotation:
    * the first proves this node, either is accepted); none: no peer
@@ -95,6 +126,10 @@ export interface Server {
   service: LockService;
   /** The bound HTTP address, host:port. */
   httpAddress: string;
+  /** `http` or `https`. */
+  httpScheme: "http" | "https";
+  /** The HTTP listener (its counters are in `/metrics`). */
+  http: HttpListener;
   /** The bound peer address, host:port. */
   peerAddress: string;
   /** Stops HTTP, the service, the node, the transport and the store. */
@@ -230,27 +265,75 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     render: () => transportMetricsText(transport.stats()),
   });
   const state = new ServiceStateMachine();
+  const authOn = options.authEnabled ?? (() => state.auth.enabled);
+  // A network-facing API serves only loopback clients until auth is on.
+  const gated = !options.insecure && !isLoopbackHost(
+    options.http.slice(0, options.http.lastIndexOf(":")) || "127.0.0.1",
+  );
   // The HTTP listener starts before the node so its bound address can be
   // published; requests arriving before the node exists get 503.
   const [hostname, portText] = splitHostPort(options.http);
-  let httpServer: Deno.HttpServer;
+  let httpListener: HttpListener;
+  let internalClient: Deno.HttpClient | undefined;
+  const env: { internalHttp: InternalHttp } = { internalHttp: {} };
   try {
-    httpServer = Deno.serve({
+    const tls = options.httpTls
+      ? {
+        cert: await Deno.readTextFile(options.httpTls.certFile),
+        key: await Deno.readTextFile(options.httpTls.keyFile),
+      }
+      : undefined;
+    const caFile = options.httpCaFile ?? options.tls?.caFile;
+    if (caFile !== undefined) {
+      internalClient = Deno.createHttpClient({
+        caCerts: [await Deno.readTextFile(caFile)],
+      });
+    }
+    env.internalHttp = {
+      scheme: tls ? "https" : "http",
+      client: internalClient,
+    };
+    httpListener = HttpListener.listen({
       hostname,
       port: Number(portText),
-      onListen: () => {},
-    }, (req) =>
-      ref.app ? ref.app.fetch(req) : errorResponse(
-        new ApiError("unavailable", "The node is starting; retry shortly"),
-      ));
+      tls,
+      maxConnections: options.maxConnections,
+      headerTimeoutMs: options.httpHeaderTimeoutMs,
+      idleTimeoutMs: options.httpIdleTimeoutMs,
+      logger: log,
+      onError: (e) => errorResponse(e),
+      handler: (req, info) => {
+        if (!ref.app) {
+          return errorResponse(
+            new ApiError("unavailable", "The node is starting; retry shortly"),
+          );
+        }
+        if (gated && !authOn() && !isLoopbackHost(info.remoteAddr.hostname)) {
+          const path = new URL(req.url).pathname;
+          if (!OPEN_PATHS.has(path)) {
+            return errorResponse(
+              new ApiError(
+                "permission_denied",
+                "Client authentication is off and this node's API listens on a network address, so only clients on this host are served: create the root user and enable auth from here (raftctl user add root, raftctl auth enable), or restart raftd with --insecure to serve everyone without auth",
+              ),
+            );
+          }
+        }
+        return ref.app.fetch(req, env);
+      },
+    });
   } catch (e) {
+    internalClient?.close();
     await transport.close();
     await storage.close();
     throw new Error(
       `Cannot serve HTTP on ${options.http}: ${(e as Error).message}`,
     );
   }
-  const addr = httpServer.addr as Deno.NetAddr;
+  metrics.registry.add({
+    render: () => httpListenerMetricsText(httpListener.stats()),
+  });
+  const addr = httpListener.addr;
   const httpAddress = options.advertiseHttp ?? `${addr.hostname}:${addr.port}`;
 
   const node = RaftNode.start({
@@ -288,6 +371,22 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     clusterId,
     authOptions: { tokenTtlSeconds: options.tokenTtlSeconds },
   });
+  // Once this node has caught up with the log, it knows whether auth is on.
+  if (!isLoopbackHost(addr.hostname)) {
+    node.waitForLeader(30_000).then(async () => {
+      while (!stopping.signal.aborted && node.applied < node.status().commit) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (stopping.signal.aborted || authOn()) return;
+      log("server.authOff", {
+        level: "warn",
+        http: `${httpListener.scheme}://${addr.hostname}:${addr.port}`,
+        hint: httpListener.scheme === "https"
+          ? "The HTTP API is reachable from the network and client authentication is off: anyone who reaches it can read and write every key, release any lock, change membership and download the whole state. TLS only hides the traffic"
+          : "The HTTP API is reachable from the network with neither TLS nor client authentication: anyone who reaches it can read and write every key, release any lock, change membership and download the whole state, and anyone on the path can read and alter the traffic",
+      });
+    }).catch(() => {/* no leader yet: nothing to say */});
+  }
   log("server.ready", {
     level: "info",
     id,
@@ -301,6 +400,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   if (options.join && fresh) {
     joining = join(options.join, {
       id,
+      client: internalClient,
       peerAddress,
       httpAddress,
       node,
@@ -314,6 +414,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     node,
     service,
     httpAddress,
+    httpScheme: httpListener.scheme,
+    http: httpListener,
     peerAddress,
     async stop() {
       // End watches and waiting lock acquires, then stop the node so every
@@ -322,8 +424,9 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       stopping.abort();
       service.close();
       await node.stop();
-      await httpServer.shutdown().catch(() => {});
+      await httpListener.shutdown().catch(() => {});
       await joining?.catch(() => {});
+      internalClient?.close();
     },
   };
 }
@@ -355,7 +458,19 @@ function unusableState(
 function splitHostPort(a: string): [string, string] {
   const i = a.lastIndexOf(":");
   if (i < 0) throw new Error(`Address ${a} must be host:port`);
-  return [a.slice(0, i) || "127.0.0.1", a.slice(i + 1)];
+  return [a.slice(0, i).replace(/^\[|\]$/g, "") || "127.0.0.1", a.slice(i + 1)];
+}
+
+// Paths served to anyone even while a network-facing node is gated.
+const OPEN_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/**
+ * Whether `host` (a name or IP literal, IPv6 with or without brackets)
+ * is reachable only from this machine.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
 // Learns the members from the cluster (so this node accepts the leader's
@@ -365,6 +480,7 @@ async function join(
   url: string,
   self: {
     id: NodeId;
+    client: Deno.HttpClient | undefined;
     peerAddress: string;
     httpAddress: string;
     node: RaftNode;
@@ -373,7 +489,8 @@ async function join(
     signal: AbortSignal;
   },
 ): Promise<void> {
-  const { id, peerAddress, httpAddress, node, transport, log, signal } = self;
+  const { id, client, peerAddress, httpAddress, node, transport, log, signal } =
+    self;
   const base = url.replace(/\/$/, "");
   // A 409 to the add means this node is a member already (an earlier try
   // got through); to the promote it may also mean "not caught up yet".
@@ -383,6 +500,7 @@ async function join(
       headers: { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
+      client,
     });
     const text = await r.text();
     if (r.ok || (r.status === 409 && accept409)) return;
@@ -393,6 +511,7 @@ async function join(
     try {
       const r = await fetch(`${base}/v1/cluster`, {
         signal: AbortSignal.timeout(10_000),
+        client,
       });
       if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
       const cluster = await r.json() as {

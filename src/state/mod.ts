@@ -12,6 +12,7 @@ export * from "./commands.ts";
 export * from "./results.ts";
 export {
   type Access,
+  AuthTable,
   commandAccess,
   type CommandNeeds,
   type LeaseHoldings,
@@ -20,6 +21,19 @@ export {
   type UserInfo,
   type UserRecord,
 } from "./auth.ts";
+export type {
+  AuthCommand,
+  AuthRoleDeleteCommand,
+  AuthRolePutCommand,
+  AuthSigningKeyCommand,
+  AuthToggleCommand,
+  AuthUserDeleteCommand,
+  AuthUserPutCommand,
+  AuthUserRoleCommand,
+  PasswordHash,
+  Permission,
+  SigningKey,
+} from "./auth_commands.ts";
 export { compareKeys, type RangePage } from "./kv.ts";
 export {
   type DeleteEvent,

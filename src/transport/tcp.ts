@@ -17,6 +17,10 @@
  *   sends a bad frame, an undecodable or invalid message (terms and
  *   indexes over 2^52 included), or a message whose `from`/`to` do not
  *   match the connection. No message is read before the proof is checked.
+ * - Connections in their handshake hold one of a bounded set of slots (at
+ *   most a few per remote host); when they are all taken, a new
+ *   connection evicts the oldest unproven one rather than being refused,
+ *   so strangers cannot lock a member out (see `./tcp/handshake_slots.ts`).
  * - A `snap` message is streamed on a connection of its own, in chunks with
  *   a window of unacknowledged bytes, so heartbeats keep flowing; the
  *   outcome is reported through `onSnapshotStatus`.
@@ -32,6 +36,7 @@ import { toWire, validateWire } from "../codec/message.ts";
 import { encode } from "../codec/msgpack.ts";
 import type { Message, NodeId } from "../raft/types.ts";
 import { PeerKeys } from "./tcp/auth.ts";
+import { HandshakeSlots } from "./tcp/handshake_slots.ts";
 import { serveInbound } from "./tcp/inbound.ts";
 import { InboundConnections } from "./tcp/inbound_conns.ts";
 import { HANDSHAKE_READ_BUFFER_BYTES, type Hello } from "./tcp/protocol.ts";
@@ -106,10 +111,16 @@ export class TcpTransport implements Transport, PeerAware {
   readonly #snapSends = new Map<NodeId, () => void>();
   /** Accepted connections after their handshake, by peer and kind. */
   readonly #inbound = new InboundConnections();
+  /** Accepted connections still in their handshake. */
+  readonly #slots: HandshakeSlots;
   #closing: Promise<void> | undefined;
 
   private constructor(sh: Shared, listener: Deno.Listener) {
     this.#sh = sh;
+    this.#slots = new HandshakeSlots(
+      sh.o.maxPendingHandshakes,
+      sh.o.maxPendingHandshakesPerHost,
+    );
     this.id = sh.id;
     this.#listener = listener;
     const a = listener.addr as Deno.NetAddr;
@@ -286,6 +297,7 @@ export class TcpTransport implements Transport, PeerAware {
       ...s,
       drops: { ...s.drops },
       rejected: { ...s.rejected },
+      handshaking: this.#slots.size,
     };
   }
 
@@ -339,7 +351,7 @@ export class TcpTransport implements Transport, PeerAware {
   async #acceptLoop(): Promise<void> {
     const sh = this.#sh;
     const registry = {
-      pendingHandshakes: 0,
+      slots: this.#slots,
       attach: (
         peer: NodeId,
         kind: Hello["k"],

@@ -15,6 +15,7 @@ import { parseReject } from "../../src/transport/tcp/protocol.ts";
 import { FaultProxy } from "../../src/transport/fault_proxy.ts";
 import { sleep, waitFor } from "../support/wait.ts";
 import { type Claim, RawPeer } from "./raw_peer.ts";
+import { testCerts } from "../support/certs.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -724,21 +725,66 @@ Deno.test("fault proxy blocks, delays and unblocks traffic", async () => {
   }
 });
 
-Deno.test("too many connections in their handshake are refused", async () => {
+Deno.test("when every handshake slot is taken, the oldest unproven one makes room", async () => {
   const a = await start("n1", {
     maxPendingHandshakes: 2,
-    handshakeTimeoutMs: 2000,
+    handshakeTimeoutMs: 5000,
   });
   const raws: RawPeer[] = [];
   try {
     for (let i = 0; i < 2; i++) raws.push(await RawPeer.connect(a.t.addr));
-    await waitFor(() => a.t.stats().inbound === 2, "two pending");
+    await waitFor(() => a.t.stats().handshaking === 2, "two pending");
     const third = await RawPeer.connect(a.t.addr);
-    assert.ok(await third.closedByPeer());
-    assert.equal(a.t.stats().rejected.too_many_handshakes, 1);
+    raws.push(third);
+    // The first (oldest) is closed; the newest keeps its slot.
+    assert.ok(await raws[0].closedByPeer());
+    await waitFor(
+      () => a.t.stats().rejected.handshake_evicted === 1,
+      "the eviction",
+    );
+    assert.equal(a.t.stats().handshaking, 2);
+    await third.hello({ from: "n9", to: "n1", cluster: "test" });
+    assert.ok((await third.frame())?.kind === FrameKind.HelloOk);
   } finally {
     for (const r of raws) r.close();
     await a.t.close();
+  }
+});
+
+Deno.test("strangers holding every handshake slot cannot lock a member out", async () => {
+  for (const secrets of [undefined, ["a cluster secret of enough bytes"]]) {
+    const [a, b] = await mesh(["n1", "n2"], {
+      secrets,
+      handshakeTimeoutMs: 10_000,
+    });
+    const strangers: RawPeer[] = [];
+    try {
+      // 100 silent connections: more than the 64 slots, and more than
+      // the 16 of one host.
+      for (let i = 0; i < 100; i++) {
+        strangers.push(await RawPeer.connect(a.t.addr));
+      }
+      await waitFor(
+        () => a.t.stats().rejected.handshake_evicted === 100 - 16,
+        "evictions",
+      );
+      // n2 connects now, still gets in, and stays in.
+      await assertDelivers(a, b);
+      const connects = b.t.stats().connects;
+      for (let i = 0; i < 100; i++) {
+        strangers.push(await RawPeer.connect(a.t.addr));
+      }
+      await waitFor(
+        () => a.t.stats().rejected.handshake_evicted === 200 - 16,
+        "more evictions",
+      );
+      await assertDelivers(a, b);
+      assert.equal(b.t.stats().connects, connects, "n2 kept its connection");
+      assert.equal(a.t.stats().handshaking, 16);
+    } finally {
+      for (const r of strangers) r.close();
+      await closeAll([a, b]);
+    }
   }
 });
 
@@ -797,89 +843,9 @@ Deno.test("a peer that stops reading does not hold up the others", async () => {
 });
 
 Deno.test("TLS: peers verified against the cluster CA", async (t) => {
-  const openssl = new Deno.Command("openssl", {
-    args: ["version"],
-    stdout: "null",
-    stderr: "null",
-  });
-  try {
-    await openssl.output();
-  } catch {
-    console.warn(
-      "SKIPPED: openssl is not installed, cannot make test certificates",
-    );
-    return;
-  }
-  const dir = await Deno.makeTempDir({ prefix: "raftlock_tls_" });
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", {
-      args,
-      cwd: dir,
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(
-        `openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`,
-      );
-    }
-  };
-  // A new P-256 key in <name>.key and a request (or self-signed cert) in `out`.
-  const newKey = (name: string, out: string) => [
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    out,
-  ];
-  const makeCa = async (name: string) => {
-    await run(
-      "req",
-      "-x509",
-      ...newKey(name, `${name}.pem`),
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    );
-  };
-  const makeCert = async (name: string, ca: string) => {
-    await Deno.writeTextFile(
-      `${dir}/${name}.ext`,
-      "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n",
-    );
-    await run(
-      "req",
-      ...newKey(name, `${name}.csr`),
-      "-subj",
-      `/CN=${name}`,
-    );
-    await run(
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      `${ca}.pem`,
-      "-CAkey",
-      `${ca}.key`,
-      "-CAcreateserial",
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-    );
-  };
+  const certs = await testCerts();
+  if (certs === undefined) return;
+  const { dir, makeCa, makeCert } = certs;
   try {
     await makeCa("ca");
     await makeCa("evil_ca");
@@ -980,7 +946,7 @@ Deno.test("TLS: peers verified against the cluster CA", async (t) => {
       await closeAll(nodes);
     }
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    await certs.remove();
   }
 });
 

@@ -23,7 +23,10 @@ import {
 function toTxnOp(op: ApiTxnOp): TxnOp {
   if ("put" in op) return { type: "put", ...op.put };
   if ("delete" in op) return { type: "delete", ...op.delete };
-  return { type: "get", ...op.get };
+  // A prefix get is a list: one page, like GET /v1/kv.
+  return op.get.prefix
+    ? { type: "get", ...op.get, limit: op.get.limit ?? MAX_LIST_LIMIT }
+    : { type: "get", ...op.get };
 }
 
 /** The key and transaction routes, relative to `/v1`. */
@@ -38,7 +41,8 @@ export function kvRoutes(options: AppOptions): Hono {
     const guard = guardOf(c);
     const r = await svc.range({
       prefix,
-      limit: limit === 0 ? undefined : limit,
+      // Absent or 0: one page of the most a list may return.
+      limit: limit || MAX_LIST_LIMIT,
       startAfter,
     }, { consistency: consistencyOf(c), authorize: () => guard.read(prefix) });
     return c.json({ kvs: r.kvs, more: r.more, revision: r.revision });

@@ -34,6 +34,7 @@ import {
   PROTOCOL_VERSION,
   STREAM_READ_BUFFER_BYTES,
 } from "./protocol.ts";
+import type { HandshakeSlots } from "./handshake_slots.ts";
 import type { Shared } from "./shared.ts";
 import { receiveSnapshot } from "./snapshot.ts";
 
@@ -69,8 +70,8 @@ export interface InboundRegistry {
   heard(conn: Deno.Conn): void;
   /** Called when the connection is finished. */
   detach(peer: NodeId, kind: Hello["k"], conn: Deno.Conn): void;
-  /** Inbound connections still in their handshake. */
-  pendingHandshakes: number;
+  /** Slots of inbound connections still in their handshake. */
+  slots: HandshakeSlots;
 }
 
 /** Serves one accepted connection until it closes. Never throws. */
@@ -84,19 +85,14 @@ export async function serveInbound(
   let peer: NodeId | undefined;
   let kind: Hello["k"] | undefined;
   let attached = false;
-  reg.pendingHandshakes++;
+  // When every slot is taken, an older unproven handshake makes room.
+  const slot = reg.slots.take(hostOf(conn), () => closeQuietly(conn));
   let pending = true;
   const deadline = new Deadline(
     sh.o.handshakeTimeoutMs,
     () => closeQuietly(conn),
   );
   try {
-    if (reg.pendingHandshakes > sh.o.maxPendingHandshakes) {
-      throw new Refusal(
-        "too_many_handshakes",
-        `more than ${sh.o.maxPendingHandshakes} connections are in their handshake`,
-      );
-    }
     // Handshake.
     let hello: Hello;
     try {
@@ -105,6 +101,7 @@ export async function serveInbound(
       kind = hello.k;
       await authenticate(sh, conn, reader, hello);
     } catch (e) {
+      if (slot.evicted) throw evictedRefusal(sh);
       if (deadline.expired) {
         throw new Refusal(
           "handshake_timeout",
@@ -127,7 +124,8 @@ export async function serveInbound(
       sh.o.writeTimeoutMs,
     );
     deadline.clear();
-    reg.pendingHandshakes--;
+    if (slot.evicted) throw evictedRefusal(sh);
+    slot.release();
     pending = false;
     if (sh.closed) return;
     if (!sh.peers.has(peer)) {
@@ -156,6 +154,8 @@ export async function serveInbound(
     let refusal: Refusal;
     if (e instanceof Refusal) {
       refusal = e;
+    } else if (pending && slot.evicted) {
+      refusal = evictedRefusal(sh);
     } else if (e instanceof FrameError) {
       refusal = new Refusal(e.code, e.message);
     } else if (deadline.expired) {
@@ -176,7 +176,8 @@ export async function serveInbound(
       return;
     }
     sh.countRejected(refusal.reason);
-    const quiet = refusal.reason === "closed_before_handshake";
+    const quiet = refusal.reason === "closed_before_handshake" ||
+      refusal.reason === "handshake_evicted";
     sh.log(quiet ? "info" : "warn", "Closing peer connection", {
       peer,
       remote,
@@ -200,7 +201,7 @@ export async function serveInbound(
     }
   } finally {
     deadline.clear();
-    if (pending) reg.pendingHandshakes--;
+    slot.release();
     closeQuietly(conn);
     if (attached) reg.detach(peer!, kind!, conn);
   }
@@ -239,6 +240,21 @@ function attachOrRefuse(
           : undefined,
       },
     );
+  }
+}
+
+function evictedRefusal(sh: Shared): Refusal {
+  return new Refusal(
+    "handshake_evicted",
+    `all ${sh.o.maxPendingHandshakes} handshake slots (or the ${sh.o.maxPendingHandshakesPerHost} of its host) were taken; the oldest unproven handshake made room for a newer one`,
+  );
+}
+
+function hostOf(conn: Deno.Conn): string {
+  try {
+    return (conn.remoteAddr as Deno.NetAddr).hostname;
+  } catch {
+    return "unknown";
   }
 }
 

@@ -136,5 +136,11 @@ export function transportMetricsText(stats: TcpTransportStats): string {
       "Inbound peer connections open",
       stats.inbound,
     ),
+    one(
+      `${p}handshakes_pending`,
+      "gauge",
+      "Inbound peer connections still in their handshake (unproven)",
+      stats.handshaking,
+    ),
   ].join("\n");
 }

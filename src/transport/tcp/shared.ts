@@ -87,8 +87,18 @@ export interface TcpTransportOptions {
   maxSnapshotBytes?: number;
   /** A snapshot stream with no progress for this long fails, default 30000 ms. */
   snapshotTimeoutMs?: number;
-  /** Inbound connections still in their handshake, beyond which new ones are refused; default 64. */
+  /**
+   * Inbound connections still in their handshake, default 64. When all
+   * are taken, a new connection evicts the oldest unproven handshake (of
+   * the host with the most) instead of being refused, so strangers cannot
+   * lock a member out; a proven connection is never evicted.
+   */
   maxPendingHandshakes?: number;
+  /**
+   * Of those, the most from one remote host, default 16; a new one from a
+   * host at its cap evicts that host's oldest.
+   */
+  maxPendingHandshakesPerHost?: number;
   /** Optional TLS for all peer connections. */
   tls?: TcpTlsOptions;
   /**
@@ -154,6 +164,7 @@ export function resolveOptions(o: TcpTransportOptions): ResolvedOptions {
     maxSnapshotBytes: o.maxSnapshotBytes ?? 1024 * 1024 * 1024,
     snapshotTimeoutMs: o.snapshotTimeoutMs ?? 30_000,
     maxPendingHandshakes: o.maxPendingHandshakes ?? 64,
+    maxPendingHandshakesPerHost: o.maxPendingHandshakesPerHost ?? 16,
     random: o.random ?? Math.random,
     onSnapshotStatus: o.onSnapshotStatus,
     onUnreachable: o.onUnreachable,
@@ -180,6 +191,7 @@ export function resolveOptions(o: TcpTransportOptions): ResolvedOptions {
     "maxSnapshotBytes",
     "snapshotTimeoutMs",
     "maxPendingHandshakes",
+    "maxPendingHandshakesPerHost",
   ] as const;
   for (const k of positive) {
     const v = r[k];
@@ -253,6 +265,8 @@ export interface TcpTransportStats {
   queued: number;
   /** Inbound connections open right now. */
   inbound: number;
+  /** Inbound connections still in their handshake right now. */
+  handshaking: number;
 }
 
 /** A mutable, zeroed stats record. */
@@ -283,6 +297,7 @@ export function emptyStats(): TcpTransportStats {
     snapshotChunksSent: 0,
     queued: 0,
     inbound: 0,
+    handshaking: 0,
   };
 }
 
