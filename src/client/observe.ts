@@ -66,6 +66,7 @@ export class Observer implements AsyncIterable<ElectionEvent> {
   #started = false;
   #last: number | undefined;
   #lastWasVacant = false;
+  #url: string | undefined;
 
   /** Creates an observer (use `client.observe`); it connects when iterated. */
   constructor(
@@ -95,6 +96,11 @@ export class Observer implements AsyncIterable<ElectionEvent> {
     return this.#last;
   }
 
+  /** The endpoint the observer is connected to, if any. */
+  get endpoint(): string | undefined {
+    return this.#url;
+  }
+
   /** Ends the observation. */
   close(): void {
     this.#ctl.abort();
@@ -115,6 +121,7 @@ export class Observer implements AsyncIterable<ElectionEvent> {
           );
         }
         const url = this.#transport.order()[0];
+        this.#url = url;
         const opened = Date.now();
         let delivered = false;
         try {
@@ -128,6 +135,7 @@ export class Observer implements AsyncIterable<ElectionEvent> {
         }
         if (signal.aborted) return;
         this.#transport.markBad(url);
+        this.#url = undefined;
         // A connection that worked for a while starts the count afresh.
         failures = delivered || Date.now() - opened > 1000
           ? 1

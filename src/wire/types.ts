@@ -396,7 +396,7 @@ export interface SemaphoreHolder {
 }
 
 /** A queued acquire of a semaphore or read-write lock, as the API shows it. */
-export interface QueuedAcquire {
+export interface RecipeWaiter {
   /** The waiter's lease. */
   lease: number;
   /** The owner string given at acquire. */
@@ -404,7 +404,7 @@ export interface QueuedAcquire {
 }
 
 /** A queued acquire of a semaphore. */
-export interface SemaphoreWaiter extends QueuedAcquire {
+export interface SemaphoreWaiter extends RecipeWaiter {
   /** How many permits it asks for. */
   permits: number;
 }
@@ -459,7 +459,7 @@ export interface RwlockHolder {
 }
 
 /** A queued acquire of a read-write lock. */
-export interface RwlockWaiter extends QueuedAcquire {
+export interface RwlockWaiter extends RecipeWaiter {
   /** The mode it asks for. */
   mode: RwlockMode;
 }
