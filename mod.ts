@@ -197,8 +197,8 @@ export type {
   ElectionProclaimCommand,
   ElectionResignCommand,
   ProclaimResult,
-  QueueingAcquire,
   Queued,
+  QueueingAcquire,
   RecipeCancelCommand,
   RecipeCommand,
   RecipeCounts,
@@ -214,12 +214,12 @@ export type {
 } from "./src/state/mod.ts";
 export type {
   ApplyContext as StateApplyContext,
-  ResignResult as StateResignResult,
   DeleteResult as StateDeleteResult,
   LockGrant as StateLockGrant,
   LockInfo as StateLockInfo,
   PutResult as StatePutResult,
   ReleaseResult as StateReleaseResult,
+  ResignResult as StateResignResult,
   TxnOp as StateTxnOp,
   TxnResult as StateTxnResult,
   WatchFilter as StateWatchFilter,
