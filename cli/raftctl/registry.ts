@@ -12,9 +12,12 @@
 import type { ParseArgsOptionsConfig } from "node:util";
 import { clusterCommands } from "./cluster.ts";
 import type { Command, CommandGroup } from "./command.ts";
+import { electCommands } from "./elect.ts";
 import { kvCommands } from "./kv.ts";
 import { leaseCommands } from "./lease.ts";
 import { lockCommands } from "./lock.ts";
+import { rwlockCommands } from "./rwlock.ts";
+import { semCommands } from "./sem.ts";
 import { snapshotCommands } from "./snapshot.ts";
 
 /** Where raftctl connects without `--endpoints` or `$RAFTLOCK_ENDPOINTS`. */
@@ -35,6 +38,9 @@ export const GROUPS: readonly CommandGroup[] = [
   kvCommands,
   leaseCommands,
   lockCommands,
+  electCommands,
+  semCommands,
+  rwlockCommands,
   snapshotCommands,
 ];
 
