@@ -207,6 +207,33 @@ Deno.test("elections: a waiting campaign that ends leaves the line", async () =>
   });
 });
 
+Deno.test("semaphores: a waiter's own lease lives while its request waits, past its ttl", async () => {
+  await withNode(async (n) => {
+    const a = await n.call("POST", "/v1/semaphores/slow/acquire", {
+      limit: 1,
+      ttl: 30,
+    });
+    const waiting = n.call("POST", "/v1/semaphores/slow/acquire", {
+      limit: 1,
+      ttl: 1,
+      wait: 20_000,
+    });
+    await eventually(
+      () => n.service.state.semaphore("slow").waiters.length === 1,
+    );
+    const lease = n.service.state.semaphore("slow").waiters[0].lease;
+    // Three TTLs: only the node's keepalives keep the waiter's lease.
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok(n.service.state.lease(lease), "the waiter's lease expired");
+    await n.call("POST", "/v1/semaphores/slow/release", {
+      token: a.json.token,
+    });
+    const got = await waiting;
+    assert.equal(got.status, 200);
+    assert.equal(got.json.lease, lease);
+  });
+});
+
 Deno.test("elections: observe sends the state, then changes; Last-Event-ID resumes", async () => {
   await withNode(async (n) => {
     const s = await Stream.open(n, "/v1/elections/obs/observe");
