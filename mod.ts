@@ -94,6 +94,13 @@ export type { NodeStatus as ApiNodeStatus } from "./src/client/mod.ts";
 
 // A whole server.
 export {
+  type HttpErrorHandler,
+  type HttpHandler,
+  HttpListener,
+  type HttpListenerOptions,
+  type HttpListenerStats,
+  type ServedConnection,
+  type ServeOnConnection,
   type Server,
   type ServerOptions,
   startServer,
