@@ -80,6 +80,11 @@ export class History {
     return this.#compactRevision;
   }
 
+  /** The approximate bytes of the kept events (what the byte bound counts). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** Appends an event (revisions must not decrease), evicting the oldest. */
   append(e: WatchEvent): void {
     Object.freeze(e);

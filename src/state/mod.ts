@@ -34,6 +34,8 @@ export type { LockDelay, LockInfo, PendingLockDelay } from "./locks.ts";
 export {
   type ApplyContext,
   type AuthView,
+  DEFAULT_DEDUPE_MAX_ENTRIES,
+  DEFAULT_DEDUPE_WINDOW_MS,
   type LeaseChange,
   type LockGrant,
   LockService,

@@ -20,7 +20,7 @@
  *
  * const fresh = {
  *   history: () => new History(100, 1024 * 1024),
- *   dedupe: () => new DedupeTable(8, 100),
+ *   dedupe: () => new DedupeTable(600_000, 100),
  * };
  * const bytes = encodeSnapshot({
  *   revision: 0,
@@ -30,6 +30,8 @@
  *   locks: new LockTable(),
  *   dedupe: fresh.dedupe(),
  *   auth: new AuthTable(),
+ *   time: 0,
+ *   alarms: [],
  * });
  * const state = decodeSnapshot(bytes, fresh);
  * console.log(state.revision); // 0
@@ -42,19 +44,22 @@ import { encode, encodeTransient } from "../codec/msgpack.ts";
 import type { ByteWriter } from "../codec/byte_writer.ts";
 import { readHeader, readValue, readValues, skipValues } from "./bytes.ts";
 import { AuthTable } from "./auth.ts";
-import type { DedupeClientEntry, DedupeTable } from "./dedupe.ts";
+import type { DedupeEntry, DedupeTable } from "./dedupe.ts";
 import type { History, WatchEvent } from "./history.ts";
 import { KvStore } from "./kv.ts";
 import { type LeaseRecord, LeaseTable } from "./leases.ts";
 import { type LockRecord, LockTable, type WaiterRecord } from "./locks.ts";
-import type { KeyValue } from "./results.ts";
+import type { AlarmInfo, KeyValue } from "./results.ts";
 
 /**
  * The version of the snapshot format, stored in its `v` field. Version 2
- * added users, roles and signing keys (`auth`); version 1 snapshots are
- * still read (as auth off, no users).
+ * added users, roles and signing keys (`auth`); version 3 the cluster time
+ * (`time`), the alarms (`alarms`) and a duplicate-suppression table of
+ * time-stamped results (`dedupe`: one `[client, seq, stamp, result]` per
+ * request). Versions 1 and 2 are still read (as auth off, no users; time 0,
+ * no alarms; their remembered results as not yet stamped).
  */
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /** The tables a snapshot holds: the whole replicated state. */
 export interface StateTables {
@@ -72,6 +77,10 @@ export interface StateTables {
   dedupe: DedupeTable;
   /** Users, roles, the auth switch and the token signing keys. */
   auth: AuthTable;
+  /** The cluster time of the last `time` command, in ms. */
+  time: number;
+  /** The alarms that are on, in key order (kind, then node). */
+  alarms: AlarmInfo[];
 }
 
 /**
@@ -98,6 +107,8 @@ export function encodeSnapshot(state: StateTables): Uint8Array {
     history: state.history.toArray().map(eventTuple),
     dedupe: state.dedupe.entries(),
     auth: state.auth.toTuple(),
+    time: state.time,
+    alarms: state.alarms.map(alarmTuple),
   });
 }
 
@@ -118,6 +129,7 @@ export async function encodeSnapshotInto(
   // fresh tuples.
   const kvs = [...state.kv.entries()];
   const history = state.history.toArray();
+  const dedupe = state.dedupe.entries();
   const fields: [string, unknown][] = [
     ["v", SNAPSHOT_VERSION],
     ["revision", state.revision],
@@ -125,13 +137,14 @@ export async function encodeSnapshotInto(
     ["compactRevision", state.history.compactRevision],
     ["leases", [...state.leases.values()].map(leaseTuple)],
     ["locks", state.locks.sorted().map(lockTuple)],
-    ["dedupe", state.dedupe.entries()],
     ["auth", state.auth.toTuple()],
+    ["time", state.time],
+    ["alarms", state.alarms.map(alarmTuple)],
   ];
-  // A msgpack map written by hand: the two big arrays ("history" and
-  // "kvs") are written as separately encoded chunks of about
+  // A msgpack map written by hand: the three big arrays ("dedupe",
+  // "history" and "kvs") are written as separately encoded chunks of about
   // `chunkBytes`, with a yield to the event loop after each.
-  const head: Uint8Array[] = [Uint8Array.of(0x80 | (fields.length + 2))];
+  const head: Uint8Array[] = [Uint8Array.of(0x80 | (fields.length + 3))];
   for (const [k, v] of fields) head.push(encode(k), encode(v));
   // Room for everything at once (about 30 bytes of framing and numbers
   // per item; more is needed only for non-ASCII text), so the buffer is
@@ -140,8 +153,17 @@ export async function encodeSnapshotInto(
   for (const h of head) estimate += h.byteLength;
   for (const e of history) estimate += 32 + eventWeight(e);
   for (const kv of kvs) estimate += 32 + kvWeight(kv);
+  for (const d of dedupe) estimate += 32 + dedupeWeight(d);
   await out.reserve(estimate);
   for (const h of head) out.write(h);
+  await encodeChunked(
+    out,
+    "dedupe",
+    dedupe,
+    (d) => d,
+    dedupeWeight,
+    chunkBytes,
+  );
   await encodeChunked(
     out,
     "history",
@@ -168,7 +190,7 @@ export function decodeSnapshot(
   } catch (e) {
     throw new Error(`Snapshot is not valid msgpack: ${message(e)}`);
   }
-  if (s.v !== SNAPSHOT_VERSION && s.v !== 1) {
+  if (s.v !== SNAPSHOT_VERSION && s.v !== 1 && s.v !== 2) {
     throw new Error(
       `Snapshot is not a raftlock state snapshot (version ${SNAPSHOT_VERSION})`,
     );
@@ -190,6 +212,10 @@ function eventWeight(e: WatchEvent): number {
 
 function kvWeight(kv: KeyValue): number {
   return kv.key.length + kv.value.length;
+}
+
+function dedupeWeight(d: DedupeEntry): number {
+  return d[0].length + d[3].byteLength;
 }
 
 // Writes `key` and an array32 of `items` (as tuples) to `out`, encoding
@@ -384,24 +410,58 @@ function load(
   history.load(events, compactRevision);
 
   const dedupe = fresh.dedupe();
-  dedupe.load(
-    arr(s.values.dedupe).map((t): DedupeClientEntry => {
-      const [client, results] = tuple(t, 2);
-      return [
-        text(client),
-        arr(results).map((r): [number, Uint8Array] => {
+  const entries: DedupeEntry[] = [];
+  const bin = (v: unknown): Uint8Array => {
+    if (!(v instanceof Uint8Array)) throw new Error("bad result");
+    return v;
+  };
+  const span = s.arrays.dedupe;
+  if (span) {
+    readValues(data, span.at, span.count, (t) => {
+      if (s.v === 1 || s.v === 2) {
+        // Per client, without stamps: kept as not yet stamped.
+        const [client, results] = tuple(t, 2);
+        for (const r of arr(results)) {
           const [seq, bytes] = tuple(r, 2);
-          if (!(bytes instanceof Uint8Array)) throw new Error("bad result");
-          return [int(seq), bytes];
-        }),
-      ];
-    }),
-  );
+          entries.push([text(client), int(seq), -1, bin(bytes)]);
+        }
+        return;
+      }
+      const [client, seq, stamp, bytes] = tuple(t, 4);
+      if (typeof stamp !== "number" || !Number.isSafeInteger(stamp)) {
+        throw new Error("bad stamp");
+      }
+      entries.push([text(client), int(seq), stamp, bin(bytes)]);
+    });
+  }
+  dedupe.load(entries);
 
   // Version 1 had no auth: off, no users.
   const auth = s.v === 1 ? new AuthTable() : AuthTable.fromTuple(s.values.auth);
+  const time = s.values.time === undefined ? 0 : int(s.values.time);
+  const alarms = s.values.alarms === undefined
+    ? []
+    : arr(s.values.alarms).map((t): AlarmInfo => {
+      const [kind, node, detail, since] = tuple(t, 4);
+      if (kind !== "quota" && kind !== "nospace") {
+        throw new Error("bad alarm kind");
+      }
+      const a: AlarmInfo = { kind, detail: text(detail), since: int(since) };
+      if (node !== null) a.node = text(node);
+      return a;
+    });
 
-  return { revision, kv, history, leases, locks, dedupe, auth };
+  return {
+    revision,
+    kv,
+    history,
+    leases,
+    locks,
+    dedupe,
+    auth,
+    time,
+    alarms,
+  };
 }
 
 // A snapshot's top-level map with the two big arrays left in place: their
@@ -410,8 +470,8 @@ interface SnapshotFields {
   v: unknown;
   /** Every other field, decoded. */
   values: Record<string, unknown>;
-  /** Where the items of "kvs" and "history" start, and how many there are. */
-  arrays: { kvs?: ArraySpan; history?: ArraySpan };
+  /** Where the items of the big arrays start, and how many there are. */
+  arrays: { kvs?: ArraySpan; history?: ArraySpan; dedupe?: ArraySpan };
 }
 
 interface ArraySpan {
@@ -424,7 +484,7 @@ function readSnapshotFields(data: Uint8Array): SnapshotFields {
   let [n, p] = readHeader(data, 0, "map");
   for (; n > 0; n--) {
     const [key, at] = readValue(data, p);
-    if (key === "kvs" || key === "history") {
+    if (key === "kvs" || key === "history" || key === "dedupe") {
       const [count, first] = readHeader(data, at, "array");
       out.arrays[key] = { at: first, count };
       p = skipValues(data, first, count);
@@ -476,6 +536,10 @@ function lockTuple(l: LockRecord): unknown[] {
     ]),
     l.delay ? [l.delay.delayMs, l.delay.revision] : null,
   ];
+}
+
+function alarmTuple(a: AlarmInfo): unknown[] {
+  return [a.kind, a.node ?? null, a.detail, a.since];
 }
 
 function eventTuple(e: WatchEvent): unknown[] {
