@@ -213,6 +213,7 @@ export class LockService {
   #timeSeen = { time: -1, at: 0 };
   #lastTimeProposal = -Infinity;
   #lastAlarmCheck = -Infinity;
+  #lastCompact = -Infinity;
   readonly #alarmProposedAt = new Map<string, number>();
   // Wakes every acquire that is waiting in a lock queue.
   readonly #waits = new Set<() => void>();
@@ -415,6 +416,22 @@ export class LockService {
       });
     } else if (quota && bytes < this.#quotaBytes * QUOTA_CLEAR_RATIO) {
       this.#proposeAlarm(now, { action: "clear", kind: "quota" });
+    } else if (
+      quota && this.#state.historyBytes > 0 &&
+      bytes - this.#state.historyBytes < this.#quotaBytes * QUOTA_CLEAR_RATIO &&
+      now - this.#lastCompact >= 1000
+    ) {
+      // Only the watch history (the values of deleted keys among it)
+      // keeps the alarm on: compact it, as an etcd operator would.
+      this.#lastCompact = now;
+      this.#log("service.historyCompact", {
+        level: "warn",
+        revision: this.#state.revision,
+        historyBytes: this.#state.historyBytes,
+        hint:
+          "The space alarm is on and only the watch history keeps the state over the quota: watchers resuming from before this revision get compacted",
+      });
+      this.#proposeQuiet({ type: "compact", revision: this.#state.revision });
     }
     const members = new Set(this.#node.status().members.map((m) => m.id));
     for (const a of alarms) {

@@ -259,6 +259,19 @@ export interface TimeCommand extends CommandBase {
   now: number;
 }
 
+/**
+ * Compacts the watch history: drops its events up to `revision` (at most
+ * the current revision), so watchers resuming from before it get
+ * `compacted`. Proposed by the leader while the quota alarm is on and only
+ * the history keeps the state over 95 % of the quota.
+ */
+export interface CompactCommand extends CommandBase {
+  /** The command type. */
+  type: "compact";
+  /** The last revision whose events go. */
+  revision: number;
+}
+
 /** What an alarm is about. */
 export type AlarmKind = "quota" | "nospace";
 
@@ -297,6 +310,7 @@ export type Command =
   | LockDelayEndCommand
   | TimeCommand
   | AlarmCommand
+  | CompactCommand
   | AuthCommand;
 
 /** The `type` of a {@linkcode Command}. */
@@ -718,6 +732,13 @@ function validate(value: unknown): Command {
       return compact<TimeCommand>({
         type,
         now: int(o, "now", "", 0),
+        requestId,
+        auth,
+      });
+    case "compact":
+      return compact<CompactCommand>({
+        type,
+        revision: int(o, "revision", "", 0),
         requestId,
         auth,
       });

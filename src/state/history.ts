@@ -133,6 +133,22 @@ export class History {
     return out;
   }
 
+  /**
+   * Drops every event up to `revision` (inclusive): watchers resuming from
+   * before it get "compacted". Returns how many events were dropped.
+   */
+  compact(revision: number): number {
+    let dropped = 0;
+    while (this.#count > 0 && this.#at(0).revision <= revision) {
+      this.#evict();
+      dropped++;
+    }
+    if (revision + 1 > this.#compactRevision) {
+      this.#compactRevision = revision + 1;
+    }
+    return dropped;
+  }
+
   /** Replaces the contents (for restore); applies this ring's bounds. */
   load(events: readonly WatchEvent[], compactRevision: number): void {
     this.#ring = [];

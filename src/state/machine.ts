@@ -463,6 +463,11 @@ export class ServiceStateMachine {
     return this.#history.compactRevision;
   }
 
+  /** The watch history's share of {@linkcode stateBytes}. */
+  get historyBytes(): number {
+    return this.#history.bytes;
+  }
+
   /** The key's record, or null. Records are frozen. */
   get(key: string): KeyValue | null {
     return this.#kv.get(key) ?? null;
@@ -710,6 +715,16 @@ export class ServiceStateMachine {
         return this.#advanceTime(cmd.now);
       case "alarm":
         return this.#alarm(cmd, index);
+      case "compact": {
+        const dropped = this.#history.compact(
+          Math.min(cmd.revision, this.#revision),
+        );
+        return {
+          ok: true,
+          compactRevision: this.#history.compactRevision,
+          dropped,
+        };
+      }
       case "leaseRevoke":
         return this.#leaseRevoke(cmd.id);
       case "leaseExpire":

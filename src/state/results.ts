@@ -113,6 +113,10 @@ export type CancelResult =
 export type LeaseKeepaliveManyResult = { ok: true; kept: number } | Failure;
 /** time → the cluster time now, and how many remembered results were forgotten. */
 export type TimeResult = { ok: true; now: number; forgotten: number } | Failure;
+/** compact → the history's compact revision after it, and the events dropped. */
+export type CompactResult =
+  | { ok: true; compactRevision: number; dropped: number }
+  | Failure;
 /** alarm → whether the alarm state changed. */
 export type AlarmResult = { ok: true; changed: boolean } | Failure;
 /** lockDelayEnd → whether a pending delay ended. */
@@ -156,6 +160,8 @@ export interface ResultMap {
   time: TimeResult;
   /** alarm */
   alarm: AlarmResult;
+  /** compact */
+  compact: CompactResult;
   /** authUserPut */
   authUserPut: AuthResult;
   /** authUserDelete */

@@ -85,6 +85,7 @@ type Intent =
   | { k: "keepaliveMany"; leases: number[] }
   | { k: "time"; dt: number }
   | { k: "alarm"; raise: boolean; node?: string }
+  | { k: "compact"; back: number }
   | { k: "release"; name: string; real: boolean; token: number }
   | { k: "cancel"; name: string; waiter: string }
   | { k: "delayEnd"; name: string; real: boolean }
@@ -204,6 +205,13 @@ const intent: fc.Arbitrary<Intent> = fc.oneof(
       raise: fc.constantFrom(true, false, false, false),
       node: maybe(fc.constantFrom("n1", "n2")),
     }, { requiredKeys: ["k", "raise"] }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant("compact" as const),
+      back: fc.integer({ min: -2, max: 4 }),
+    }),
   },
   {
     weight: 3,
@@ -425,6 +433,8 @@ function materialize(sm: ServiceStateMachine, i: Intent): Command {
       };
     case "time":
       return { type: "time", now: Math.max(0, sm.clusterTime + i.dt) };
+    case "compact":
+      return { type: "compact", revision: Math.max(0, sm.revision - i.back) };
     case "alarm":
       return i.node === undefined
         ? { type: "alarm", action: i.raise ? "raise" : "clear", kind: "quota" }
