@@ -185,7 +185,7 @@ export class DiskStorage implements LogStore {
   #onNoSpace: ((noSpace: boolean) => void) | undefined;
   #noSpace = false;
   #spaceTimer: ReturnType<typeof setInterval> | undefined;
-  #probing = false;
+  #probing: Promise<void> | undefined;
   // Wakes the flush loop waiting for space (on close, or to retry now).
   #wakeSpace: (() => void) | undefined;
 
@@ -480,6 +480,7 @@ export class DiskStorage implements LogStore {
     clearInterval(this.#spaceTimer);
     this.#wakeSpace?.();
     while (this.#running) await this.#flushing;
+    await this.#probing;
     this.#wal.close();
   }
 
@@ -695,28 +696,34 @@ export class DiskStorage implements LogStore {
 
   // While out of space: once the reserve (or a probe) can be written,
   // there is room again.
-  async #probeSpace(): Promise<void> {
+  #probeSpace(): void {
     if (this.#probing || this.#closed || !this.#noSpace) return;
-    this.#probing = true;
-    try {
-      if (!await this.#writeReserve()) return;
-      this.#noSpace = false;
-      clearInterval(this.#spaceTimer);
-      this.#spaceTimer = undefined;
-      this.#log("storage.space_ok", {
-        dir: this.#dir,
-        reserveBytes: this.#reserveBytes,
-      });
-      try {
-        this.#onNoSpace?.(false);
-      } catch {
-        // As above.
+    this.#probing = this.#tryReserve().catch((e) => {
+      if (!this.#closed) {
+        this.#log("storage.space_probe_failed", {
+          dir: this.#dir,
+          error: String(e),
+        });
       }
-      // A write that waits for space goes now.
-      this.#wakeSpace?.();
-    } finally {
-      this.#probing = false;
+    }).finally(() => (this.#probing = undefined));
+  }
+
+  async #tryReserve(): Promise<void> {
+    if (!await this.#writeReserve() || this.#closed) return;
+    this.#noSpace = false;
+    clearInterval(this.#spaceTimer);
+    this.#spaceTimer = undefined;
+    this.#log("storage.space_ok", {
+      dir: this.#dir,
+      reserveBytes: this.#reserveBytes,
+    });
+    try {
+      this.#onNoSpace?.(false);
+    } catch {
+      // A listener's failure must not stop the store.
     }
+    // A write that waits for space goes now.
+    this.#wakeSpace?.();
   }
 
   // At open: the reserve is written if missing or short; a full disk
