@@ -406,32 +406,26 @@ export class LockService {
       this.#proposeAlarm(now, { action: "clear", kind: "nospace", node: id });
     }
     if (!this.#node.isLeader) return;
+    // The watch history counts, but gives way first: when it is what
+    // takes the state over the quota, the leader compacts it (watchers
+    // resuming from before get "compacted"); the alarm is for the rest.
     const bytes = this.#state.stateBytes();
-    const quota = alarms.some((a) => a.kind === "quota");
-    if (!quota && bytes > this.#quotaBytes) {
-      this.#proposeAlarm(now, {
-        action: "raise",
-        kind: "quota",
-        detail: `${bytes} bytes, quota ${this.#quotaBytes}`,
-      });
-    } else if (quota && bytes < this.#quotaBytes * QUOTA_CLEAR_RATIO) {
-      this.#proposeAlarm(now, { action: "clear", kind: "quota" });
-    } else if (
-      quota && this.#state.historyBytes > 0 &&
-      bytes - this.#state.historyBytes < this.#quotaBytes * QUOTA_CLEAR_RATIO &&
-      now - this.#lastCompact >= 1000
-    ) {
-      // Only the watch history (the values of deleted keys among it)
-      // keeps the alarm on: compact it, as an etcd operator would.
-      this.#lastCompact = now;
-      this.#log("service.historyCompact", {
-        level: "warn",
-        revision: this.#state.revision,
-        historyBytes: this.#state.historyBytes,
-        hint:
-          "The space alarm is on and only the watch history keeps the state over the quota: watchers resuming from before this revision get compacted",
-      });
-      this.#proposeQuiet({ type: "compact", revision: this.#state.revision });
+    const history = this.#state.historyBytes;
+    const low = this.#quotaBytes * QUOTA_CLEAR_RATIO;
+    const compact = history > 0 && bytes - history < low;
+    if (alarms.some((a) => a.kind === "quota")) {
+      if (bytes < low) {
+        this.#proposeAlarm(now, { action: "clear", kind: "quota" });
+      } else if (compact) this.#compactHistory(now);
+    } else if (bytes > this.#quotaBytes) {
+      if (compact) this.#compactHistory(now);
+      else {
+        this.#proposeAlarm(now, {
+          action: "raise",
+          kind: "quota",
+          detail: `${bytes} bytes, quota ${this.#quotaBytes}`,
+        });
+      }
     }
     const members = new Set(this.#node.status().members.map((m) => m.id));
     for (const a of alarms) {
@@ -443,6 +437,19 @@ export class LockService {
         });
       }
     }
+  }
+
+  #compactHistory(now: number): void {
+    if (now - this.#lastCompact < 1000) return;
+    this.#lastCompact = now;
+    this.#log("service.historyCompact", {
+      level: "info",
+      revision: this.#state.revision,
+      historyBytes: this.#state.historyBytes,
+      stateBytes: this.#state.stateBytes(),
+      quotaBytes: this.#quotaBytes,
+    });
+    this.#proposeQuiet({ type: "compact", revision: this.#state.revision });
   }
 
   #proposeAlarm(
