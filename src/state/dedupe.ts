@@ -26,22 +26,39 @@ import { decode, encode } from "../codec/msgpack.ts";
 /** Bytes a kept result costs besides its client id and its encoding. */
 export const DEDUPE_ENTRY_OVERHEAD = 48;
 
-/**
- * One remembered result in a snapshot: client, seq, the stamp (-1 while
- * fresh) and the encoded result.
- */
-export type DedupeEntry = [
-  client: string,
-  seq: number,
-  stamp: number,
-  result: Uint8Array,
-];
+/** The key of (client, seq) in a {@linkcode DedupeBatch}. */
+export function dedupeKey(client: string, seq: number): string {
+  // Seq is a whole number, so the last newline ends the client id.
+  return `${client}\n${seq}`;
+}
 
-// Stamped results: everything remembered before the `time` command that
-// stamped them, in log order.
-interface Batch {
+/** Bytes as a one-byte string (each char a byte), as results are kept. */
+export function toLatin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return s;
+}
+
+/**
+ * Results remembered together: those a `time` command stamped (with its
+ * time), or the fresh ones (stamp -1). A stamped batch never changes, so a
+ * snapshot can hold on to it and encode it later, bit by bit.
+ */
+export interface DedupeBatch {
+  /** The cluster time that stamped them, or -1 (fresh). */
+  readonly stamp: number;
+  /** Their keys ({@linkcode dedupeKey}). */
+  readonly keys: readonly string[];
+  /** Their encoded results ({@linkcode toLatin1} of the msgpack bytes). */
+  readonly values: readonly string[];
+}
+
+interface MutableBatch {
   stamp: number;
   keys: string[];
+  values: string[];
 }
 
 /**
@@ -65,11 +82,12 @@ interface Batch {
 export class DedupeTable {
   readonly #windowMs: number;
   readonly #maxEntries: number;
-  // Key (client, "\n", seq) → the encoded result as a one-byte string.
+  // Key → the encoded result; each key is in exactly one batch, and
+  // leaves the map only with its whole batch.
   #results: Map<string, string> = new Map();
-  #batches: Batch[] = [];
+  #batches: MutableBatch[] = [];
   #head = 0; // index of the oldest batch still in #batches
-  #fresh: string[] = [];
+  #fresh: MutableBatch = { stamp: -1, keys: [], values: [] };
   #bytes = 0;
 
   /**
@@ -89,7 +107,7 @@ export class DedupeTable {
 
   /** Results not stamped yet (remembered since the last `time` command). */
   get freshCount(): number {
-    return this.#fresh.length;
+    return this.#fresh.keys.length;
   }
 
   /** The most results kept. */
@@ -121,7 +139,7 @@ export class DedupeTable {
 
   /** The first result of (client, seq), if kept (a fresh copy). */
   lookup(client: string, seq: number): unknown | undefined {
-    const s = this.#results.get(keyOf(client, seq));
+    const s = this.#results.get(dedupeKey(client, seq));
     return s === undefined ? undefined : decode(fromLatin1(s));
   }
 
@@ -130,12 +148,9 @@ export class DedupeTable {
    * {@linkcode DedupeTable.full} first; an id already kept is left as is.
    */
   remember(client: string, seq: number, result: unknown): void {
-    const key = keyOf(client, seq);
+    const key = dedupeKey(client, seq);
     if (this.#results.has(key)) return;
-    const s = toLatin1(encode(result));
-    this.#results.set(key, s);
-    this.#fresh.push(key);
-    this.#bytes += cost(key, s);
+    this.#add(this.#fresh, key, toLatin1(encode(result)));
   }
 
   /**
@@ -144,23 +159,22 @@ export class DedupeTable {
    * Returns how many were forgotten.
    */
   advance(now: number): number {
-    if (this.#fresh.length > 0) {
-      this.#batches.push({ stamp: now, keys: this.#fresh });
-      this.#fresh = [];
+    if (this.#fresh.keys.length > 0) {
+      this.#batches.push({ ...this.#fresh, stamp: now });
+      this.#fresh = { stamp: -1, keys: [], values: [] };
     }
     let dropped = 0;
     while (
       this.#head < this.#batches.length &&
       now - this.#batches[this.#head].stamp >= this.#windowMs
     ) {
-      for (const key of this.#batches[this.#head].keys) {
-        const s = this.#results.get(key);
-        if (s === undefined) continue;
-        this.#results.delete(key);
-        this.#bytes -= cost(key, s);
-        dropped++;
+      const { keys, values } = this.#batches[this.#head];
+      for (let i = 0; i < keys.length; i++) {
+        this.#results.delete(keys[i]);
+        this.#bytes -= cost(keys[i], values[i]);
       }
-      this.#head++;
+      dropped += keys.length;
+      this.#batches[this.#head++] = { stamp: 0, keys: [], values: [] };
     }
     if (this.#head > 64 && this.#head * 2 > this.#batches.length) {
       this.#batches = this.#batches.slice(this.#head);
@@ -169,71 +183,56 @@ export class DedupeTable {
     return dropped;
   }
 
-  /** Every kept result, oldest first (stamped ones, then the fresh ones). */
-  entries(): DedupeEntry[] {
-    const out: DedupeEntry[] = [];
-    const add = (key: string, stamp: number) => {
-      const s = this.#results.get(key);
-      if (s === undefined) return;
-      const i = key.lastIndexOf("\n");
-      out.push([
-        key.slice(0, i),
-        Number(key.slice(i + 1)),
-        stamp,
-        fromLatin1(s),
-      ]);
-    };
-    for (let b = this.#head; b < this.#batches.length; b++) {
-      const batch = this.#batches[b];
-      for (const key of batch.keys) add(key, batch.stamp);
+  /**
+   * The kept results as they are now, oldest first, cheaply: the stamped
+   * batches themselves (they never change) and a copy of the fresh one.
+   * A snapshot encodes it later, in chunks.
+   */
+  capture(): { size: number; batches: DedupeBatch[] } {
+    const batches: DedupeBatch[] = this.#batches.slice(this.#head);
+    const f = this.#fresh;
+    if (f.keys.length > 0) {
+      batches.push({ stamp: -1, keys: [...f.keys], values: [...f.values] });
     }
-    for (const key of this.#fresh) add(key, -1);
-    return out;
+    return { size: this.#results.size, batches };
   }
 
   /**
-   * Replaces the table (for restore) with entries in the order
-   * {@linkcode DedupeTable.entries} gives (stamps never decrease; fresh
-   * ones, stamp -1, last). Keeps them all, even beyond `maxEntries`.
+   * Replaces the table (for restore) with batches in the order
+   * {@linkcode DedupeTable.capture} gives (stamps never decrease; a fresh
+   * one, stamp -1, last). Keeps them all, even beyond `maxEntries`.
    */
-  load(entries: Iterable<DedupeEntry>): void {
+  load(batches: Iterable<DedupeBatch>): void {
     this.#results = new Map();
     this.#batches = [];
     this.#head = 0;
-    this.#fresh = [];
+    this.#fresh = { stamp: -1, keys: [], values: [] };
     this.#bytes = 0;
-    for (const [client, seq, stamp, bytes] of entries) {
-      const key = keyOf(client, seq);
-      if (this.#results.has(key)) continue;
-      const s = toLatin1(bytes);
-      this.#results.set(key, s);
-      this.#bytes += cost(key, s);
-      if (stamp < 0) {
-        this.#fresh.push(key);
-        continue;
+    for (const { stamp, keys, values } of batches) {
+      if (keys.length !== values.length) {
+        throw new Error("A dedupe batch has as many keys as values");
       }
-      const last = this.#batches[this.#batches.length - 1];
-      if (last && last.stamp === stamp) last.keys.push(key);
-      else this.#batches.push({ stamp, keys: [key] });
+      let batch = this.#fresh;
+      if (stamp >= 0) {
+        batch = { stamp, keys: [], values: [] };
+        this.#batches.push(batch);
+      }
+      for (let i = 0; i < keys.length; i++) {
+        if (!this.#results.has(keys[i])) this.#add(batch, keys[i], values[i]);
+      }
     }
   }
-}
 
-// Seq is a whole number, so splitting at the last newline finds the client.
-function keyOf(client: string, seq: number): string {
-  return `${client}\n${seq}`;
+  #add(batch: MutableBatch, key: string, s: string): void {
+    this.#results.set(key, s);
+    batch.keys.push(key);
+    batch.values.push(s);
+    this.#bytes += cost(key, s);
+  }
 }
 
 function cost(key: string, encoded: string): number {
   return DEDUPE_ENTRY_OVERHEAD + key.length + encoded.length;
-}
-
-function toLatin1(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 8192) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  }
-  return s;
 }
 
 function fromLatin1(s: string): Uint8Array {

@@ -44,7 +44,12 @@ import { encode, encodeTransient } from "../codec/msgpack.ts";
 import type { ByteWriter } from "../codec/byte_writer.ts";
 import { readHeader, readValue, readValues, skipValues } from "./bytes.ts";
 import { AuthTable } from "./auth.ts";
-import type { DedupeEntry, DedupeTable } from "./dedupe.ts";
+import {
+  type DedupeBatch,
+  dedupeKey,
+  type DedupeTable,
+  toLatin1,
+} from "./dedupe.ts";
 import type { History, WatchEvent } from "./history.ts";
 import { KvStore } from "./kv.ts";
 import { type LeaseRecord, LeaseTable } from "./leases.ts";
@@ -55,8 +60,9 @@ import type { AlarmInfo, KeyValue } from "./results.ts";
  * The version of the snapshot format, stored in its `v` field. Version 2
  * added users, roles and signing keys (`auth`); version 3 the cluster time
  * (`time`), the alarms (`alarms`) and a duplicate-suppression table of
- * time-stamped results (`dedupe`: one `[client, seq, stamp, result]` per
- * request). Versions 1 and 2 are still read (as auth off, no users; time 0,
+ * time-stamped results (`dedupe`: `[stamp, keys, results]` per batch of
+ * requests stamped by one `time` command, a key being `client \n seq` and
+ * a result its msgpack bytes as a string of one-byte chars). Versions 1 and 2 are still read (as auth off, no users; time 0,
  * no alarms; their remembered results as not yet stamped).
  */
 export const SNAPSHOT_VERSION = 3;
@@ -105,7 +111,7 @@ export function encodeSnapshot(state: StateTables): Uint8Array {
     leases: [...state.leases.values()].map(leaseTuple),
     locks: state.locks.sorted().map(lockTuple),
     history: state.history.toArray().map(eventTuple),
-    dedupe: state.dedupe.entries(),
+    dedupe: state.dedupe.capture().batches.map(batchTuple),
     auth: state.auth.toTuple(),
     time: state.time,
     alarms: state.alarms.map(alarmTuple),
@@ -129,7 +135,8 @@ export async function encodeSnapshotInto(
   // fresh tuples.
   const kvs = [...state.kv.entries()];
   const history = state.history.toArray();
-  const dedupe = state.dedupe.entries();
+  // The stamped batches never change: held, not copied.
+  const dedupe = state.dedupe.capture();
   const fields: [string, unknown][] = [
     ["v", SNAPSHOT_VERSION],
     ["revision", state.revision],
@@ -153,17 +160,10 @@ export async function encodeSnapshotInto(
   for (const h of head) estimate += h.byteLength;
   for (const e of history) estimate += 32 + eventWeight(e);
   for (const kv of kvs) estimate += 32 + kvWeight(kv);
-  for (const d of dedupe) estimate += 32 + dedupeWeight(d);
+  estimate += 2 * state.dedupe.bytes;
   await out.reserve(estimate);
   for (const h of head) out.write(h);
-  await encodeChunked(
-    out,
-    "dedupe",
-    dedupe,
-    (d) => d,
-    dedupeWeight,
-    chunkBytes,
-  );
+  await encodeDedupeChunked(out, dedupe.batches, chunkBytes);
   await encodeChunked(
     out,
     "history",
@@ -214,8 +214,18 @@ function kvWeight(kv: KeyValue): number {
   return kv.key.length + kv.value.length;
 }
 
-function dedupeWeight(d: DedupeEntry): number {
-  return d[0].length + d[3].byteLength;
+function batchTuple(b: DedupeBatch): unknown[] {
+  return [b.stamp, b.keys, b.values];
+}
+
+// Bytes of a batch's encoding, about (keys, and results whose chars above
+// 0x7f take two bytes as UTF-8).
+function batchWeight(b: DedupeBatch): number {
+  let n = 16;
+  for (let i = 0; i < b.keys.length; i++) {
+    n += 4 + b.keys[i].length + 2 * b.values[i].length;
+  }
+  return n;
 }
 
 // Writes `key` and an array32 of `items` (as tuples) to `out`, encoding
@@ -244,6 +254,33 @@ async function encodeChunked<T>(
     // Copied out before anything else can encode, so the encoder's buffer
     // is reused for the next chunk rather than left behind.
     const packed = encodeTransient(items.slice(start, end).map(tuple));
+    out.write(packed.subarray(arrayHeaderLength(packed[0])));
+    start = end;
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+// Writes "dedupe" as an array32 of [stamp, keys, results], one per batch,
+// about `chunkBytes` at a time with a yield in between.
+async function encodeDedupeChunked(
+  out: ByteWriter,
+  batches: readonly DedupeBatch[],
+  chunkBytes: number,
+): Promise<void> {
+  const header = new Uint8Array(5);
+  header[0] = 0xdd;
+  new DataView(header.buffer).setUint32(1, batches.length);
+  out.write(encode("dedupe"));
+  out.write(header);
+  let start = 0;
+  while (start < batches.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < batches.length && (end === start || bytes < chunkBytes)) {
+      bytes += batchWeight(batches[end++]);
+    }
+    await out.reserve(bytes);
+    const packed = encodeTransient(batches.slice(start, end).map(batchTuple));
     out.write(packed.subarray(arrayHeaderLength(packed[0])));
     start = end;
     await new Promise((r) => setTimeout(r, 0));
@@ -410,31 +447,39 @@ function load(
   history.load(events, compactRevision);
 
   const dedupe = fresh.dedupe();
-  const entries: DedupeEntry[] = [];
+  const batches: DedupeBatch[] = [];
   const bin = (v: unknown): Uint8Array => {
     if (!(v instanceof Uint8Array)) throw new Error("bad result");
     return v;
   };
+  const texts = (v: unknown): string[] => {
+    const a = arr(v);
+    for (const x of a) text(x);
+    return a as string[];
+  };
   const span = s.arrays.dedupe;
-  if (span) {
+  if (span && (s.v === 1 || s.v === 2)) {
+    // Per client, without stamps: kept as not yet stamped.
+    const fresh = { stamp: -1, keys: [] as string[], values: [] as string[] };
     readValues(data, span.at, span.count, (t) => {
-      if (s.v === 1 || s.v === 2) {
-        // Per client, without stamps: kept as not yet stamped.
-        const [client, results] = tuple(t, 2);
-        for (const r of arr(results)) {
-          const [seq, bytes] = tuple(r, 2);
-          entries.push([text(client), int(seq), -1, bin(bytes)]);
-        }
-        return;
+      const [client, results] = tuple(t, 2);
+      for (const r of arr(results)) {
+        const [seq, bytes] = tuple(r, 2);
+        fresh.keys.push(dedupeKey(text(client), int(seq)));
+        fresh.values.push(toLatin1(bin(bytes)));
       }
-      const [client, seq, stamp, bytes] = tuple(t, 4);
+    });
+    batches.push(fresh);
+  } else if (span) {
+    readValues(data, span.at, span.count, (t) => {
+      const [stamp, keys, values] = tuple(t, 3);
       if (typeof stamp !== "number" || !Number.isSafeInteger(stamp)) {
         throw new Error("bad stamp");
       }
-      entries.push([text(client), int(seq), stamp, bin(bytes)]);
+      batches.push({ stamp, keys: texts(keys), values: texts(values) });
     });
   }
-  dedupe.load(entries);
+  dedupe.load(batches);
 
   // Version 1 had no auth: off, no users.
   const auth = s.v === 1 ? new AuthTable() : AuthTable.fromTuple(s.values.auth);

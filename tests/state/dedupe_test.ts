@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeCommand, ServiceStateMachine } from "../../src/state/mod.ts";
-import { DedupeTable } from "../../src/state/dedupe.ts";
+import { AuthTable } from "../../src/state/auth.ts";
+import { encode } from "../../src/codec/msgpack.ts";
 import { Harness } from "./helpers.ts";
 
 Deno.test("a duplicate request gets the first result and applies nothing", () => {
@@ -193,20 +194,37 @@ Deno.test("the dedupe table survives snapshot and restore, stamps included", () 
   assert.deepEqual(b.ok({ type: "time", now: 2400 }).forgotten, 1);
 });
 
-Deno.test("the table reads the results of a version 2 snapshot as not yet stamped", () => {
-  const t = new DedupeTable(1000, 10);
-  t.load([["c", 1, -1, new Uint8Array([0xc3])], [
-    "c",
-    2,
-    7,
-    new Uint8Array([0xc2]),
-  ]]);
-  assert.equal(t.lookup("c", 1), true);
-  assert.equal(t.lookup("c", 2), false);
-  assert.equal(t.freshCount, 1);
-  assert.equal(t.advance(1007), 1); // c/2 (stamped 7) goes; c/1 is stamped
-  assert.equal(t.lookup("c", 1), true);
-  assert.equal(t.advance(2007), 1);
-  assert.equal(t.size, 0);
-  assert.equal(t.bytes, 0);
+Deno.test("a version 2 snapshot's remembered results are read as not yet stamped", () => {
+  // What a node before format 3 wrote: results per client, no stamps.
+  const first = { ok: true, revision: 1 };
+  const v2 = encode({
+    v: 2,
+    revision: 1,
+    nextLeaseId: 1,
+    compactRevision: 1,
+    kvs: [["k", "v", 1, 1, 1, 0]],
+    leases: [],
+    locks: [],
+    history: [[1, "k", 1, "v", 1, 1, 0]],
+    dedupe: [["c", [[1, encode(first)]]]],
+    auth: new AuthTable().toTuple(),
+  });
+  const h = new Harness({ dedupeWindowMs: 1000 });
+  h.sm.restore(v2);
+  h.index = 1;
+  assert.equal(h.sm.clusterTime, 0);
+  assert.deepEqual(h.sm.alarms(), []);
+  assert.deepEqual(h.sm.dedupeStats().fresh, 1);
+  const retry = {
+    type: "put" as const,
+    key: "k",
+    value: "again",
+    requestId: { client: "c", seq: 1 },
+  };
+  assert.deepEqual(h.run(retry), first);
+  // Stamped by the first time command, kept for the window from then.
+  h.ok({ type: "time", now: 5000 });
+  h.ok({ type: "time", now: 5999 });
+  assert.deepEqual(h.run(retry), first);
+  assert.equal(h.ok({ type: "time", now: 6000 }).forgotten, 1);
 });
