@@ -246,11 +246,11 @@ export interface LockDelayEndCommand extends CommandBase {
 }
 
 /**
- * Cluster time, proposed by the leader (see `LeaseClock`-style leader
- * duties in the service): the milliseconds the leader has measured on its
- * monotonic clock since the previous `time` command was applied, added to
- * that command's time. Never ahead of real time, and the same on every
- * node: the duplicate-suppression window is measured in it.
+ * Cluster time, proposed by the leader while the duplicate-request table
+ * has results to stamp or to forget: the time of the previous `time`
+ * command plus what the leader's monotonic clock measured since it applied
+ * it. Never ahead of real time, and the same on every node: the
+ * duplicate-suppression window is measured in it.
  */
 export interface TimeCommand extends CommandBase {
   /** The command type. */
