@@ -53,6 +53,8 @@ export type { RecipeCounts } from "./recipes.ts";
 export {
   type ApplyContext,
   type AuthView,
+  DEFAULT_DEDUPE_MAX_ENTRIES,
+  DEFAULT_DEDUPE_WINDOW_MS,
   type LeaseChange,
   type LockGrant,
   LockService,

@@ -9,15 +9,32 @@
 
 import type * as wire from "../wire/types.ts";
 import type { KeyValue, LockHolder, TxnOpResult } from "../wire/types.ts";
-import type { CommandType } from "./commands.ts";
+import type { AlarmKind, CommandType } from "./commands.ts";
 
 // The API's JSON shapes, defined once with the client's types.
 export type { KeyValue, LockHolder, TxnOpResult };
 
+/** An alarm that is on (see the `alarm` command). */
+export interface AlarmInfo {
+  /** `quota` (the state passed the quota) or `nospace` (a node's disk is full). */
+  kind: AlarmKind;
+  /** For `nospace`: the node. */
+  node?: string;
+  /** What the node that raised it saw. */
+  detail: string;
+  /** The log index of the raise. */
+  since: number;
+}
+
 /** A successful result: the API's answer `T` with `ok: true`. */
 export type Ok<T> = { ok: true } & T;
 
-/** Why a command failed. */
+/**
+ * Why a command failed. `quota_exceeded`: a write that adds data while a
+ * space alarm is on; `too_many_waiters`: a lock's queue is full;
+ * `unavailable`: a new request id while the duplicate-suppression table
+ * is full (retry later, with the same id).
+ */
 export type ErrorCode =
   | "conflict"
   | "not_found"
@@ -25,7 +42,10 @@ export type ErrorCode =
   | "stale_token"
   | "bad_request"
   | "unauthenticated"
-  | "permission_denied";
+  | "permission_denied"
+  | "quota_exceeded"
+  | "too_many_waiters"
+  | "unavailable";
 
 /** A failed command's error. */
 export interface ErrorInfo {
@@ -106,6 +126,16 @@ export type ReleaseResult = Ok<wire.ReleaseResult> | Failure;
 export type CancelResult =
   | { ok: true; cancelled: true; released: boolean; revision: number }
   | Failure;
+/** leaseKeepaliveMany → how many of the leases exist (and were renewed). */
+export type LeaseKeepaliveManyResult = { ok: true; kept: number } | Failure;
+/** time → the cluster time now, and how many remembered results were forgotten. */
+export type TimeResult = { ok: true; now: number; forgotten: number } | Failure;
+/** compact → the history's compact revision after it, and the events dropped. */
+export type CompactResult =
+  | { ok: true; compactRevision: number; dropped: number }
+  | Failure;
+/** alarm → whether the alarm state changed. */
+export type AlarmResult = { ok: true; changed: boolean } | Failure;
 /** lockDelayEnd → whether a pending delay ended. */
 export type LockDelayEndResult =
   | { ok: true; ended: boolean; revision: number }
@@ -129,6 +159,8 @@ export interface ResultMap {
   leaseGrant: LeaseResult;
   /** leaseKeepalive */
   leaseKeepalive: LeaseResult;
+  /** leaseKeepaliveMany */
+  leaseKeepaliveMany: LeaseKeepaliveManyResult;
   /** leaseRevoke */
   leaseRevoke: LeaseRevokeResult;
   /** leaseExpire */
@@ -161,6 +193,12 @@ export interface ResultMap {
   rwlockRelease: ReleaseResult;
   /** rwlockCancel */
   rwlockCancel: CancelResult;
+  /** time */
+  time: TimeResult;
+  /** alarm */
+  alarm: AlarmResult;
+  /** compact */
+  compact: CompactResult;
   /** authUserPut */
   authUserPut: AuthResult;
   /** authUserDelete */

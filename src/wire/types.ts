@@ -239,6 +239,32 @@ export interface NodeStatus {
   snapshotIndex: number;
   /** The revision of its state machine. */
   revision: number;
+  /** The space quota, the state's size and the alarms that are on. */
+  space: SpaceStatus;
+}
+
+/** An alarm that is on: while any is, writes that add data get 507 `quota_exceeded`. */
+export interface SpaceAlarm {
+  /** `quota`: the state passed the quota; `nospace`: a node's disk is full. */
+  kind: "quota" | "nospace";
+  /** For `nospace`: the node. */
+  node?: string;
+  /** What the node that raised it saw. */
+  detail: string;
+  /** The log index of the raise. */
+  since: number;
+}
+
+/** The space section of `GET /v1/status`. */
+export interface SpaceStatus {
+  /** The state's size in bytes, as the quota counts it. */
+  stateBytes: number;
+  /** This node's quota (`raftd --quota-bytes`); the leader's raises the alarm. */
+  quotaBytes: number;
+  /** Whether this node's disk is full now. */
+  noSpace: boolean;
+  /** The alarms that are on, cluster-wide. */
+  alarms: SpaceAlarm[];
 }
 
 /** Replication progress of one member, as the leader sees it. */
