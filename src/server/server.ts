@@ -18,7 +18,7 @@ import { type Logger, nullLogger } from "../node/logger.ts";
 import { type NodeTestingKnobs, RaftNode } from "../node/node.ts";
 import { forceNewCluster } from "../node/force_new_cluster.ts";
 import type { ConfState, NodeId } from "../raft/types.ts";
-import { LockService } from "../service/mod.ts";
+import { LockService, type ServiceTestingKnobs } from "../service/mod.ts";
 import { ServiceStateMachine } from "../state/machine.ts";
 import { DiskStorage } from "../storage/disk_storage.ts";
 import type { FileSystem } from "../storage/fs.ts";
@@ -84,7 +84,7 @@ export interface ServerOptions {
   /** Lifetime of client tokens in seconds (default 600; `raftd --token-ttl`). */
   tokenTtlSeconds?: number;
   /** Planted bugs, only for showing that the chaos suite catches them. */
-  testingKnobs?: TestingKnobs & NodeTestingKnobs;
+  testingKnobs?: TestingKnobs & NodeTestingKnobs & ServiceTestingKnobs;
 }
 
 /** A running server. */
@@ -277,7 +277,12 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       testingKnobs: options.testingKnobs,
     },
   });
-  const service = new LockService({ node, state, logger: log });
+  const service = new LockService({
+    node,
+    state,
+    logger: log,
+    testingKnobs: options.testingKnobs,
+  });
   bindNodeMetrics(metrics, node, service);
   ref.node = node;
   const stopping = new AbortController();

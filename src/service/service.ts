@@ -46,6 +46,14 @@ export interface LockServiceOptions {
   logger?: Logger;
   /** How often the leader checks lease deadlines, in ms (default 50). */
   clockIntervalMs?: number;
+  /** Planted bugs, for chaos runs only. */
+  testingKnobs?: ServiceTestingKnobs;
+}
+
+/** Bugs the service can plant, to show the chaos run catches them. */
+export interface ServiceTestingKnobs {
+  /** The leader expires leases after half their TTL. */
+  expireLeasesAtHalfTtl?: boolean;
 }
 
 /** Options common to writes. */
@@ -150,7 +158,7 @@ export class LockService {
   readonly #node: RaftNode;
   readonly #state: ServiceStateMachine;
   readonly #log: Logger;
-  readonly #clock = new LeaseClock();
+  readonly #clock: LeaseClock;
   readonly #grantWaiters = new Map<string, (g: LockGrant) => void>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #clockTimer: ReturnType<typeof setInterval>;
@@ -176,6 +184,9 @@ export class LockService {
     this.#node = options.node;
     this.#state = options.state;
     this.#log = options.logger ?? nullLogger;
+    this.#clock = new LeaseClock({
+      expireAtHalfTtl: options.testingKnobs?.expireLeasesAtHalfTtl,
+    });
     this.#unsubscribe.push(
       this.#state.onLockGranted((g) => {
         if (g.waiterId) this.#grantWaiters.get(g.waiterId)?.(g);

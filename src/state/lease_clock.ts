@@ -52,6 +52,11 @@ export interface LeaseClockOptions {
    * left out of `due` before it is offered again (default 1000).
    */
   retryMs?: number;
+  /**
+   * A planted bug, for chaos runs only: every deadline comes after half
+   * the TTL, so the leader expires live leases early.
+   */
+  expireAtHalfTtl?: boolean;
 }
 
 interface LeaseDeadline {
@@ -84,6 +89,7 @@ interface DelayDeadline {
  */
 export class LeaseClock {
   readonly #retryMs: number;
+  readonly #ttlMsPerSecond: number;
   #active = false;
   #leases: Map<number, LeaseDeadline> = new Map();
   #delays: Map<string, DelayDeadline> = new Map();
@@ -91,6 +97,7 @@ export class LeaseClock {
   /** Creates an inactive clock (not leader). */
   constructor(options: LeaseClockOptions = {}) {
     this.#retryMs = options.retryMs ?? 1000;
+    this.#ttlMsPerSecond = options.expireAtHalfTtl ? 500 : 1000;
   }
 
   /** Whether the clock is tracking (between becoming leader and stepping down). */
@@ -119,7 +126,7 @@ export class LeaseClock {
     this.#delays.clear();
     for (const l of leases) {
       this.#leases.set(l.id, {
-        deadline: now + l.ttl * 1000 + extendMs,
+        deadline: now + l.ttl * this.#ttlMsPerSecond + extendMs,
         keepaliveIndex: l.keepaliveIndex,
         retryAt: -Infinity,
       });
@@ -152,7 +159,7 @@ export class LeaseClock {
         case "grant":
         case "keepalive":
           this.#leases.set(c.id, {
-            deadline: now + c.ttl * 1000,
+            deadline: now + c.ttl * this.#ttlMsPerSecond,
             keepaliveIndex: c.keepaliveIndex,
             retryAt: -Infinity,
           });
