@@ -183,7 +183,7 @@ export function parseMessages(
     if (len < 16 || off + len > length) break;
     const type = dv.getUint16(off + 4, true);
     if (type === NLMSG_ERROR) {
-      acks.push(-dv.getInt32(off + 16, true));
+      acks.push(0 - dv.getInt32(off + 16, true) || 0);
     } else if (type === ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)) {
       let id = -1;
       let src = "", dst = "";
