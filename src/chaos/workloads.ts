@@ -182,7 +182,10 @@ export async function registerClient(
  * crashed client would (no keepalive, no release), and waits out the
  * lease, so the next holder's grant shows when the service let it go.
  * A fenced write refused as stale, or a keepalive refused as not found,
- * means the lease is gone: the cycle ends there.
+ * means the lease is gone: the cycle ends there. After a request timed
+ * out it asks after its lease (a keepalive, up to three tries through
+ * random nodes) before it releases, as a client back from a partition
+ * would.
  *
  * Recorded for the checkers: `acquire {lock, ttl, lockDelay?}` → `{token,
  * lease}`; `keepalive {lock, token, lease}` → `{ttl}` or fail `not_found`;
@@ -255,6 +258,29 @@ export async function lockClient(
     const until = performance.now() + holdMs;
     let renewed = performance.now();
     let lost = false;
+    // Whether some request's outcome is unknown (a timeout): the client
+    // then asks after its lease before it lets go, as a real one would.
+    let uncertain = false;
+    const keepalive = async (node: string) => {
+      const k = history.invoke(name, { f: "keepalive", lock, token, lease });
+      try {
+        const r = await request(`${node}/v1/leases/${lease}/keepalive`, {});
+        if (r.status === 200) {
+          settle(ctx, "ok", k, { ttl: r.body.ttl });
+          return "ok";
+        }
+        if (r.status === 404 || r.status === 409 || refused(r)) {
+          const code = r.body?.error?.code ?? r.status;
+          settle(ctx, "fail", k, code);
+          return code === "not_found" ? "gone" : "unknown";
+        }
+        settle(ctx, "info", k, r.status);
+      } catch {
+        settle(ctx, "info", k, "unreachable");
+      }
+      uncertain = true;
+      return "unknown";
+    };
     for (;;) {
       const w = history.invoke(name, { f: "fencedWrite", lock, token });
       try {
@@ -266,28 +292,27 @@ export async function lockClient(
         else if (r.status === 409) {
           settle(ctx, "fail", w, r.body?.error?.code);
           lost = r.body?.error?.code === "stale_token";
-        } else settle(ctx, "info", w, r.status);
+        } else {
+          settle(ctx, "info", w, r.status);
+          uncertain = true;
+        }
       } catch {
         settle(ctx, "info", w, "unreachable");
+        uncertain = true;
       }
       if (lost || ctx.signal.aborted || performance.now() >= until) break;
       if (performance.now() - renewed >= (ttl * 1000) / 3) {
         renewed = performance.now();
-        const k = history.invoke(name, { f: "keepalive", lock, token, lease });
-        try {
-          const r = await request(`${base}/v1/leases/${lease}/keepalive`, {});
-          if (r.status === 200) settle(ctx, "ok", k, { ttl: r.body.ttl });
-          else if (r.status === 404 || r.status === 409 || refused(r)) {
-            const code = r.body?.error?.code ?? r.status;
-            settle(ctx, "fail", k, code);
-            lost = code === "not_found";
-          } else settle(ctx, "info", k, r.status);
-        } catch {
-          settle(ctx, "info", k, "unreachable");
-        }
+        lost = (await keepalive(base)) === "gone";
         if (lost) break;
       }
       await pause(100 + random() * 200);
+    }
+    for (let i = 0; uncertain && !lost && !ctx.signal.aborted && i < 3; i++) {
+      const node = `http://${ctx.http[Math.floor(random() * ctx.http.length)]}`;
+      const answer = await keepalive(node);
+      lost = answer === "gone";
+      if (answer !== "unknown") break;
     }
     if (lost) continue;
     if (abandon) {

@@ -14,7 +14,7 @@
  * | `keepalive`   | `token` (the holder's)       | `ok` with `{ttl}`; `fail` with error `not_found`          |
  * | `fencedWrite` | `token`                      | `fail` with error `stale_token`                           |
  * | `validate`    | `token`                      | `ok` with `false` (or `{valid: false}`)                   |
- * | `release`     | `token`                      | anything but `fail`: the lock may be free from its invoke |
+ * | `release`     | `token`                      | not `fail`: the lock may be free from its invoke; `fail` with `stale_token` |
  *
  * The reasoning. The service renews a lease at some instant between a
  * keepalive's invocation and its acknowledgement, so the holder may count
@@ -30,7 +30,7 @@
  *    before `R + TTL + lockDelay − drift` (lock-delay counts because `t`'s
  *    lease, not a release, freed the lock).
  * 2. **No early expiry**: a refusal that shows `t`'s lease gone (a
- *    keepalive answered `not_found`, a fenced write answered
+ *    keepalive answered `not_found`, a fenced write or a release answered
  *    `stale_token`, `validate → false`) must not complete before
  *    `R + TTL − drift`. A renewal acknowledged after such a refusal is the
  *    same fault seen the other way: the lease came back.
@@ -312,6 +312,7 @@ function showsGone(o: Operation): boolean {
     case "keepalive":
       return o.status === "fail" && code === "not_found";
     case "fencedWrite":
+    case "release":
       return o.status === "fail" && code === "stale_token";
     case "validate": {
       if (o.status !== "ok") return false;

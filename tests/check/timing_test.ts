@@ -233,6 +233,21 @@ Deno.test("timing: a lease seen gone before its TTL is an early expiry", () => {
     .acquire("c1", "L", 5, 0, 20)
     .stale("c1", "L", 5, 1000, 1100);
   assert.equal(checkLeaseTiming(fenced.ops).anomalies[0].kind, "early-expiry");
+  const release = new H()
+    .acquire("c1", "L", 5, 0, 20);
+  release.ops.push({
+    id: 99,
+    client: "c1",
+    op: { f: "release", lock: "L", token: 5 },
+    status: "fail",
+    error: "stale_token",
+    start: 1000,
+    end: 1100,
+  });
+  assert.equal(checkLeaseTiming(release.ops).anomalies[0].kind, "early-expiry");
+  release.ops[1].start = 3000;
+  release.ops[1].end = 3100;
+  assert.equal(checkLeaseTiming(release.ops).ok, true);
   // After a release the lease is meant to be gone.
   const released = new H()
     .acquire("c1", "L", 5, 0, 20)
