@@ -13,7 +13,8 @@
  * raftd ... --tick-ms 100 --election-ticks 20 --heartbeat-ticks 2
  * ```
  *
- * Lock leases get 10 s (longer than a failover), clients 5 s a request.
+ * Lock leases get 6 s (longer than the longest election timeout, so a
+ * holder's lease outlives a failover), clients 5 s a request.
  *
  * @module
  */
@@ -41,7 +42,7 @@ export const WAN_RAFT_FLAGS: readonly string[] = [
 ];
 
 /** Lock lease TTL for WAN runs, seconds. */
-export const WAN_LOCK_TTL = 10;
+export const WAN_LOCK_TTL = 6;
 
 /** Request timeout for WAN clients, ms. */
 export const WAN_TIMEOUT_MS = 5000;

@@ -231,7 +231,7 @@ export async function lockClient(
     try {
       const r = await request(`${base}/v1/locks/${lock}/acquire`, {
         ttl,
-        wait: 500,
+        wait: Math.round((ttl * 1000) / 6), // 500 ms for 3 s leases
         owner: name,
         ...(lockDelay ? { lockDelay } : {}),
       });
