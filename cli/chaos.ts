@@ -34,6 +34,7 @@ import {
   defaultNemeses,
   runChaos,
 } from "../src/chaos/run.ts";
+import { NODE_NEMESES } from "../src/chaos/nemesis.ts";
 import { KNOBS } from "../src/server/faults.ts";
 
 const USAGE = `Usage: deno task chaos [options]
@@ -108,6 +109,9 @@ async function main(): Promise<void> {
   }
   const net = v.net as "loopback" | "netns";
   const profile = v.profile as "lan" | "wan";
+  if (profile === "wan" && net !== "netns") {
+    cli.fail("--profile wan needs --net netns");
+  }
   const kinds = v.nemesis === "none"
     ? []
     : v.nemesis === undefined
@@ -116,6 +120,11 @@ async function main(): Promise<void> {
   for (const k of kinds) {
     if (!ALL_NEMESES.includes(k)) {
       cli.fail(`unknown nemesis "${k}"; choose from ${ALL_NEMESES.join(", ")}`);
+    }
+    if (
+      net === "loopback" && !(NODE_NEMESES as readonly string[]).includes(k)
+    ) {
+      cli.fail(`the ${k} nemesis needs --net netns`);
     }
   }
   if (v.plant !== undefined && !(KNOBS as string[]).includes(v.plant)) {

@@ -38,7 +38,21 @@ export interface ClockOffset {
   rttMs: number;
 }
 
-/** One running client process; see the module documentation. */
+/**
+ * One running client process; see the module documentation.
+ *
+ * @example
+ * ```ts ignore
+ * const events: HistoryEvent[] = [];
+ * const p = await ClientProcess.start("l0", lab.wrap("l0", []), config, {
+ *   event: (e) => events.push(e),
+ *   acked: () => {},
+ *   attempted: () => {},
+ * });
+ * console.log(await p.clockOffset(sharedClock(config.runStart)));
+ * const { watchers } = await p.stop(20_000);
+ * ```
+ */
 export class ClientProcess {
   /** Its name (the lab member it runs in). */
   readonly name: string;

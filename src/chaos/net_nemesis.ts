@@ -107,6 +107,17 @@ function both(
 /**
  * Injects one network fault of `kind`, waits it out and heals the
  * network. Resolves with a one-line description.
+ *
+ * @example
+ * ```ts ignore
+ * const what = await injectNetFault("client-partition", {
+ *   cluster,
+ *   faults,
+ *   clients: ["l0", "l1", "r0"],
+ *   holders: () => ["l0"],
+ * }, mulberry32(7), console.log);
+ * // e.g. "lock holder l0 cut from every node for 4321 ms"
+ * ```
  */
 export async function injectNetFault(
   kind: NetNemesisKind,

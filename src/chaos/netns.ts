@@ -104,6 +104,14 @@ const quiet = (cmd: readonly string[]) => sh(cmd).then(() => true, () => false);
  * Checks that namespaced chaos can run here: Linux, root, the tools, and
  * that a namespace with a veth and an iptables rule can be made (then
  * removes it).
+ *
+ * @example
+ * ```ts
+ * import { netnsSupport } from "./netns.ts";
+ *
+ * const support = await netnsSupport();
+ * if (!support.ok) console.log(`skipped: ${support.reason}`);
+ * ```
  */
 export async function netnsSupport(): Promise<NetnsSupport> {
   if (Deno.build.os !== "linux") {
@@ -212,7 +220,24 @@ async function removeNamespace(ns: string): Promise<void> {
   await quiet(["ip", "netns", "del", ns]);
 }
 
-/** The namespaces and veths of one chaos run; see the module documentation. */
+/**
+ * The namespaces and veths of one chaos run; see the module documentation.
+ *
+ * @example
+ * ```ts ignore
+ * // As root:
+ * const lab = await NetnsLab.create([
+ *   { name: "n1", host: 11 },
+ *   { name: "l0", host: 100 },
+ * ]);
+ * try {
+ *   // Runs `deno --version` inside n1's namespace (address 10.77.S.11).
+ *   await sh(lab.wrap("n1", ["deno", "--version"]));
+ * } finally {
+ *   await lab.destroy();
+ * }
+ * ```
+ */
 export class NetnsLab {
   /** The run prefix (`rl` + 4 hex digits). */
   readonly prefix: string;

@@ -185,6 +185,18 @@ function clientGroups(clients: number, watchers: number): ClientGroup[] {
  * {@linkcode ChaosUnsupportedError} when a namespaced run cannot run here.
  * Undo steps go to `cleanups` as they become needed; the caller runs them
  * on Ctrl-C, and the run itself before it resolves.
+ *
+ * @example
+ * ```ts ignore
+ * const cleanups = new Cleanups();
+ * Deno.addSignalListener("SIGINT", () => cleanups.run().then(() => Deno.exit(130)));
+ * const code = await runChaos({
+ *   seconds: 60, nodes: 3, clients: 12, watchers: 3, keys: 5,
+ *   keyPeriodMs: 5000, kinds: defaultNemeses("netns", "lan"),
+ *   maxOps: 1e6, seed: 7, out: "chaos-results/x", basePort: 7000,
+ *   net: "netns", profile: "lan", driftMs: 50, command: "example",
+ * }, cleanups);
+ * ```
  */
 export async function runChaos(
   o: ChaosOptions,

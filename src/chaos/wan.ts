@@ -50,6 +50,16 @@ export const WAN_TIMEOUT_MS = 5000;
 /**
  * Sites of `nodes` (in order, split as evenly as they go: 5 nodes are
  * A A B B C) and of `clients` (round robin).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { assignSites, wanDelays } from "./wan.ts";
+ *
+ * const sites = assignSites(["n1", "n2", "n3"], ["l0"]);
+ * assert.equal(sites.get("n3"), "C");
+ * assert.equal(wanDelays(sites).find((d) => d.from === "n1" && d.to === "n3")?.delayMs, 50);
+ * ```
  */
 export function assignSites(
   nodes: readonly string[],
