@@ -158,7 +158,7 @@ export class LockService {
   readonly #node: RaftNode;
   readonly #state: ServiceStateMachine;
   readonly #log: Logger;
-  readonly #clock: LeaseClock;
+  readonly #clock = new LeaseClock();
   readonly #grantWaiters = new Map<string, (g: LockGrant) => void>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #clockTimer: ReturnType<typeof setInterval>;
@@ -184,9 +184,9 @@ export class LockService {
     this.#node = options.node;
     this.#state = options.state;
     this.#log = options.logger ?? nullLogger;
-    this.#clock = new LeaseClock({
-      expireAtHalfTtl: options.testingKnobs?.expireLeasesAtHalfTtl,
-    });
+    if (options.testingKnobs?.expireLeasesAtHalfTtl) {
+      this.#clock.plantExpireAtHalfTtl();
+    }
     this.#unsubscribe.push(
       this.#state.onLockGranted((g) => {
         if (g.waiterId) this.#grantWaiters.get(g.waiterId)?.(g);

@@ -52,11 +52,6 @@ export interface LeaseClockOptions {
    * left out of `due` before it is offered again (default 1000).
    */
   retryMs?: number;
-  /**
-   * A planted bug, for chaos runs only: every deadline comes after half
-   * the TTL, so the leader expires live leases early.
-   */
-  expireAtHalfTtl?: boolean;
 }
 
 interface LeaseDeadline {
@@ -89,7 +84,7 @@ interface DelayDeadline {
  */
 export class LeaseClock {
   readonly #retryMs: number;
-  readonly #ttlMsPerSecond: number;
+  #ttlMsPerSecond = 1000;
   #active = false;
   #leases: Map<number, LeaseDeadline> = new Map();
   #delays: Map<string, DelayDeadline> = new Map();
@@ -97,7 +92,15 @@ export class LeaseClock {
   /** Creates an inactive clock (not leader). */
   constructor(options: LeaseClockOptions = {}) {
     this.#retryMs = options.retryMs ?? 1000;
-    this.#ttlMsPerSecond = options.expireAtHalfTtl ? 500 : 1000;
+  }
+
+  /**
+   * Plants a bug, for chaos runs only (`RAFTLOCK_FAULTS=knob=
+   * expireLeasesAtHalfTtl`): from now on every deadline comes after half
+   * the TTL, so the leader expires live leases early.
+   */
+  plantExpireAtHalfTtl(): void {
+    this.#ttlMsPerSecond = 500;
   }
 
   /** Whether the clock is tracking (between becoming leader and stepping down). */
