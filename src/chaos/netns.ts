@@ -57,6 +57,7 @@ export interface NetnsLabOptions {
 interface RunRecord {
   pid: number;
   prefix: string;
+  subnet: string;
   namespaces: string[];
   hostLinks: string[];
 }
@@ -260,6 +261,7 @@ export class NetnsLab {
     this.#record = {
       pid: Deno.pid,
       prefix,
+      subnet,
       namespaces: [],
       hostLinks: [],
     };
@@ -300,8 +302,6 @@ export class NetnsLab {
   ): Promise<NetnsLab> {
     const log = options.log ?? (() => {});
     const stateDir = options.stateDir ?? STATE_DIR;
-    const stale = await NetnsLab.cleanStale(stateDir);
-    if (stale.length) log(`removed ${stale.length} namespaces of crashed runs`);
     const hosts = new Set<number>();
     for (const s of specs) {
       if (!/^[a-z0-9]{1,5}$/.test(s.name) || s.name === "sw") {
@@ -312,22 +312,34 @@ export class NetnsLab {
       }
       hosts.add(s.host);
     }
-    const routes = await sh(["ip", "-4", "route", "show"]);
-    let third = -1;
-    for (let i = 0; i < 256 && third < 0; i++) {
-      if (!routes.includes(`10.77.${i}.`)) third = i;
-    }
-    if (third < 0) throw new Error("No free 10.77.x.0/24 subnet");
-    const existing = new Set(await listNamespaces());
-    let prefix = "";
-    do {
-      prefix = `rl${
-        Math.floor(Math.random() * 0x10000).toString(16).padStart(4, "0")
-      }`;
-    } while (existing.has(`${prefix}-sw`));
-    const lab = new NetnsLab(prefix, `10.77.${third}`, stateDir);
+    // Runs may start side by side (tests in parallel): cleaning up, picking
+    // a prefix and a subnet, and recording them happen under one lock.
+    const lab = await withStateLock(stateDir, async () => {
+      const { removed, live } = await cleanStaleLocked(stateDir);
+      if (removed.length) {
+        log(`removed ${removed.length} namespaces of crashed runs`);
+      }
+      const routes = await sh(["ip", "-4", "route", "show"]);
+      const taken = new Set(live.map((r) => r.subnet));
+      let subnet = "";
+      for (let i = 0; i < 256 && !subnet; i++) {
+        const s = `10.77.${i}`;
+        if (!routes.includes(`${s}.`) && !taken.has(s)) subnet = s;
+      }
+      if (!subnet) throw new Error("No free 10.77.x.0/24 subnet");
+      const existing = new Set(await listNamespaces());
+      const prefixes = new Set(live.map((r) => r.prefix));
+      let prefix = "";
+      do {
+        prefix = `rl${
+          Math.floor(Math.random() * 0x10000).toString(16).padStart(4, "0")
+        }`;
+      } while (existing.has(`${prefix}-sw`) || prefixes.has(prefix));
+      const made = new NetnsLab(prefix, subnet, stateDir);
+      await made.#save();
+      return made;
+    });
     try {
-      await Deno.mkdir(stateDir, { recursive: true });
       await lab.#build(specs);
     } catch (e) {
       await lab.destroy();
@@ -479,41 +491,68 @@ export class NetnsLab {
    * records. Resolves with the namespaces removed.
    */
   static async cleanStale(stateDir: string = STATE_DIR): Promise<string[]> {
-    const live = new Set<string>();
-    const removed: string[] = [];
-    const records: { file: string; rec: RunRecord }[] = [];
-    try {
-      for await (const e of Deno.readDir(stateDir)) {
-        if (!e.name.endsWith(".json")) continue;
-        const file = `${stateDir}/${e.name}`;
-        try {
-          records.push({
-            file,
-            rec: JSON.parse(await Deno.readTextFile(file)),
-          });
-        } catch {
-          await Deno.remove(file).catch(() => {});
-        }
-      }
-    } catch { /* no records yet */ }
-    for (const { file, rec } of records) {
-      if (alive(rec.pid) && rec.pid !== Deno.pid) {
-        for (const ns of rec.namespaces) live.add(ns);
-        continue;
-      }
-      for (const ns of [...rec.namespaces].reverse()) {
-        await removeNamespace(ns);
-        removed.push(ns);
-      }
-      for (const l of rec.hostLinks) await quiet(["ip", "link", "del", l]);
-      await Deno.remove(file).catch(() => {});
-    }
-    for (const ns of await listNamespaces()) {
-      if (PREFIX_RE.test(ns) && !live.has(ns) && !removed.includes(ns)) {
-        await removeNamespace(ns);
-        removed.push(ns);
-      }
-    }
-    return removed;
+    return (await withStateLock(stateDir, () => cleanStaleLocked(stateDir)))
+      .removed;
   }
+}
+
+// Runs `f` holding an exclusive lock on `<stateDir>/.lock`.
+async function withStateLock<T>(
+  stateDir: string,
+  f: () => Promise<T>,
+): Promise<T> {
+  await Deno.mkdir(stateDir, { recursive: true });
+  const file = await Deno.open(`${stateDir}/.lock`, {
+    create: true,
+    write: true,
+  });
+  try {
+    await file.lock(true);
+    return await f();
+  } finally {
+    file.close(); // releases the lock
+  }
+}
+
+async function cleanStaleLocked(
+  stateDir: string,
+): Promise<{ removed: string[]; live: RunRecord[] }> {
+  const live: RunRecord[] = [];
+  const removed: string[] = [];
+  const records: { file: string; rec: RunRecord }[] = [];
+  try {
+    for await (const e of Deno.readDir(stateDir)) {
+      if (!e.name.endsWith(".json")) continue;
+      const file = `${stateDir}/${e.name}`;
+      try {
+        records.push({ file, rec: JSON.parse(await Deno.readTextFile(file)) });
+      } catch {
+        await Deno.remove(file).catch(() => {});
+      }
+    }
+  } catch { /* no records yet */ }
+  for (const { file, rec } of records) {
+    if (alive(rec.pid)) {
+      live.push(rec);
+      continue;
+    }
+    for (const ns of [...rec.namespaces].reverse()) {
+      await removeNamespace(ns);
+      removed.push(ns);
+    }
+    for (const l of rec.hostLinks) await quiet(["ip", "link", "del", l]);
+    await Deno.remove(file).catch(() => {});
+  }
+  // A live run's namespaces all carry its prefix, recorded or not yet.
+  const livePrefixes = new Set(live.map((r) => `${r.prefix}-`));
+  for (const ns of await listNamespaces()) {
+    if (
+      PREFIX_RE.test(ns) && !livePrefixes.has(ns.slice(0, 7)) &&
+      !removed.includes(ns)
+    ) {
+      await removeNamespace(ns);
+      removed.push(ns);
+    }
+  }
+  return { removed, live };
 }
