@@ -260,6 +260,7 @@ export {
 } from "./src/service/mod.ts";
 export type {
   AcquireOptions as ServiceAcquireOptions,
+  ServiceTestingKnobs,
 } from "./src/service/mod.ts";
 
 // Linearizability checking.

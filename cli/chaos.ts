@@ -1,47 +1,40 @@
 /**
- * `deno task chaos`: a Jepsen-style run against real `raftd` processes on
- * loopback. Register clients read, write and compare-and-set a few keys,
- * lock clients cycle locks (acquire, a fenced write, release), and
- * watchers follow the registers, all through the HTTP API of every node,
- * while a nemesis injects one fault after another: kill -9 and restart,
- * SIGSTOP pauses, network partitions through fault proxies, a slow disk,
- * and a restart after cutting the WAL's unsynced tail. The run is bounded
- * in time and operations; then the cluster must recover, the register and
- * lock histories must be linearizable and every watcher must have seen
- * every event once, in order. It writes the history and a summary.
+ * `deno task chaos`: a Jepsen-style run against real `raftd` processes.
+ * Register clients read, write and compare-and-set a few keys, lock
+ * clients cycle locks (acquire, fenced writes and keepalives, release, or
+ * abandon), and watchers follow the registers, all through the HTTP API of
+ * every node, while a nemesis injects faults: kill -9 and restart, SIGSTOP
+ * pauses, network partitions, a slow disk, a restart after cutting the
+ * WAL's unsynced tail; and with `--net netns` (root), every node and every
+ * client process in a network namespace of its own, with partitions of
+ * any shape (clients too), loss, delay, duplication, reordering and
+ * bandwidth limits between them. The run is bounded in time and
+ * operations; then the cluster must recover, the register and lock
+ * histories must be linearizable, lease timing must hold by the clients'
+ * clocks, and every watcher must have seen every event once, in order.
+ * It writes the history and a summary.
  *
  * ```sh
  * deno task chaos --time 60 --nemesis kill,pause,partition --seed 7
+ * sudo deno task chaos --net netns --time 60
+ * sudo deno task chaos --net netns --profile wan --nodes 5
  * ```
  *
- * Exits 1 when it finds an anomaly (the history and node logs are kept).
+ * Exits 1 when it finds an anomaly (the history and node logs are kept),
+ * 3 when a checker ran out of time, 4 when `--net netns` cannot run here.
  *
  * @module
  */
 
 import { type CommandLine, commandLine } from "./args.ts";
 import {
-  check,
-  formatReport,
-  HistoryRecorder,
-  lockModel,
-  registerModel,
-  stringifyHistory,
-} from "../src/check/mod.ts";
-import { ChaosCluster } from "../src/chaos/cluster.ts";
-import {
-  injectFault,
-  NEMESES,
-  type NemesisKind,
-} from "../src/chaos/nemesis.ts";
-import { checkWatches } from "../src/chaos/watch_check.ts";
-import {
-  lockClient,
-  registerClient,
-  watcher,
-  type WorkloadContext,
-} from "../src/chaos/workloads.ts";
-import { mulberry32 } from "../src/raft/rand.ts";
+  ALL_NEMESES,
+  ChaosUnsupportedError,
+  Cleanups,
+  defaultNemeses,
+  runChaos,
+} from "../src/chaos/run.ts";
+import { NODE_NEMESES } from "../src/chaos/nemesis.ts";
 import { KNOBS } from "../src/server/faults.ts";
 
 const USAGE = `Usage: deno task chaos [options]
@@ -54,8 +47,20 @@ const USAGE = `Usage: deno task chaos [options]
   --keys N           registers the clients share at a time (default 5)
   --key-period S     seconds before the clients move on to fresh keys
                      (default 5; keeps each key's history checkable)
-  --nemesis LIST     comma-separated, from: ${NEMESES.join(", ")}
-                     (default all; "none" for a fault-free run)
+  --nemesis LIST     comma-separated, from: ${ALL_NEMESES.join(", ")}
+                     (default: kill, pause, partition, slow-disk, truncate;
+                     with --net netns also client-partition, loss, delay,
+                     duplicate, reorder, bandwidth; with --profile wan,
+                     kill-leader; "none" for a fault-free run)
+  --net MODE         loopback (default): nodes on 127.0.0.1, partitions by
+                     TCP proxies; netns: every node and client process in a
+                     network namespace of its own (needs root, ip, iptables,
+                     tc), network faults between any of them
+  --profile P        lan (default) or wan: nodes and clients on three
+                     simulated sites 20-80 ms apart (one way), Raft timing
+                     for a WAN; reports failover times (needs --net netns)
+  --drift-ms MS      how far the processes' clocks may disagree for the
+                     lease timing check (default 50)
   --max-ops N        stop the clients after N operations (default 1000000)
   --seed N           seed for the clients' and nemesis' choices (default: time)
   --out DIR          where to write history.jsonl, summary.json and node logs
@@ -63,11 +68,12 @@ const USAGE = `Usage: deno task chaos [options]
   --base-port P      first peer port (default 17400; HTTP ports are P+50..)
   --plant KNOB       run every node with a planted bug, to show the run
                      catches it: ${KNOBS.join(", ")}
-  -h, --help         show this help`;
+  -h, --help         show this help
+
+Exit status: 0 every check passed, 1 an anomaly, 3 a checker ran out of
+time, 4 --net netns cannot run here (the message says why).`;
 
 const cli: CommandLine = commandLine("chaos", USAGE);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const v = cli.parse({
@@ -77,7 +83,10 @@ async function main(): Promise<void> {
     watchers: { type: "string", default: "3" },
     keys: { type: "string", default: "5" },
     "key-period": { type: "string", default: "5" },
-    nemesis: { type: "string", default: NEMESES.join(",") },
+    nemesis: { type: "string" },
+    net: { type: "string", default: "loopback" },
+    profile: { type: "string", default: "lan" },
+    "drift-ms": { type: "string", default: "50" },
     "max-ops": { type: "string", default: "1000000" },
     seed: { type: "string" },
     out: { type: "string" },
@@ -92,241 +101,79 @@ async function main(): Promise<void> {
     }
     return n;
   };
-  const seconds = num("time", v.time!, 1, 24 * 3600);
-  const n = num("nodes", v.nodes!, 1, 9);
-  const clients = num("clients", v.clients!, 1, 200);
-  const watchers = num("watchers", v.watchers!, 0, 100);
-  const keys = num("keys", v.keys!, 1, 100);
-  const keyPeriodMs = num("key-period", v["key-period"]!, 1, 86_400) * 1000;
-  const maxOps = num("max-ops", v["max-ops"]!, 1, 1e9);
-  const base = num("base-port", v["base-port"]!, 1024, 65000);
-  const seed = v.seed === undefined
-    ? Date.now() % 1_000_000
-    : num("seed", v.seed, 0, 2 ** 31);
+  if (v.net !== "loopback" && v.net !== "netns") {
+    cli.fail(`--net takes loopback or netns, got "${v.net}"`);
+  }
+  if (v.profile !== "lan" && v.profile !== "wan") {
+    cli.fail(`--profile takes lan or wan, got "${v.profile}"`);
+  }
+  const net = v.net as "loopback" | "netns";
+  const profile = v.profile as "lan" | "wan";
+  if (profile === "wan" && net !== "netns") {
+    cli.fail("--profile wan needs --net netns");
+  }
   const kinds = v.nemesis === "none"
     ? []
-    : v.nemesis!.split(",").filter((k) => k !== "") as NemesisKind[];
+    : v.nemesis === undefined
+    ? defaultNemeses(net, profile)
+    : v.nemesis.split(",").filter((k) => k !== "");
   for (const k of kinds) {
-    if (!NEMESES.includes(k)) {
-      cli.fail(`unknown nemesis "${k}"; choose from ${NEMESES.join(", ")}`);
+    if (!ALL_NEMESES.includes(k)) {
+      cli.fail(`unknown nemesis "${k}"; choose from ${ALL_NEMESES.join(", ")}`);
+    }
+    if (
+      net === "loopback" && !(NODE_NEMESES as readonly string[]).includes(k)
+    ) {
+      cli.fail(`the ${k} nemesis needs --net netns`);
     }
   }
   if (v.plant !== undefined && !(KNOBS as string[]).includes(v.plant)) {
     cli.fail(`unknown --plant "${v.plant}"; choose from ${KNOBS.join(", ")}`);
   }
-  const random = mulberry32(seed);
-  const out = v.out ??
-    `chaos-results/${new Date().toISOString().replace(/[:.]/g, "-")}`;
-  await Deno.mkdir(out, { recursive: true });
-  const dataDir = await Deno.makeTempDir({ prefix: "raftlock-chaos-" });
-
-  // ---------------------------------------------------------------- cluster
-  console.log(
-    `Chaos run, seed ${seed}: ${n} nodes, ${clients} clients, ${watchers} watchers, ${keys} keys, nemesis ${
-      kinds.join(",") || "none"
-    }, ${seconds} s${v.plant ? `, PLANTED BUG ${v.plant}` : ""}`,
-  );
-  const t0 = Date.now();
-  const cluster = await ChaosCluster.start({
-    nodes: n,
-    basePort: base,
-    dataDir,
-    logDir: `${out}/logs`,
-    knob: v.plant,
-  });
-  Deno.addSignalListener("SIGINT", async () => {
-    await cluster.stop();
+  const cleanups = new Cleanups();
+  const interrupted = async (signal: string) => {
+    console.log(
+      `\n${signal}: stopping the nodes and removing what the run made`,
+    );
+    await cleanups.run();
     Deno.exit(130);
-  });
-  if (!(await cluster.waitReady(30_000))) {
-    await cluster.stop();
-    cli.fail(`the cluster did not become ready within 30 s; see ${out}/logs/`);
-  }
-  console.log(`Cluster ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-
-  // ---------------------------------------------------------------- clients
-  const start = performance.now();
-  const stop = new AbortController();
-  const ctx: WorkloadContext = {
-    http: cluster.nodes.map((p) => p.http),
-    history: new HistoryRecorder({ clock: () => performance.now() - start }),
-    random,
-    signal: stop.signal,
-    counts: { ok: 0, fail: 0, info: 0 },
-    acked: [],
-    attempted: new Set(),
-    maxOps,
-    generation: () => Math.floor((performance.now() - start) / keyPeriodMs),
   };
-  const lockers = Math.floor(clients / 3);
-  const loops = Array.from(
-    { length: clients },
-    (_, c) =>
-      c < lockers
-        ? lockClient(ctx, `l${c}`)
-        : registerClient(ctx, `c${c}`, keys, clients),
-  );
-  const watches = Array.from(
-    { length: watchers },
-    (_, w) => watcher(ctx, `w${w}`),
-  );
-
-  // ---------------------------------------------------------------- nemesis
-  const faults: Record<string, number> = {};
-  const faultLog: string[] = [];
-  const elapsed = () => ((performance.now() - start) / 1000).toFixed(1);
-  const log = (s: string) => console.log(`${elapsed().padStart(7)} s  ${s}`);
-  const { counts } = ctx;
-  const faultEnd = performance.now() + seconds * 1000;
-  while (performance.now() < faultEnd && !stop.signal.aborted) {
-    await sleep(1000 + random() * 2000);
-    if (counts.ok + counts.fail + counts.info >= maxOps) break;
-    if (kinds.length === 0 || performance.now() >= faultEnd) continue;
-    const kind = kinds[Math.floor(random() * kinds.length)];
-    faults[kind] = (faults[kind] ?? 0) + 1;
-    faultLog.push(
-      `${elapsed()} s: ${await injectFault(kind, cluster, random, log)}`,
-    );
-    log(
-      `ops so far: ${counts.ok} ok, ${counts.fail} fail, ${counts.info} info`,
-    );
+  Deno.addSignalListener("SIGINT", () => interrupted("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => interrupted("SIGTERM"));
+  let code: number;
+  try {
+    code = await runChaos({
+      seconds: num("time", v.time!, 1, 24 * 3600),
+      nodes: num("nodes", v.nodes!, 1, 9),
+      clients: num("clients", v.clients!, 1, 200),
+      watchers: num("watchers", v.watchers!, 0, 100),
+      keys: num("keys", v.keys!, 1, 100),
+      keyPeriodMs: num("key-period", v["key-period"]!, 1, 86_400) * 1000,
+      kinds,
+      maxOps: num("max-ops", v["max-ops"]!, 1, 1e9),
+      seed: v.seed === undefined
+        ? Date.now() % 1_000_000
+        : num("seed", v.seed, 0, 2 ** 31),
+      out: v.out ??
+        `chaos-results/${new Date().toISOString().replace(/[:.]/g, "-")}`,
+      basePort: num("base-port", v["base-port"]!, 1024, 65000),
+      plant: v.plant,
+      net,
+      profile,
+      driftMs: num("drift-ms", v["drift-ms"]!, 0, 10_000),
+      command: `deno task chaos ${Deno.args.join(" ")}`,
+    }, cleanups);
+  } catch (e) {
+    await cleanups.run();
+    if (e instanceof ChaosUnsupportedError) {
+      console.error(`chaos: cannot run here: ${e.message}`);
+      Deno.exit(4);
+    }
+    console.error(`chaos: ${(e as Error).stack ?? e}`);
+    Deno.exit(2);
   }
-  log("faults over; 3 s of calm");
-  await sleep(3000);
-
-  // The cluster must come back: every node ready, all at one revision.
-  const anomalies: string[] = [];
-  if (!(await cluster.waitReady(30_000))) {
-    anomalies.push(
-      `not every node was ready 30 s after the faults ended; see ${out}/logs/`,
-    );
-  }
-  log("every node ready; stopping the clients");
-  stop.abort();
-  await Promise.all(loops);
-  log("clients stopped; waiting for the watchers");
-  const watchLogs = watches.map((w) => w.log);
-  const stuck = await Promise.race([
-    Promise.all(watches.map((w) => w.done)).then(() => false),
-    sleep(15_000).then(() => true),
-  ]);
-  if (stuck) {
-    anomalies.push("a watcher did not stop within 15 s of being told to");
-  }
-  log("watchers stopped; waiting for the nodes to converge");
-  const converged = await converge(cluster.nodes.map((p) => p.http), 20_000);
-  if (!converged.ok) {
-    anomalies.push(`the nodes did not converge: ${converged.detail}`);
-  }
-  await cluster.stop();
-
-  // ---------------------------------------------------------------- check
-  log("checking the histories");
-  const events = ctx.history.events();
-  await Deno.writeTextFile(`${out}/history.jsonl`, stringifyHistory(events));
-  await Deno.writeTextFile(
-    `${out}/watches.json`,
-    JSON.stringify(watchLogs),
-  );
-  const registers = check(events, registerModel(), { timeoutMs: 120_000 });
-  const locks = check(events, lockModel(), { timeoutMs: 120_000 });
-  const watch = checkWatches(watchLogs, ctx.acked, ctx.attempted);
-  anomalies.push(...watch.anomalies.map((a) => `watch: ${a}`));
-  const illegal = registers.result === "illegal" ||
-    locks.result === "illegal" || anomalies.length > 0;
-  const summary = {
-    seed,
-    command: `deno task chaos ${Deno.args.join(" ")}`,
-    seconds,
-    nodes: n,
-    clients,
-    watchers,
-    keys,
-    planted: v.plant ?? null,
-    operations: counts,
-    faults,
-    faultLog,
-    result: illegal
-      ? "illegal"
-      : registers.result === "ok" && locks.result === "ok"
-      ? "ok"
-      : "unknown",
-    registers: registers.result,
-    locks: locks.result,
-    watch: {
-      ok: watch.ok,
-      delivered: watch.delivered,
-      distinctEvents: watch.distinct,
-      compactedSkips: watch.compactedSkips,
-    },
-    anomalies,
-    partitions: registers.partitions + locks.partitions,
-    checkMs: Math.round(registers.timeMs + locks.timeMs),
-  };
-  await Deno.writeTextFile(
-    `${out}/summary.json`,
-    JSON.stringify(summary, null, 2) + "\n",
-  );
-  for (const r of [registers, locks]) {
-    console.log(`\n${formatReport(r).split("\n").slice(0, 40).join("\n")}`);
-  }
-  for (const a of anomalies) console.log(`ANOMALY: ${a}`);
-  console.log(
-    `\nOperations: ${counts.ok} ok, ${counts.fail} fail, ${counts.info} info; faults ${
-      JSON.stringify(faults)
-    }`,
-  );
-  console.log(
-    `Watchers: ${watch.delivered} events delivered, ${watch.distinct} distinct, ${watch.compactedSkips} compacted skips.`,
-  );
-  console.log(
-    `Registers: ${registers.result}; locks and fencing: ${locks.result}; watches: ${
-      watch.ok ? "ok" : "ANOMALIES"
-    }. History and summary in ${out}/`,
-  );
-  // The nodes' data directories are evidence when something went wrong.
-  if (illegal) {
-    const kept = await Deno.rename(dataDir, `${out}/data`).then(
-      () => `${out}/data`,
-      () => dataDir, // another file system: leave them where they are
-    );
-    console.log(`The nodes' data directories are kept in ${kept}/`);
-    Deno.exit(1);
-  }
-  await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   // Exit now: a stuck connection must not keep the process alive.
-  Deno.exit(summary.result === "ok" ? 0 : 3);
-}
-
-/** Waits until every node reports the same applied revision. */
-async function converge(
-  http: readonly string[],
-  timeoutMs: number,
-): Promise<{ ok: boolean; detail: string }> {
-  const end = Date.now() + timeoutMs;
-  let detail = "";
-  while (Date.now() < end) {
-    const revs = await Promise.all(http.map(async (h) => {
-      try {
-        const r = await fetch(`http://${h}/v1/status`, {
-          signal: AbortSignal.timeout(500),
-        });
-        const s = await r.json();
-        return `${s.revision}@${s.applied}`;
-      } catch {
-        return "unreachable";
-      }
-    }));
-    detail = http.map((h, i) => `${h} revision@applied ${revs[i]}`).join(
-      ", ",
-    );
-    const r0 = revs[0].split("@")[0];
-    if (
-      revs.every((r) => r !== "unreachable" && r.split("@")[0] === r0)
-    ) return { ok: true, detail };
-    await sleep(200);
-  }
-  return { ok: false, detail };
+  Deno.exit(code);
 }
 
 if (import.meta.main) main();

@@ -1,14 +1,18 @@
 /**
- * A cluster of real `raftd` processes for chaos runs: each node reaches
- * each other node through its own {@linkcode FaultProxy} (node i's
- * `--peers` names proxy i→j for node j), so any directed link can be cut;
- * each node runs with `RAFTLOCK_FAULTS` so its disk can be made slow and
- * its synced WAL sizes are on record for torn-tail restarts.
+ * A cluster of real `raftd` processes for chaos runs. On loopback each
+ * node reaches each other node through its own {@linkcode FaultProxy}
+ * (node i's `--peers` names proxy i→j for node j), so any directed link
+ * can be cut. In a {@linkcode NetnsLab} each node runs in its own network
+ * namespace with its own address instead, and the lab's switch makes the
+ * network faults (`netem.ts`). Each node runs with `RAFTLOCK_FAULTS` so its
+ * disk can be made slow and its synced WAL sizes are on record for
+ * torn-tail restarts.
  *
  * @module
  */
 
 import { FaultProxy } from "../transport/fault_proxy.ts";
+import type { NetnsLab } from "./netns.ts";
 import { ensurePeerSecretFile } from "../transport/tcp.ts";
 import {
   type LocalMember,
@@ -30,6 +34,14 @@ export interface ChaosClusterOptions {
   knob?: string;
   /** How much slower each sync gets while the disk is slow (ms). */
   slowSyncMs?: number;
+  /**
+   * Run each node `nK` in the lab member of that name (its namespace and
+   * address, peer port `basePort`, HTTP port `basePort + 50`) rather
+   * than on loopback behind proxies.
+   */
+  lab?: NetnsLab;
+  /** More raftd flags for every node (e.g. Raft timing). */
+  raftdFlags?: readonly string[];
 }
 
 /** One raftd process of the cluster. */
@@ -48,6 +60,8 @@ export interface ChaosNode extends LocalMember {
   slowDisk: boolean;
   /** Resolves when its log has been written out. */
   logDone?: Promise<void>;
+  /** The command prefix that runs it in its namespace (empty on loopback). */
+  prefix: string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,18 +86,27 @@ export class ChaosCluster {
 
   /** Creates the proxies and starts every node (it does not wait for them). */
   static async start(options: ChaosClusterOptions): Promise<ChaosCluster> {
+    const lab = options.lab;
     const members = localMembers(
       options.nodes,
       options.basePort,
       options.dataDir,
-    );
+    ).map((m) => {
+      if (!lab) return m;
+      const addr = lab.member(m.id).addr;
+      return {
+        ...m,
+        peer: `${addr}:${options.basePort}`,
+        http: `${addr}:${options.basePort + 50}`,
+      };
+    });
     const peerSecretFile = await ensurePeerSecretFile(
       `${options.dataDir}/peer.secret`,
     );
     const proxies: Record<string, Record<string, FaultProxy>> = {};
     const nodes: ChaosNode[] = members.map((m) => {
       proxies[m.id] = {};
-      const view = members.map((o) => {
+      const view = lab ? members : members.map((o) => {
         if (o.id === m.id) return o;
         const p = FaultProxy.listen(o.peer);
         proxies[m.id][o.id] = p;
@@ -95,15 +118,22 @@ export class ChaosCluster {
         `slow-sync=${options.slowSyncMs ?? 250}`,
         ...(options.knob ? [`knob=${options.knob}`] : []),
       ].join(",");
+      // Off loopback raftd wants the HTTP side's exposure acknowledged;
+      // the lab is a private network of this machine.
+      const flags = [
+        "--log-level",
+        "warn",
+        ...(lab ? ["--insecure"] : []),
+        ...(options.raftdFlags ?? []),
+      ];
       return {
         ...m,
-        args: raftdArgs(m, view, ["--log-level", "warn"], {
-          peerSecretFile,
-        }),
+        args: raftdArgs(m, view, flags, { peerSecretFile }),
         faults,
         syncRecord,
         paused: false,
         slowDisk: false,
+        prefix: lab ? lab.wrap(m.id, []) : [],
       };
     });
     if (options.logDir) await Deno.mkdir(options.logDir, { recursive: true });
@@ -114,8 +144,9 @@ export class ChaosCluster {
 
   /** Starts (or restarts) a node's process. */
   async spawn(n: ChaosNode): Promise<void> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: n.args,
+    const argv = [...n.prefix, Deno.execPath(), ...n.args];
+    const child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
       env: { RAFTLOCK_FAULTS: n.faults },
       stdout: this.#logDir ? "piped" : "null",
       stderr: this.#logDir ? "piped" : "null",

@@ -12,7 +12,7 @@
 import { parseSegmentName } from "../storage/wal/segment.ts";
 import type { ChaosCluster, ChaosNode } from "./cluster.ts";
 
-/** The kinds of fault. */
+/** The kinds of fault (all of them run by default). */
 export const NEMESES = [
   "kill",
   "pause",
@@ -21,20 +21,32 @@ export const NEMESES = [
   "truncate",
 ] as const;
 
+/** Every kind of process or disk fault: {@linkcode NEMESES} and `kill-leader`. */
+export const NODE_NEMESES = [...NEMESES, "kill-leader"] as const;
+
 /** One kind of fault. */
-export type NemesisKind = typeof NEMESES[number];
+export type NemesisKind = typeof NODE_NEMESES[number];
+
+/** Something a fault did that the run measures. */
+export interface FaultNote {
+  /** The leader, about to be sent SIGKILL. */
+  killedLeader?: string;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Injects one fault of `kind`, waits it out and repairs it (restart, resume,
- * heal). Resolves with a one-line description of what it did.
+ * heal). Resolves with a one-line description of what it did. `note` hears
+ * of leader kills just before the signal goes (for failover times).
+ * `kill-leader` always kills the leader (a random node if none answers).
  */
 export async function injectFault(
   kind: NemesisKind,
   cluster: ChaosCluster,
   random: () => number,
   log: (line: string) => void,
+  note: (n: FaultNote) => void = () => {},
 ): Promise<string> {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   const target = async (): Promise<ChaosNode> =>
@@ -42,9 +54,16 @@ export async function injectFault(
       ? (await cluster.leader()) ?? pick(cluster.nodes)
       : pick(cluster.nodes);
   switch (kind) {
-    case "kill": {
-      const n = await target();
-      log(`kill -9 ${n.id}`);
+    case "kill":
+    case "kill-leader": {
+      const leader = await cluster.leader();
+      const n = kind === "kill-leader"
+        ? leader ?? pick(cluster.nodes)
+        : random() < 0.5
+        ? leader ?? pick(cluster.nodes)
+        : pick(cluster.nodes);
+      log(`kill -9 ${n.id}${n === leader ? " (the leader)" : ""}`);
+      if (n === leader) note({ killedLeader: n.id });
       await cluster.kill(n);
       await sleep(500 + random() * 2000);
       await cluster.spawn(n);
@@ -85,7 +104,11 @@ export async function injectFault(
       return `slowed ${n.id}'s disk for ${ms} ms`;
     }
     case "truncate": {
-      const n = await target();
+      const leader = await cluster.leader();
+      const n = random() < 0.5
+        ? leader ?? pick(cluster.nodes)
+        : pick(cluster.nodes);
+      if (n === leader) note({ killedLeader: n.id });
       await cluster.kill(n);
       const cut = await cutUnsyncedTail(
         `${n.dataDir}/wal`,

@@ -5,7 +5,8 @@
  *
  * - register clients read, write and compare-and-set a few keys (`r/*`),
  *   moving to fresh keys every few seconds;
- * - lock clients acquire a lock, do a fenced write, and release it;
+ * - lock clients acquire a lock, do fenced writes (holding it a while
+ *   with keepalives, or abandoning it now and then), and release it;
  * - watchers follow `r/` from revision 1 with the typed client, which
  *   fails over and resumes, and log every event for `checkWatches`.
  *
@@ -34,9 +35,9 @@ export interface WorkloadContext {
   /** Operations by outcome so far. */
   counts: { ok: number; fail: number; info: number };
   /** Writes the cluster acknowledged, for the watch check. */
-  acked: AckedWrite[];
+  acked: { push(write: AckedWrite): unknown };
   /** Every write and compare-and-set attempted, as `writeId(key, value)`. */
-  attempted: Set<string>;
+  attempted: { add(id: string): unknown };
   /** Stops issuing operations once this many were recorded. */
   maxOps: number;
   /**
@@ -46,12 +47,26 @@ export interface WorkloadContext {
    * "independent" keys).
    */
   generation: () => number;
+  /** How long one HTTP request may take, in ms (default 1000). */
+  timeoutMs?: number;
+  /** The TTL of the lock clients' leases, in seconds (default 3). */
+  lockTtl?: number;
+  /**
+   * How often a lock client abandons a lock it holds, as a crashed client
+   * would: no more keepalives, no release (default 0.08). It is a cadence,
+   * not a chance: one grant in `round(1 / abandonRate)`, the first among
+   * a client's first five, so every run has some.
+   */
+  abandonRate?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function call(url: string, init?: RequestInit) {
-  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(1000) });
+async function call(url: string, init?: RequestInit, timeoutMs = 1000) {
+  const r = await fetch(url, {
+    ...init,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   const text = await r.text();
   let body;
   try {
@@ -106,7 +121,7 @@ export async function registerClient(
     if (roll < 0.45) {
       const id = history.invoke(name, { f: "read", key });
       try {
-        const r = await call(`${base}/v1/kv/${key}`);
+        const r = await call(`${base}/v1/kv/${key}`, {}, ctx.timeoutMs);
         if (r.status === 200) settle(ctx, "ok", id, r.body.value);
         else if (r.status === 404) settle(ctx, "ok", id, null);
         else settle(ctx, "fail", id, r.status);
@@ -135,12 +150,12 @@ export async function registerClient(
               compare: [{ key, target: "value", op: "==", value: expected }],
               success: [{ put: { key, value } }],
             }),
-          })
+          }, ctx.timeoutMs)
           : await call(`${base}/v1/kv/${key}`, {
             method: "PUT",
             headers,
             body: JSON.stringify({ value }),
-          });
+          }, ctx.timeoutMs);
         if (r.status === 200) {
           settle(ctx, "ok", id, cas ? r.body.succeeded === true : undefined);
           if (!cas || r.body.succeeded === true) {
@@ -159,25 +174,71 @@ export async function registerClient(
   }
 }
 
-/** Cycles locks (acquire, a fenced write, release) until stopped. */
+/**
+ * Cycles locks until stopped: acquire (a lease of `lockTtl` seconds, now
+ * and then with a lock-delay), then either one fenced write or a hold of
+ * up to 70% of the TTL with fenced writes and keepalives every third of
+ * the TTL, then release. Now and then it abandons the lock instead, as a
+ * crashed client would (no keepalive, no release), and waits out the
+ * lease, so the next holder's grant shows when the service let it go.
+ * A fenced write refused as stale, or a keepalive refused as not found,
+ * means the lease is gone: the cycle ends there. After a request timed
+ * out it asks after its lease (a keepalive, up to three tries through
+ * random nodes) before it releases, as a client back from a partition
+ * would.
+ *
+ * Recorded for the checkers: `acquire {lock, ttl, lockDelay?}` → `{token,
+ * lease}`; `keepalive {lock, token, lease}` → `{ttl}` or fail `not_found`;
+ * `fencedWrite {lock, token}`; `release {lock, token}`.
+ */
 export async function lockClient(
   ctx: WorkloadContext,
   name: string,
 ): Promise<void> {
   const { history, random } = ctx;
+  const ttl = ctx.lockTtl ?? 3;
+  const abandonRate = ctx.abandonRate ?? 0.08;
+  const period = abandonRate > 0 ? Math.max(1, Math.round(1 / abandonRate)) : 0;
+  let hash = 0;
+  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  const first = 1 + (hash % 4);
+  let grants = 0;
+  const timeoutMs = ctx.timeoutMs;
+  const request = (
+    url: string,
+    body: unknown,
+    method = "POST",
+  ) => call(url, { method, body: JSON.stringify(body) }, timeoutMs);
+  const pause = (ms: number) =>
+    Promise.race([
+      sleep(ms),
+      new Promise<void>((r) =>
+        ctx.signal.addEventListener("abort", () => r(), { once: true })
+      ),
+    ]);
   while (going(ctx)) {
     const base = `http://${ctx.http[Math.floor(random() * ctx.http.length)]}`;
     const lock = `lock${Math.floor(random() * 2)}`;
-    const a = history.invoke(name, { f: "acquire", lock });
+    const lockDelay = random() < 0.2 ? 300 : 0;
+    const a = history.invoke(name, {
+      f: "acquire",
+      lock,
+      ttl,
+      ...(lockDelay ? { lockDelay } : {}),
+    });
     let token: number | undefined;
+    let lease: number | undefined;
     try {
-      const r = await call(`${base}/v1/locks/${lock}/acquire`, {
-        method: "POST",
-        body: JSON.stringify({ ttl: 3, wait: 500, owner: name }),
+      const r = await request(`${base}/v1/locks/${lock}/acquire`, {
+        ttl,
+        wait: Math.round((ttl * 1000) / 6), // 500 ms for 3 s leases
+        owner: name,
+        ...(lockDelay ? { lockDelay } : {}),
       });
       if (r.status === 200) {
         token = r.body.token;
-        settle(ctx, "ok", a, token);
+        lease = r.body.lease;
+        settle(ctx, "ok", a, { token, lease });
       } else if (r.status === 409 || refused(r)) {
         settle(ctx, "fail", a, r.status);
       } else {
@@ -190,28 +251,84 @@ export async function lockClient(
       await sleep(20 + random() * 50);
       continue;
     }
-    for (const step of ["fencedWrite", "release"] as const) {
-      const id = history.invoke(name, { f: step, lock, token });
+    const holdMs = random() < 0.5 ? 0 : random() * ttl * 700;
+    grants++;
+    const abandon = period > 0 && grants >= first &&
+      (grants - first) % period === 0;
+    const until = performance.now() + holdMs;
+    let renewed = performance.now();
+    let lost = false;
+    // Whether some request's outcome is unknown (a timeout): the client
+    // then asks after its lease before it lets go, as a real one would.
+    let uncertain = false;
+    const keepalive = async (node: string) => {
+      const k = history.invoke(name, { f: "keepalive", lock, token, lease });
       try {
-        const r = step === "fencedWrite"
-          ? await call(`${base}/v1/kv/fenced/${lock}`, {
-            method: "PUT",
-            body: JSON.stringify({
-              value: `${name}-${token}`,
-              fence: { lock, token },
-            }),
-          })
-          : await call(`${base}/v1/locks/${lock}/release`, {
-            method: "POST",
-            body: JSON.stringify({ token }),
-          });
-        if (r.status === 200) settle(ctx, "ok", id);
-        else if (r.status === 409) {
-          settle(ctx, "fail", id, r.body?.error?.code);
-        } else settle(ctx, "info", id, r.status);
+        const r = await request(`${node}/v1/leases/${lease}/keepalive`, {});
+        if (r.status === 200) {
+          settle(ctx, "ok", k, { ttl: r.body.ttl });
+          return "ok";
+        }
+        if (r.status === 404 || r.status === 409 || refused(r)) {
+          const code = r.body?.error?.code ?? r.status;
+          settle(ctx, "fail", k, code);
+          return code === "not_found" ? "gone" : "unknown";
+        }
+        settle(ctx, "info", k, r.status);
       } catch {
-        settle(ctx, "info", id, "unreachable");
+        settle(ctx, "info", k, "unreachable");
       }
+      uncertain = true;
+      return "unknown";
+    };
+    for (;;) {
+      const w = history.invoke(name, { f: "fencedWrite", lock, token });
+      try {
+        const r = await request(`${base}/v1/kv/fenced/${lock}`, {
+          value: `${name}-${token}`,
+          fence: { lock, token },
+        }, "PUT");
+        if (r.status === 200) settle(ctx, "ok", w);
+        else if (r.status === 409) {
+          settle(ctx, "fail", w, r.body?.error?.code);
+          lost = r.body?.error?.code === "stale_token";
+        } else {
+          settle(ctx, "info", w, r.status);
+          uncertain = true;
+        }
+      } catch {
+        settle(ctx, "info", w, "unreachable");
+        uncertain = true;
+      }
+      if (lost || ctx.signal.aborted || performance.now() >= until) break;
+      if (performance.now() - renewed >= (ttl * 1000) / 3) {
+        renewed = performance.now();
+        lost = (await keepalive(base)) === "gone";
+        if (lost) break;
+      }
+      await pause(100 + random() * 200);
+    }
+    for (let i = 0; uncertain && !lost && !ctx.signal.aborted && i < 3; i++) {
+      const node = `http://${ctx.http[Math.floor(random() * ctx.http.length)]}`;
+      const answer = await keepalive(node);
+      lost = answer === "gone";
+      if (answer !== "unknown") break;
+    }
+    if (lost) continue;
+    if (abandon) {
+      // A crashed holder: its lease runs out on its own.
+      await pause(ttl * 1000 + 200);
+      continue;
+    }
+    const id = history.invoke(name, { f: "release", lock, token });
+    try {
+      const r = await request(`${base}/v1/locks/${lock}/release`, { token });
+      if (r.status === 200) settle(ctx, "ok", id);
+      else if (r.status === 409) {
+        settle(ctx, "fail", id, r.body?.error?.code);
+      } else settle(ctx, "info", id, r.status);
+    } catch {
+      settle(ctx, "info", id, "unreachable");
     }
   }
 }

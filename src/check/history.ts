@@ -315,6 +315,13 @@ export interface HistoryRecorderOptions {
   clock?: () => number;
   /** The first operation id (default 0). */
   firstId?: number;
+  /** Called with each event as it is recorded (to stream it elsewhere). */
+  onEvent?: (event: HistoryEvent) => void;
+  /**
+   * Whether to keep the events for `events()` (default true; a recorder
+   * that only streams them through `onEvent` need not).
+   */
+  retain?: boolean;
 }
 
 /**
@@ -331,12 +338,16 @@ export class HistoryRecorder {
   readonly #clock: () => number;
   readonly #events: HistoryEvent[] = [];
   readonly #open = new Map<number, InvokeEvent>();
+  readonly #onEvent: ((event: HistoryEvent) => void) | undefined;
+  readonly #retain: boolean;
   #nextId: number;
 
   /** Makes an empty recorder. */
   constructor(options: HistoryRecorderOptions = {}) {
     this.#clock = options.clock ?? (() => performance.now());
     this.#nextId = options.firstId ?? 0;
+    this.#onEvent = options.onEvent;
+    this.#retain = options.retain ?? true;
   }
 
   /** Records that `client` invokes `op`; returns the operation's id. */
@@ -349,8 +360,9 @@ export class HistoryRecorder {
       time: this.#clock(),
       op,
     };
-    this.#events.push(event);
+    if (this.#retain) this.#events.push(event);
     this.#open.set(id, event);
+    this.#onEvent?.(event);
     return id;
   }
 
@@ -388,7 +400,8 @@ export class HistoryRecorder {
       & (OkEvent | FailEvent | InfoEvent)
       & { result?: unknown; error?: unknown };
     if (value !== undefined) event[field] = value;
-    this.#events.push(event);
+    if (this.#retain) this.#events.push(event);
+    this.#onEvent?.(event);
   }
 
   /** Ids of the operations invoked but not yet completed. */

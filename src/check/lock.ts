@@ -10,6 +10,7 @@
  * | `fencedWrite` | `token`   | ignored (a `stale_token` refusal is `fail`)    |
  * | `holder`      | —         | the holder's token (number or `{token}`), or `null` |
  * | `validate`    | `token`   | `true` when the token still holds the lock     |
+ * | `keepalive`   | `token`   | ignored here (see `timing.ts`)                 |
  *
  * The sequential specification: a lock is free or held by one token; every
  * lock remembers the highest token it granted. `acquire` returning `t` needs
@@ -86,6 +87,7 @@ export const LOCK_FUNCTIONS: ReadonlySet<string> = new Set([
   "release",
   "holder",
   "validate",
+  "keepalive",
 ]);
 
 /** The state of one lock. */
@@ -322,6 +324,9 @@ function toEntry(
         input: { code: FENCED, token: needToken() },
         output: undefined,
       };
+    case "keepalive":
+      // Lease timing is the timing checker's (timing.ts).
+      return undefined;
     case "holder": {
       if (!known) return undefined;
       const t = tokenOf(o.result ?? null);

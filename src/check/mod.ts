@@ -27,7 +27,9 @@
  * Models: {@link registerModel} (read, write, CAS, delete per key) and
  * {@link lockModel} (acquire, release, fenced writes, fencing tokens; its
  * module documentation says exactly what it guarantees); write your own
- * with the {@link Model} interface.
+ * with the {@link Model} interface. Lease timing, which the lock model leaves
+ * free, is checked apart by {@link checkLeaseTiming} against the clients'
+ * clocks.
  *
  * Semantics: `fail` operations did not happen and are dropped; `info` ones
  * (and invocations never completed) may have happened at any instant after
@@ -106,6 +108,14 @@ export {
   type Failure,
 } from "./checker.ts";
 export { formatReport, formatTable, formatTimeline } from "./report.ts";
+export {
+  checkLeaseTiming,
+  formatTimingReport,
+  type TimingAnomaly,
+  type TimingAnomalyKind,
+  type TimingOptions,
+  type TimingResult,
+} from "./timing.ts";
 export {
   type Longest,
   search,

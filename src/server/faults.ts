@@ -11,14 +11,16 @@
  * - `sync-record=PATH`: after each sync, write how many bytes of each file
  *   are durable to PATH, so a chaos run can cut the WAL after `kill -9`
  *   only where a power loss could (see `src/storage/fault_fs.ts`).
- * - `knob=NAME`: plant a bug (`TestingKnobs`, `NodeTestingKnobs`), to show the
- *   chaos suite catches it. Repeat for several.
+ * - `knob=NAME`: plant a bug (`TestingKnobs`, `NodeTestingKnobs`,
+ *   `ServiceTestingKnobs`), to show the chaos suite catches it. Repeat for
+ *   several.
  *
  * @module
  */
 
 import type { NodeTestingKnobs } from "../node/node.ts";
 import type { TestingKnobs } from "../raft/raft.ts";
+import type { ServiceTestingKnobs } from "../service/service.ts";
 import { FaultInjectingFs } from "../storage/fault_fs.ts";
 
 /** Parsed `RAFTLOCK_FAULTS`. */
@@ -26,17 +28,21 @@ export interface FaultSettings {
   /** The file system with faults, when any disk fault is asked for. */
   fs?: FaultInjectingFs;
   /** Planted bugs. */
-  knobs?: TestingKnobs & NodeTestingKnobs;
+  knobs?: AllKnobs;
   /** Whether SIGUSR2 toggles slow syncs. */
   slowSyncSignals: boolean;
 }
 
-/** The bugs `knob=NAME` can plant: the core's and the node's. */
-export const KNOBS: readonly (keyof (TestingKnobs & NodeTestingKnobs))[] = [
+/** Every planted bug: the core's, the node's and the service's. */
+export type AllKnobs = TestingKnobs & NodeTestingKnobs & ServiceTestingKnobs;
+
+/** The bugs `knob=NAME` can plant: the core's, the node's and the service's. */
+export const KNOBS: readonly (keyof AllKnobs)[] = [
   "voteTwice",
   "commitPreviousTermByCounting",
   "skipReadIndexQuorum",
   "followerReadsWithoutReadIndex",
+  "expireLeasesAtHalfTtl",
 ];
 
 /**

@@ -20,7 +20,7 @@ import { type Logger, nullLogger } from "../node/logger.ts";
 import { type NodeTestingKnobs, RaftNode } from "../node/node.ts";
 import { forceNewCluster } from "../node/force_new_cluster.ts";
 import type { ConfState, NodeId } from "../raft/types.ts";
-import { LockService } from "../service/mod.ts";
+import { LockService, type ServiceTestingKnobs } from "../service/mod.ts";
 import { ServiceStateMachine } from "../state/machine.ts";
 import { DiskStorage } from "../storage/disk_storage.ts";
 import type { FileSystem } from "../storage/fs.ts";
@@ -130,7 +130,7 @@ export interface ServerOptions {
    */
   diskReserveBytes?: number;
   /** Planted bugs, only for showing that the chaos suite catches them. */
-  testingKnobs?: TestingKnobs & NodeTestingKnobs;
+  testingKnobs?: TestingKnobs & NodeTestingKnobs & ServiceTestingKnobs;
 }
 
 /** A running server. */
@@ -389,6 +389,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     maxLockWaiters: options.maxLockWaiters,
     maxLockWaitersPerLock: options.maxLockWaitersPerLock,
     noSpace: () => storage.noSpace,
+    testingKnobs: options.testingKnobs,
   });
   bindNodeMetrics(metrics, node, service);
   ref.node = node;

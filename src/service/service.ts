@@ -90,6 +90,14 @@ export interface LockServiceOptions {
    * duplicate-request table has results to stamp, in ms (default 1 000).
    */
   timeIntervalMs?: number;
+  /** Planted bugs, for chaos runs only. */
+  testingKnobs?: ServiceTestingKnobs;
+}
+
+/** Bugs the service can plant, to show the chaos run catches them. */
+export interface ServiceTestingKnobs {
+  /** The leader expires leases after half their TTL. */
+  expireLeasesAtHalfTtl?: boolean;
 }
 
 /** Options common to writes. */
@@ -275,6 +283,9 @@ export class LockService {
     this.#noSpace = options.noSpace ?? (() => false);
     this.#timeIntervalMs = options.timeIntervalMs ?? 1000;
     this.#timeSeen = { time: this.#state.clusterTime, at: performance.now() };
+    if (options.testingKnobs?.expireLeasesAtHalfTtl) {
+      this.#clock.plantExpireAtHalfTtl();
+    }
     this.#unsubscribe.push(
       this.#state.onLockGranted((g) => {
         if (g.waiterId) this.#grantWaiters.get(g.waiterId)?.(g);

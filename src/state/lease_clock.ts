@@ -92,6 +92,7 @@ interface DelayDeadline {
  */
 export class LeaseClock {
   readonly #retryMs: number;
+  #ttlMsPerSecond = 1000;
   #active = false;
   #leases: Map<number, LeaseDeadline> = new Map();
   #delays: Map<string, DelayDeadline> = new Map();
@@ -100,6 +101,15 @@ export class LeaseClock {
   /** Creates an inactive clock (not leader). */
   constructor(options: LeaseClockOptions = {}) {
     this.#retryMs = options.retryMs ?? 1000;
+  }
+
+  /**
+   * Plants a bug, for chaos runs only (`RAFTLOCK_FAULTS=knob=
+   * expireLeasesAtHalfTtl`): from now on every deadline comes after half
+   * the TTL, so the leader expires live leases early.
+   */
+  plantExpireAtHalfTtl(): void {
+    this.#ttlMsPerSecond = 500;
   }
 
   /** Whether the clock is tracking (between becoming leader and stepping down). */
@@ -129,8 +139,8 @@ export class LeaseClock {
     this.#held.clear();
     for (const l of leases) {
       this.#leases.set(l.id, {
-        deadline: now + l.ttl * 1000 + extendMs,
-        ttlMs: l.ttl * 1000,
+        deadline: now + l.ttl * this.#ttlMsPerSecond + extendMs,
+        ttlMs: l.ttl * this.#ttlMsPerSecond,
         keepaliveIndex: l.keepaliveIndex,
         retryAt: -Infinity,
       });
@@ -188,8 +198,8 @@ export class LeaseClock {
         case "grant":
         case "keepalive":
           this.#leases.set(c.id, {
-            deadline: now + c.ttl * 1000,
-            ttlMs: c.ttl * 1000,
+            deadline: now + c.ttl * this.#ttlMsPerSecond,
+            ttlMs: c.ttl * this.#ttlMsPerSecond,
             keepaliveIndex: c.keepaliveIndex,
             retryAt: -Infinity,
           });
