@@ -30,6 +30,7 @@ export {
   type FollowOptions,
   type GetOptions,
   type ListOptions,
+  type MemberChangeOptions,
   type PrefixChange,
   type PrefixOptions,
   type PrefixValues,
@@ -42,6 +43,8 @@ export {
   type RaftlockErrorCode,
   type RaftlockErrorDetails,
 } from "./errors.ts";
+export { AuthAdmin } from "./auth_admin.ts";
+export type { AuthOptions } from "./auth.ts";
 export { Lock, type LockOptions } from "./lock.ts";
 export { Watch, type WatchFilter, type WatchOptions } from "./watch.ts";
 export { type CallOptions, DEFAULT_ENDPOINTS } from "./transport.ts";
