@@ -10,12 +10,15 @@
  */
 
 import type { ParseArgsOptionsConfig } from "node:util";
+import { authCommands } from "./auth.ts";
 import { clusterCommands } from "./cluster.ts";
 import type { Command, CommandGroup } from "./command.ts";
 import { kvCommands } from "./kv.ts";
 import { leaseCommands } from "./lease.ts";
 import { lockCommands } from "./lock.ts";
+import { roleCommands } from "./role.ts";
 import { snapshotCommands } from "./snapshot.ts";
+import { userCommands } from "./user.ts";
 
 /** Where raftctl connects without `--endpoints` or `$RAFTLOCK_ENDPOINTS`. */
 export const DEFAULT_ENDPOINTS = "http://127.0.0.1:8001";
@@ -27,6 +30,10 @@ export const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   help: { type: "boolean", short: "h" },
   timeout: { type: "string" },
   "ca-file": { type: "string" },
+  user: { type: "string" },
+  "password-file": { type: "string" },
+  token: { type: "string" },
+  "no-discover": { type: "boolean" },
 };
 
 /** The command groups, in the order general help lists them. */
@@ -36,6 +43,9 @@ export const GROUPS: readonly CommandGroup[] = [
   leaseCommands,
   lockCommands,
   snapshotCommands,
+  authCommands,
+  userCommands,
+  roleCommands,
 ];
 
 /** Every command, in help order. */

@@ -1,5 +1,7 @@
 /**
- * The permission matrix: every route of the API, called by each of
+ * The permission matrix (the table is in `auth_matrix_cases.ts`, shared
+ * with the real-process test in tests/e2e/): every route of the API,
+ * called by each of
  *
  * - `none`: no token;
  * - `forged`: a token claiming root, signed with a key the cluster never made;
@@ -23,41 +25,17 @@ import {
   PASSWORD,
   tokens,
 } from "./auth_helpers.ts";
+import {
+  CASES,
+  expected,
+  type MatrixAdmin,
+  type MatrixRequest,
+  SUBJECTS,
+} from "./auth_matrix_cases.ts";
 import { type SingleNode, withNode } from "./single_node.ts";
 
-const SUBJECTS = ["none", "forged", "nobody", "ro", "rw", "root"] as const;
-type Subject = typeof SUBJECTS[number];
-
-/**
- * Who may call a route: anyone (`open`), any user (`user`), readers of
- * `app/` (`read`), writers of `app/` (`write`), root alone (`root`).
- */
-type Need = "open" | "user" | "read" | "write" | "root";
-
-const ALLOWED: Record<Need, Subject[]> = {
-  open: [...SUBJECTS],
-  user: ["nobody", "ro", "rw", "root"],
-  read: ["ro", "rw", "root"],
-  write: ["rw", "root"],
-  root: ["root"],
-};
-
-function expected(need: Need, subject: Subject, ok: number): number {
-  if (ALLOWED[need].includes(subject)) return ok;
-  return subject === "none" || subject === "forged" ? 401 : 403;
-}
-
-interface Request {
-  method: string;
-  path: string;
-  body?: unknown;
-}
-
-/** Does what a call needs first (as root) and returns the call. */
-type Prepare = (s: Subject, root: Admin) => Promise<Request> | Request;
-
 /** Root's calls for preparing a case. */
-class Admin {
+class Admin implements MatrixAdmin {
   constructor(readonly n: SingleNode, readonly token: string) {}
   async call(method: string, path: string, body?: unknown) {
     const a = await this.n.call(method, path, body, bearer(this.token));
@@ -65,293 +43,6 @@ class Admin {
     return a.json;
   }
 }
-
-interface Case {
-  need: Need;
-  /** The status when allowed. */
-  ok: number;
-  prepare: Prepare;
-}
-
-const req = (method: string, path: string, body?: unknown): Request => ({
-  method,
-  path,
-  body,
-});
-const same = (r: Request): Prepare => () => r;
-
-const CASES: Case[] = [
-  // Open.
-  { need: "open", ok: 200, prepare: same(req("GET", "/healthz")) },
-  { need: "open", ok: 200, prepare: same(req("GET", "/readyz")) },
-  { need: "open", ok: 200, prepare: same(req("GET", "/metrics")) },
-  { need: "open", ok: 200, prepare: same(req("GET", "/v1/auth/status")) },
-  {
-    need: "open",
-    ok: 200,
-    prepare: same(
-      req("POST", "/v1/auth/token", { user: "ro", password: PASSWORD }),
-    ),
-  },
-  // Any user.
-  { need: "user", ok: 200, prepare: same(req("GET", "/v1/status")) },
-  { need: "user", ok: 200, prepare: same(req("GET", "/v1/cluster")) },
-  {
-    need: "user",
-    ok: 201,
-    prepare: same(req("POST", "/v1/leases", { ttl: 30 })),
-  },
-  {
-    need: "user",
-    ok: 200,
-    prepare: async (_s, root) => {
-      const l = await root.call("POST", "/v1/leases", { ttl: 30 });
-      return req("POST", `/v1/leases/${l.id}/keepalive`);
-    },
-  },
-  {
-    need: "user",
-    ok: 200,
-    prepare: async (_s, root) => {
-      const l = await root.call("POST", "/v1/leases", { ttl: 30 });
-      return req("GET", `/v1/leases/${l.id}`);
-    },
-  },
-  { need: "user", ok: 200, prepare: same(req("GET", "/v1/leases")) },
-  { need: "user", ok: 200, prepare: same(req("GET", "/v1/locks")) },
-  {
-    // A lease that holds nothing: any user may revoke it.
-    need: "user",
-    ok: 200,
-    prepare: async (_s, root) => {
-      const l = await root.call("POST", "/v1/leases", { ttl: 30 });
-      return req("DELETE", `/v1/leases/${l.id}`);
-    },
-  },
-  // Read app/.
-  ...[
-    "/v1/kv/app/r",
-    "/v1/kv/app/r?consistency=serializable",
-    "/v1/kv?prefix=app/",
-    "/v1/kv?prefix=app/r&limit=1",
-    "/v1/locks/app%2FL",
-    "/v1/locks/app%2FL?token=1",
-    "/v1/watch?prefix=app/",
-    "/v1/watch?key=app/r",
-  ].map((path): Case => ({
-    need: "read",
-    ok: 200,
-    prepare: async (_s, root) => {
-      await root.call("PUT", "/v1/kv/app/r", { value: "1" });
-      return req("GET", path);
-    },
-  })),
-  {
-    need: "read",
-    ok: 200,
-    prepare: same(req("POST", "/v1/txn", {
-      compare: [{ key: "app/r", target: "version", op: ">", value: 0 }],
-      success: [{ get: { key: "app/", prefix: true } }],
-    })),
-  },
-  // Write app/.
-  {
-    need: "write",
-    ok: 200,
-    prepare: (s) => req("PUT", `/v1/kv/app/w-${s}`, { value: "1" }),
-  },
-  {
-    need: "write",
-    ok: 200,
-    prepare: async (s, root) => {
-      await root.call("PUT", `/v1/kv/app/d-${s}`, { value: "1" });
-      return req("DELETE", `/v1/kv/app/d-${s}`);
-    },
-  },
-  {
-    need: "write",
-    ok: 200,
-    prepare: (s) => req("DELETE", `/v1/kv/app/p-${s}/?prefix=true`),
-  },
-  {
-    need: "write",
-    ok: 200,
-    prepare: (s) =>
-      req("POST", "/v1/txn", {
-        compare: [{ key: "app/r", target: "version", op: ">", value: 0 }],
-        success: [{ put: { key: `app/t-${s}`, value: "1" } }],
-        failure: [{ delete: { key: `app/t-${s}` } }],
-      }),
-  },
-  {
-    need: "write",
-    ok: 200,
-    prepare: (s) => req("POST", `/v1/locks/app%2FL-${s}/acquire`, { ttl: 10 }),
-  },
-  {
-    need: "write",
-    ok: 200,
-    prepare: async (s, root) => {
-      const g = await root.call("POST", `/v1/locks/app%2FR-${s}/acquire`, {
-        ttl: 10,
-      });
-      return req("POST", `/v1/locks/app%2FR-${s}/release`, { token: g.token });
-    },
-  },
-  {
-    // A lease with a key under app/: revoking it writes app/.
-    need: "write",
-    ok: 200,
-    prepare: async (s, root) => {
-      const l = await root.call("POST", "/v1/leases", { ttl: 30 });
-      await root.call("PUT", `/v1/kv/app/l-${s}`, { value: "1", lease: l.id });
-      return req("DELETE", `/v1/leases/${l.id}`);
-    },
-  },
-  // Outside app/: root only.
-  {
-    need: "root",
-    ok: 200,
-    prepare: async (_s, root) => {
-      await root.call("PUT", "/v1/kv/other/x", { value: "1" });
-      return req("GET", "/v1/kv/other/x");
-    },
-  },
-  { need: "root", ok: 200, prepare: same(req("GET", "/v1/kv")) },
-  {
-    need: "root",
-    ok: 200,
-    prepare: same(req("PUT", "/v1/kv/other/x", { value: "1" })),
-  },
-  {
-    // Reads app/ (allowed to ro and rw) but writes outside it.
-    need: "root",
-    ok: 200,
-    prepare: same(req("POST", "/v1/txn", {
-      compare: [{ key: "app/r", target: "version", op: ">", value: 0 }],
-      success: [{ put: { key: "other/t", value: "1" } }],
-    })),
-  },
-  {
-    need: "root",
-    ok: 200,
-    prepare: (s) =>
-      req("POST", `/v1/locks/other%2FL-${s}/acquire`, { ttl: 10 }),
-  },
-  { need: "root", ok: 200, prepare: same(req("GET", "/v1/watch?prefix=")) },
-  {
-    need: "root",
-    ok: 200,
-    prepare: async (s, root) => {
-      const l = await root.call("POST", "/v1/leases", { ttl: 30 });
-      await root.call("PUT", `/v1/kv/other/l-${s}`, {
-        value: "1",
-        lease: l.id,
-      });
-      return req("DELETE", `/v1/leases/${l.id}`);
-    },
-  },
-  // Cluster administration.
-  {
-    need: "root",
-    ok: 201,
-    prepare: async (_s, root) => {
-      const c = await root.call("GET", "/v1/cluster");
-      if ((c.members as { id: string }[]).some((m) => m.id === "n9")) {
-        await root.call("DELETE", "/v1/cluster/members/n9");
-      }
-      return req("POST", "/v1/cluster/members", {
-        id: "n9",
-        peerAddress: "127.0.0.1:7999",
-        learner: true,
-      });
-    },
-  },
-  {
-    need: "root",
-    ok: 200,
-    prepare: async (_s, root) => {
-      const c = await root.call("GET", "/v1/cluster");
-      if (!(c.members as { id: string }[]).some((m) => m.id === "n9")) {
-        await root.call("POST", "/v1/cluster/members", {
-          id: "n9",
-          peerAddress: "127.0.0.1:7999",
-          learner: true,
-        });
-      }
-      return req("DELETE", "/v1/cluster/members/n9");
-    },
-  },
-  {
-    // n1 is a voter already: root gets past auth to the conflict.
-    need: "root",
-    ok: 409,
-    prepare: same(req("POST", "/v1/cluster/members/n1/promote")),
-  },
-  {
-    need: "root",
-    ok: 200,
-    prepare: same(req("POST", "/v1/cluster/leader", { to: "n1" })),
-  },
-  { need: "root", ok: 200, prepare: same(req("GET", "/v1/snapshot")) },
-  // Auth administration.
-  { need: "root", ok: 200, prepare: same(req("GET", "/v1/auth/users")) },
-  { need: "root", ok: 200, prepare: same(req("GET", "/v1/auth/users/ro")) },
-  {
-    need: "root",
-    ok: 200,
-    prepare: (s) =>
-      req("PUT", `/v1/auth/users/new-${s}`, { password: PASSWORD, roles: [] }),
-  },
-  {
-    need: "root",
-    ok: 200,
-    prepare: async (s, root) => {
-      await root.call("PUT", `/v1/auth/users/del-${s}`, { password: PASSWORD });
-      return req("DELETE", `/v1/auth/users/del-${s}`);
-    },
-  },
-  {
-    need: "root",
-    ok: 200,
-    prepare: async (s, root) => {
-      await root.call("PUT", `/v1/auth/users/g-${s}`, { password: PASSWORD });
-      return req("POST", `/v1/auth/users/g-${s}/roles`, { role: "ro" });
-    },
-  },
-  {
-    need: "root",
-    ok: 200,
-    prepare: async (s, root) => {
-      await root.call("PUT", `/v1/auth/users/v-${s}`, {
-        password: PASSWORD,
-        roles: ["ro"],
-      });
-      return req("DELETE", `/v1/auth/users/v-${s}/roles/ro`);
-    },
-  },
-  { need: "root", ok: 200, prepare: same(req("GET", "/v1/auth/roles")) },
-  { need: "root", ok: 200, prepare: same(req("GET", "/v1/auth/roles/ro")) },
-  {
-    need: "root",
-    ok: 200,
-    prepare: (s) =>
-      req("PUT", `/v1/auth/roles/new-${s}`, {
-        permissions: [{ prefix: "x/", read: true }],
-      }),
-  },
-  {
-    need: "root",
-    ok: 200,
-    prepare: async (s, root) => {
-      await root.call("PUT", `/v1/auth/roles/del-${s}`, { permissions: [] });
-      return req("DELETE", `/v1/auth/roles/del-${s}`);
-    },
-  },
-  { need: "root", ok: 200, prepare: same(req("POST", "/v1/auth/enable")) },
-  { need: "root", ok: 200, prepare: same(req("POST", "/v1/auth/rotate-key")) },
-  { need: "root", ok: 200, prepare: same(req("POST", "/v1/auth/disable")) },
-];
 
 /** A token claiming root, signed with a key the cluster does not have. */
 async function forged(n: SingleNode): Promise<string> {
@@ -366,7 +57,7 @@ async function forged(n: SingleNode): Promise<string> {
   );
 }
 
-async function status(n: SingleNode, r: Request, token?: string) {
+async function status(n: SingleNode, r: MatrixRequest, token?: string) {
   const res = await n.app.request(r.path, {
     method: r.method,
     headers: {
