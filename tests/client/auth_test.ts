@@ -242,10 +242,10 @@ Deno.test("client auth: the token is renewed before it expires", async () => {
       password: APP_PASSWORD,
       fetch: rec.fetch,
     });
-    // Three token lifetimes of steady use: every request succeeds, with
+    // Two token lifetimes (4 s, of which 3 s are sure) of steady use: every request succeeds, with
     // new tokens on the way (when exactly is checked with a fake clock in
     // credentials_test.ts).
-    const until = Date.now() + 6000;
+    const until = Date.now() + 8000;
     let n = 0;
     while (Date.now() < until) {
       await app.put(`app/k${n % 5}`, String(n));
@@ -257,7 +257,7 @@ Deno.test("client auth: the token is renewed before it expires", async () => {
       rec.sent.every((r) => r.path === "/v1/auth/token" || r.auth !== null),
     );
     assert.ok(n > 0);
-  }, 2);
+  }, 4);
 });
 
 Deno.test("client auth: a watch outlives its token: no gap, no repeat, nothing outside the prefix", async () => {
@@ -288,9 +288,9 @@ Deno.test("client auth: a watch outlives its token: no gap, no repeat, nothing o
         if (e.key === "app/end") stop.abort();
       }
     })();
-    // Writes inside and outside the prefix for three token lifetimes.
+    // Writes inside and outside the prefix for two token lifetimes.
     const wanted: number[] = [];
-    const until = Date.now() + 6000;
+    const until = Date.now() + 8000;
     for (let i = 0; Date.now() < until; i++) {
       wanted.push((await root.put(`app/k${i % 7}`, String(i))).revision);
       await root.put(`other/k${i % 7}`, String(i));
@@ -302,10 +302,10 @@ Deno.test("client auth: a watch outlives its token: no gap, no repeat, nothing o
     assert.ok(seen.every((e) => e.key.startsWith("app/")));
     // The stream was cut by expiry and resumed with new logins.
     const watches = rec.sent.filter((r) => r.path.startsWith("/v1/watch"));
-    assert.ok(watches.length >= 3, `watch connections ${watches.length}`);
-    assert.ok(rec.logins >= 3, `logins ${rec.logins}`);
+    assert.ok(watches.length >= 2, `watch connections ${watches.length}`);
+    assert.ok(rec.logins >= 2, `logins ${rec.logins}`);
     assert.ok(watches.every((r) => r.auth?.startsWith("Bearer ")));
-  }, 2);
+  }, 4);
 });
 
 Deno.test("client auth: users and roles administration", async () => {
