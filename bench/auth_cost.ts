@@ -13,8 +13,12 @@
  * again when a write applies.
  *
  * Also measures one password check (PBKDF2-SHA-256 at the default
- * 600 000 iterations, in this process; median of 10) and one login over
- * HTTP (`POST /v1/auth/token` on the leader; median of 10).
+ * 600 000 iterations, in this process; median of 10), one login over
+ * HTTP (`POST /v1/auth/token` on the leader; median of 10), and the CPU
+ * time auth adds to a request, in-process: the HTTP app over one node on
+ * memory storage and an in-memory transport (no sockets, no fsync), a get
+ * and a put, auth off and on in alternating batches (the fastest batch of
+ * each counts, which a shared machine disturbs least).
  *
  * Each row records the leader and term before and after (a change is
  * marked and the row kept out of the medians) and the load average, since
@@ -34,6 +38,7 @@ import {
   hashPassword,
   verifyPassword,
 } from "../src/auth/mod.ts";
+import { SingleNode } from "../tests/api/single_node.ts";
 import { cleanup } from "./load/cleanup.ts";
 import { startRaftlock } from "./load/clusters.ts";
 import { describeMachine, machineLine } from "./load/machine.ts";
@@ -176,6 +181,89 @@ async function passwordCheckMs(): Promise<number[]> {
   return ms;
 }
 
+/**
+ * µs per request through the in-process app: get and put, auth off and on,
+ * the fastest of `batches` alternating batches of `n` requests each.
+ */
+async function inProcessCost(
+  batches = 20,
+  n = 300,
+): Promise<Record<string, { off: number; on: number }>> {
+  const node = await SingleNode.start();
+  try {
+    const call = async (
+      method: string,
+      path: string,
+      body?: unknown,
+      token?: string,
+    ) => {
+      const r = await node.app.request(path, {
+        method,
+        headers: {
+          "content-type": "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await r.text();
+      if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+      return text ? JSON.parse(text) : {};
+    };
+    await call("PUT", "/v1/auth/roles/bench", {
+      permissions: [{ prefix: "k", read: true, write: true }],
+    });
+    for (const [user, roles] of [["root", ["root"]], ["bench", ["bench"]]]) {
+      await call("PUT", `/v1/auth/users/${user}`, {
+        password: PASSWORD,
+        roles,
+      });
+    }
+    await call("PUT", "/v1/kv/k1", { value: "v".repeat(16) });
+    await call("POST", "/v1/auth/enable");
+    const root = (await call("POST", "/v1/auth/token", {
+      user: "root",
+      password: PASSWORD,
+    })).token;
+    const bench = (await call("POST", "/v1/auth/token", {
+      user: "bench",
+      password: PASSWORD,
+    })).token;
+    const best: Record<string, { off: number; on: number }> = {
+      get: { off: Infinity, on: Infinity },
+      put: { off: Infinity, on: Infinity },
+    };
+    let on = true;
+    for (let b = 0; b < batches; b++) {
+      for (
+        const mode of b % 2 ? ["on", "off"] as const : ["off", "on"] as const
+      ) {
+        if ((mode === "on") !== on) {
+          await call(
+            "POST",
+            mode === "on" ? "/v1/auth/enable" : "/v1/auth/disable",
+            undefined,
+            on ? root : undefined,
+          );
+          on = mode === "on";
+        }
+        const token = on ? bench : undefined;
+        for (const op of ["get", "put"] as const) {
+          const t0 = performance.now();
+          for (let i = 0; i < n; i++) {
+            if (op === "get") await call("GET", "/v1/kv/k1", undefined, token);
+            else await call("PUT", "/v1/kv/k1", { value: "v" }, token);
+          }
+          const us = (performance.now() - t0) * 1000 / n;
+          best[op][mode] = Math.min(best[op][mode], us);
+        }
+      }
+    }
+    return best;
+  } finally {
+    await node.close();
+  }
+}
+
 async function main(): Promise<void> {
   let v;
   try {
@@ -214,6 +302,17 @@ async function main(): Promise<void> {
       loadAverage().join(" ")
     })`,
   );
+
+  const inProc = await inProcessCost();
+  for (const [op, r] of Object.entries(inProc)) {
+    console.log(
+      `in-process ${op}: ${r.off.toFixed(1)} µs auth off, ${
+        r.on.toFixed(1)
+      } µs auth on (+${
+        (r.on - r.off).toFixed(1)
+      } µs; fastest of 20 batches of 300; load ${loadAverage().join(" ")})`,
+    );
+  }
 
   cleanup.onSignals();
   const cluster = await startRaftlock();
@@ -370,7 +469,7 @@ async function main(): Promise<void> {
   if (v.out) {
     await Deno.writeTextFile(
       v.out,
-      JSON.stringify({ machine, rows, logins }, null, 2),
+      JSON.stringify({ machine, rows, logins, inProcess: inProc }, null, 2),
     );
   }
 }
