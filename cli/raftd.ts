@@ -65,6 +65,20 @@ single-node cluster; the data directory keeps its state across restarts.
                        (default; no round trip while its leadership lease
                        holds) or index (a heartbeat round for every batch of
                        reads, as etcd does by default)
+  --quota-bytes N      space quota of the state (keys, values, history,
+                       leases, locks, dedupe, auth; default 2GiB): past it
+                       the leader raises the space alarm and writes that add
+                       data get 507 quota_exceeded until usage is back under
+                       95 %. Suffixes KiB, MiB, GiB (or K, M, G) allowed
+  --disk-reserve-bytes N
+                       disk kept in reserve in the data directory (default
+                       16MiB; 0: none): freed when the disk fills up, so the
+                       node keeps going under the space alarm
+  --max-lock-waiters N lock acquires that may wait at once on this node
+                       (default 10000); more get 429 too_many_waiters
+  --max-lock-waiters-per-lock N
+                       waiters one lock may queue (default 1000); more get
+                       429 too_many_waiters
   --peer-cert FILE     TLS certificate for peer traffic (with --peer-key, --peer-ca)
   --peer-key FILE      TLS private key for peer traffic
   --peer-ca FILE       CA that signs every peer's certificate
@@ -140,6 +154,22 @@ function insecureExposures(
     );
   }
   return out;
+}
+
+// A byte count: a whole number, optionally with K, M or G (KiB, MiB, GiB).
+function byteCount(flag: string, v: string, min: number): number {
+  const m = v.trim().match(/^(\d+)\s*(k|m|g|kib|mib|gib)?$/i);
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<
+    string,
+    number
+  >;
+  const n = m ? Number(m[1]) * (m[2] ? unit[m[2][0].toLowerCase()] : 1) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) {
+    fail(
+      `--${flag} takes a byte count of at least ${min} (for example 2GiB or 1048576), got "${v}"`,
+    );
+  }
+  return n;
 }
 
 function positive(flag: string, v: string): number {
@@ -244,6 +274,10 @@ async function main(): Promise<void> {
         "heartbeat-ticks": { type: "string", default: "5" },
         "snapshot-every": { type: "string", default: "10000" },
         "read-mode": { type: "string", default: "lease" },
+        "quota-bytes": { type: "string", default: "2GiB" },
+        "disk-reserve-bytes": { type: "string", default: "16MiB" },
+        "max-lock-waiters": { type: "string", default: "10000" },
+        "max-lock-waiters-per-lock": { type: "string", default: "1000" },
         "peer-cert": { type: "string" },
         "peer-key": { type: "string" },
         "peer-ca": { type: "string" },
@@ -451,6 +485,17 @@ async function main(): Promise<void> {
     heartbeatTicks: positive("heartbeat-ticks", v["heartbeat-ticks"]!),
     snapshotEvery: positive("snapshot-every", v["snapshot-every"]!),
     readLease: v["read-mode"] === "lease",
+    quotaBytes: byteCount("quota-bytes", v["quota-bytes"]!, 1),
+    diskReserveBytes: byteCount(
+      "disk-reserve-bytes",
+      v["disk-reserve-bytes"]!,
+      0,
+    ),
+    maxLockWaiters: positive("max-lock-waiters", v["max-lock-waiters"]!),
+    maxLockWaitersPerLock: positive(
+      "max-lock-waiters-per-lock",
+      v["max-lock-waiters-per-lock"]!,
+    ),
     peerSecrets,
     httpTls,
     httpCaFile: v["http-ca-file"],

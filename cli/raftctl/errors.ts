@@ -52,7 +52,10 @@ export function describeError(e: unknown, endpoints: string[]): string {
       return `the cluster is unavailable: ${e.message}; it may be electing a leader or have lost its quorum (check \`raftctl status\`)`;
     case "lock_held": {
       const h = e.holder;
-      return h
+      // Elections, semaphores and read-write locks name no holder.
+      return h === undefined
+        ? `${e.message}; wait for it with --wait ms`
+        : h
         ? `${e.message} (holder token ${h.token}, lease ${h.lease}${
           h.owner ? `, owner ${JSON.stringify(h.owner)}` : ""
         }); wait for it with --wait ms`
@@ -67,7 +70,7 @@ export function describeError(e: unknown, endpoints: string[]): string {
         : `${e.message} (now modRevision ${cur.modRevision}, version ${cur.version})`;
     }
     case "stale_token":
-      return `${e.message}: the token no longer holds the lock`;
+      return `${e.message}: the grant it names has ended`;
     case "compacted":
       return `${e.message}; watch from a later --from-revision`;
     case "bad_request":

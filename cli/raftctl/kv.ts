@@ -36,24 +36,35 @@ export const kvCommands: CommandGroup = {
     {
       name: "kv put",
       usage:
-        "<key> <value> [--lease id] [--if-mod-revision n] [--if-version n]",
+        "<key> <value> [--lease id | --ttl s] [--if-mod-revision n] [--if-version n]",
       summary: "write a key",
       details:
-        "--if-mod-revision n / --if-version n write only if the key's modRevision /\nversion equals n (0: only if the key does not exist).",
+        "--if-mod-revision n / --if-version n write only if the key's modRevision /\nversion equals n (0: only if the key does not exist). --ttl s gives the key\nits own lease of s seconds (made, or renewed by a later put with --ttl):\nthe key is deleted when it is not put again in time.",
       options: {
         lease: { type: "string" },
+        ttl: { type: "string" },
         "if-mod-revision": { type: "string" },
         "if-version": { type: "string" },
       },
       args: [2, 2],
       async run({ client, json, args, flags }) {
+        const lease = optInt("lease", flags.lease, true);
+        const ttl = optInt("ttl", flags.ttl, true);
+        if (lease !== undefined && ttl !== undefined) {
+          throw new UsageError("give --lease or --ttl, not both", "kv put");
+        }
         const r = await client.put(args[0], args[1], {
-          lease: optInt("lease", flags.lease, true),
+          lease,
+          ttl,
           ifModRevision: optInt("if-mod-revision", flags["if-mod-revision"]),
           ifVersion: optInt("if-version", flags["if-version"]),
         });
         if (json) return printJson(r);
-        print(`OK (revision ${r.revision})`);
+        print(
+          `OK (revision ${r.revision}${
+            r.lease === undefined ? "" : `, lease ${r.lease}`
+          })`,
+        );
       },
     },
     {

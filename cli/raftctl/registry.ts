@@ -13,10 +13,13 @@ import type { ParseArgsOptionsConfig } from "node:util";
 import { authCommands } from "./auth.ts";
 import { clusterCommands } from "./cluster.ts";
 import type { Command, CommandGroup } from "./command.ts";
+import { electCommands } from "./elect.ts";
 import { kvCommands } from "./kv.ts";
 import { leaseCommands } from "./lease.ts";
 import { lockCommands } from "./lock.ts";
 import { roleCommands } from "./role.ts";
+import { rwlockCommands } from "./rwlock.ts";
+import { semCommands } from "./sem.ts";
 import { snapshotCommands } from "./snapshot.ts";
 import { userCommands } from "./user.ts";
 
@@ -42,6 +45,9 @@ export const GROUPS: readonly CommandGroup[] = [
   kvCommands,
   leaseCommands,
   lockCommands,
+  electCommands,
+  semCommands,
+  rwlockCommands,
   snapshotCommands,
   authCommands,
   userCommands,

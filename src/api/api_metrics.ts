@@ -1,7 +1,9 @@
 /**
  * The metrics a node exposes at `GET /metrics`: Raft (term, indexes, leader
  * changes, proposals, WAL persist latency), HTTP latency by route, the
- * service's keys, leases, locks and watchers, and client auth.
+ * service's keys, leases, locks and watchers, its limits (lock waiters,
+ * the space quota and its alarm, the duplicate-request table), and client
+ * auth.
  *
  * @module
  */
@@ -205,6 +207,79 @@ export function bindNodeMetrics(
       () => m.watchers.value,
     ),
   );
+  bindLimitMetrics(r, service);
   r.add(new ProcessMemory());
   node.onRoleChange(() => m.leaderChanges.inc());
+}
+
+// The limits: each one's setting, how full it is, and its refusals.
+function bindLimitMetrics(r: Registry, service: LockService): void {
+  const gauges: [string, string, () => number][] = [
+    [
+      "raftlock_lock_waits",
+      "Lock acquires waiting on this node",
+      () => service.waiting,
+    ],
+    [
+      "raftlock_lock_waits_limit",
+      "Lock acquires that may wait at once on this node (--max-lock-waiters)",
+      () => service.limits.maxLockWaiters,
+    ],
+    [
+      "raftlock_lock_waiters_per_lock_limit",
+      "Waiters one lock may queue (--max-lock-waiters-per-lock)",
+      () => service.limits.maxLockWaitersPerLock,
+    ],
+    [
+      "raftlock_lock_waiters_refused_total",
+      "Lock acquires refused with too_many_waiters",
+      () => service.counters.waitersRefused,
+    ],
+    [
+      "raftlock_waiter_keepalive_batches_total",
+      "leaseKeepaliveMany commands this node proposed for its waiting acquires",
+      () => service.counters.waiterKeepalives,
+    ],
+    [
+      "raftlock_quota_bytes",
+      "The state size past which the leader raises the space alarm (--quota-bytes)",
+      () => service.limits.quotaBytes,
+    ],
+    [
+      "raftlock_state_bytes",
+      "The state's size as the space quota counts it",
+      () => service.state.stateBytes(),
+    ],
+    [
+      "raftlock_quota_alarm",
+      "1 while a space alarm is on (quota passed or a node's disk full): writes that add data get 507",
+      () => (service.state.alarmed ? 1 : 0),
+    ],
+    [
+      "raftlock_disk_no_space",
+      "1 while this node's disk is full",
+      () => (service.noSpace ? 1 : 0),
+    ],
+    [
+      "raftlock_quota_refused_total",
+      "Writes refused with quota_exceeded through this node",
+      () => service.counters.quotaRefused,
+    ],
+    [
+      "raftlock_dedupe_entries",
+      "Results kept to answer retried requests (X-Request-Id)",
+      () => service.state.dedupeStats().entries,
+    ],
+    [
+      "raftlock_dedupe_max_entries",
+      "The most results kept; new request ids are refused (503) beyond it",
+      () => service.state.dedupeStats().maxEntries,
+    ],
+    [
+      "raftlock_dedupe_refused_total",
+      "Requests refused (503) because the duplicate-request table was full",
+      () => service.counters.dedupeRefused,
+    ],
+  ];
+  for (const [name, help, read] of gauges) r.add(new Gauge(name, help, read));
 }

@@ -1,6 +1,6 @@
 /**
  * The HTTP API (Hono): config keys, transactions, watches (SSE), leases,
- * locks, cluster membership, status, health and metrics. Every node serves
+ * locks, leader elections, semaphores, read-write locks, cluster membership, status, health and metrics. Every node serves
  * every route: writes and linearizable reads go through Raft (proposals are
  * forwarded to the leader, reads confirmed by ReadIndex); membership
  * changes are forwarded to the leader over HTTP.
@@ -29,10 +29,13 @@ import {
 import type { AppOptions } from "./options.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
+import { electionRoutes } from "./routes/elections.ts";
 import { kvRoutes } from "./routes/kv.ts";
 import { leaseRoutes } from "./routes/leases.ts";
 import { lockRoutes } from "./routes/locks.ts";
 import { opsRoutes } from "./routes/ops.ts";
+import { rwlockRoutes } from "./routes/rwlocks.ts";
+import { semaphoreRoutes } from "./routes/semaphores.ts";
 import { watchRoutes } from "./routes/watch.ts";
 
 export type { AppOptions } from "./options.ts";
@@ -95,6 +98,9 @@ export function createApp(appOptions: AppOptions): Hono {
   app.route("/v1", watchRoutes(options));
   app.route("/v1", leaseRoutes(options));
   app.route("/v1", lockRoutes(options));
+  app.route("/v1", electionRoutes(options));
+  app.route("/v1", semaphoreRoutes(options));
+  app.route("/v1", rwlockRoutes(options));
   app.route("/v1", clusterRoutes(options));
   app.route("/v1", authRoutes(options));
   app.route("/", opsRoutes(options));

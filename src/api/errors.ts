@@ -43,9 +43,11 @@ export const STATUS: Readonly<Record<ErrorCode, number>> = {
   compacted: 410,
   too_large: 413,
   too_many_requests: 429,
+  too_many_waiters: 429,
   unavailable: 503,
   timeout: 504,
   internal: 500,
+  quota_exceeded: 507,
 };
 
 /**
@@ -124,7 +126,8 @@ export function toErrorAnswer(e: unknown): ErrorAnswer {
   const a: ErrorAnswer = {
     status: STATUS[code],
     body: { error: { code, message }, ...extra },
-    retryAfter: code === "unavailable" || code === "too_many_requests"
+    retryAfter: code === "unavailable" || code === "too_many_requests" ||
+        code === "too_many_waiters"
       ? 1
       : undefined,
   };

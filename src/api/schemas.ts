@@ -12,6 +12,7 @@ import {
   MAX_LEASE_TTL,
   MAX_LOCK_DELAY_MS,
   MAX_ROLE_PERMISSIONS,
+  MAX_SEMAPHORE_LIMIT,
   MAX_TXN_OPS,
   MAX_USER_ROLES,
   MAX_VALUE_BYTES,
@@ -49,16 +50,32 @@ const valueSchema = z.string().refine(
   `value must be at most ${MAX_VALUE_BYTES} bytes`,
 );
 
-const fenceSchema = z.strictObject({ lock: nameSchema, token: id });
+// A fence names one grant: a lock, an election, a semaphore or a
+// read-write lock, with the token it was granted.
+const fenceSchema = z.union([
+  z.strictObject({ lock: nameSchema, token: id }),
+  z.strictObject({ election: nameSchema, token: id }),
+  z.strictObject({ semaphore: nameSchema, token: id }),
+  z.strictObject({ rwlock: nameSchema, token: id }),
+], {
+  error:
+    "fence must be {lock|election|semaphore|rwlock: name, token: positive integer}",
+});
+
+const ttlSchema = z.number().int().min(MIN_LEASE_TTL).max(MAX_LEASE_TTL);
 
 /** `PUT /v1/kv/{key}` body. */
 export const putBody = z.strictObject({
   value: valueSchema,
   lease: id.optional(),
+  ttl: ttlSchema.optional(),
   ifModRevision: revision.optional(),
   ifVersion: revision.optional(),
   fence: fenceSchema.optional(),
-});
+}).refine(
+  (b) => !(b.ttl !== undefined && b.lease !== undefined),
+  "give either ttl or lease, not both",
+);
 
 const compareSchema = z.union([
   z.strictObject({
@@ -127,8 +144,53 @@ export const acquireBody = z.strictObject({
   "give either ttl or lease, not both",
 );
 
-/** `POST /v1/locks/{name}/release` body. */
+/** `POST /v1/locks/{name}/release` body (and every release by token). */
 export const releaseBody = z.strictObject({ token: id });
+
+const ownerSchema = z.string().refine(
+  (s) => utf8Length(s) <= MAX_NAME_BYTES,
+  `owner must be at most ${MAX_NAME_BYTES} bytes`,
+);
+
+// How an acquire of a recipe holds (a new lease of ttl seconds, or an
+// existing one) and how long it waits.
+const holding = {
+  ttl: ttlSchema.optional(),
+  lease: id.optional(),
+  wait: z.number().int().min(0).max(MAX_WAIT_MS).optional(),
+};
+
+const oneHolding = (b: { ttl?: number; lease?: number }) =>
+  !(b.ttl !== undefined && b.lease !== undefined);
+
+/** `POST /v1/elections/{name}/campaign` body. */
+export const campaignBody = z.strictObject({
+  value: valueSchema,
+  ...holding,
+}).refine(oneHolding, "give either ttl or lease, not both");
+
+/** `POST /v1/elections/{name}/proclaim` body. */
+export const proclaimBody = z.strictObject({ token: id, value: valueSchema });
+
+const permitCount = z.number().int().min(1).max(MAX_SEMAPHORE_LIMIT);
+
+/** `POST /v1/semaphores/{name}/acquire` body. */
+export const semaphoreAcquireBody = z.strictObject({
+  limit: permitCount,
+  permits: permitCount.optional(),
+  owner: ownerSchema.optional(),
+  ...holding,
+}).refine(oneHolding, "give either ttl or lease, not both").refine(
+  (b) => (b.permits ?? 1) <= b.limit,
+  "permits must be at most limit",
+);
+
+/** `POST /v1/rwlocks/{name}/acquire` body. */
+export const rwlockAcquireBody = z.strictObject({
+  mode: z.enum(["read", "write"]),
+  owner: ownerSchema.optional(),
+  ...holding,
+}).refine(oneHolding, "give either ttl or lease, not both");
 
 /** `POST /v1/cluster/members` body. */
 export const memberBody = z.strictObject({

@@ -1,16 +1,27 @@
 /**
  * The typed raftlock client: every HTTP API route as a method, failover
  * across endpoints (preferring the leader), writes that carry an
- * `X-Request-Id` so a retried write applies once, held locks with
- * background keepalives, resumable watches and config helpers. See
+ * `X-Request-Id` so a retried write applies once, held locks, leadership,
+ * semaphore permits and read-write locks with background keepalives,
+ * resumable watches and election observers, and config helpers. See
  * {@linkcode Client} for an example.
  *
  * @module
  */
 
 import { AuthAdmin } from "./auth_admin.ts";
-import { RaftlockError } from "./errors.ts";
+import { isRaftlockError, RaftlockError } from "./errors.ts";
+import { type CampaignOptions, Election } from "./election.ts";
+import { renewedAt } from "./held.ts";
 import { Lock, type LockOptions } from "./lock.ts";
+import { type ObserveOptions, Observer } from "./observe.ts";
+import {
+  type HoldOptions,
+  Permits,
+  type RecipeBackend,
+  RwLock,
+  type SemaphoreOptions,
+} from "./semaphore.ts";
 import {
   type CallOptions,
   type ClientOptions,
@@ -21,6 +32,9 @@ import { Watch, type WatchFilter, type WatchOptions } from "./watch.ts";
 import type {
   ClusterInfo,
   DeleteResult,
+  ElectionGrant,
+  ElectionInfo,
+  ElectionLeader,
   Fence,
   KeyValue,
   Lease,
@@ -32,7 +46,13 @@ import type {
   NodeStatus,
   PutResult,
   ReleaseResult,
+  ResignResult,
   RevokeResult,
+  RwlockGrant,
+  RwlockInfo,
+  RwlockMode,
+  SemaphoreGrant,
+  SemaphoreInfo,
   TxnRequest,
   TxnResult,
   WatchEvent,
@@ -50,11 +70,17 @@ export interface GetOptions extends CallOptions {
 export interface PutOptions extends CallOptions {
   /** Attach the key to this lease (deleted when the lease ends). */
   lease?: number;
+  /**
+   * Give the key its own lease of this many seconds instead (made by the
+   * first put with `ttl`, renewed with the new TTL by the next); the key
+   * is deleted when it expires. The answer's `lease` is its id.
+   */
+  ttl?: number;
   /** Write only if the key's modRevision equals this (0: must not exist). */
   ifModRevision?: number;
   /** Write only if the key's version equals this (0: must not exist). */
   ifVersion?: number;
-  /** Write only while this fencing token holds its lock. */
+  /** Write only while this fencing token holds its grant. */
   fence?: Fence;
 }
 
@@ -91,6 +117,35 @@ export interface AcquireOptions extends CallOptions {
   /** Lock-delay in ms after the holder's lease expires. */
   lockDelay?: number;
 }
+
+/** How a one-shot acquire of a recipe holds and waits. */
+export interface RecipeAcquireOptions extends CallOptions {
+  /** TTL in seconds of a lease made for the grant (default 10, unless `lease`). */
+  ttl?: number;
+  /** Hold with this existing lease instead. */
+  lease?: number;
+  /** How long to wait in the queue, in ms (default 0: fail at once). */
+  wait?: number;
+}
+
+/** Options of {@linkcode Client.acquireSemaphore}. */
+export interface SemaphoreAcquireOptions extends RecipeAcquireOptions {
+  /** How many permits the semaphore has (fixed by its first acquirer). */
+  limit: number;
+  /** How many permits to take (default 1). */
+  permits?: number;
+  /** Who holds them (free text). */
+  owner?: string;
+}
+
+/** Options of {@linkcode Client.acquireRwlock}. */
+export interface RwlockAcquireOptions extends RecipeAcquireOptions {
+  /** Who holds it (free text). */
+  owner?: string;
+}
+
+/** The longest wait of one acquire request, in ms (the API's bound). */
+const MAX_WAIT_MS = 300_000;
 
 /** Options of {@linkcode Client.addMember}. */
 export interface AddMemberOptions extends CallOptions {
@@ -276,6 +331,7 @@ export class Client implements AsyncDisposable {
       body: {
         value,
         lease: options.lease,
+        ttl: options.ttl,
         ifModRevision: options.ifModRevision,
         ifVersion: options.ifVersion,
         fence: options.fence,
@@ -498,14 +554,6 @@ export class Client implements AsyncDisposable {
       lockDelay: options.lockDelay,
       signal: options.signal,
     });
-    const now = Date.now();
-    const every = (ttl * 1000) / 3;
-    // After a wait in the queue the node renewed the lease every ttl/3
-    // while the request was open: count from the last renewal it may have
-    // made, which makes the first keepalive go out at once.
-    const renewedAt = now - sentAt > every / 2
-      ? Math.max(sentAt, now - every - 500)
-      : sentAt;
     return new Lock(
       {
         keepAlive: (id, o) => this.keepAlive(id, o),
@@ -514,8 +562,372 @@ export class Client implements AsyncDisposable {
         closed: this.#t.closed,
       },
       grant,
-      { ttl, renewedAt, onLost: options.onLost },
+      { ttl, renewedAt: renewedAt(sentAt, ttl), onLost: options.onLost },
     );
+  }
+
+  // ------------------------------------------------------------- elections
+
+  /**
+   * Campaigns in an election and returns leadership held: its lease of
+   * `ttl` seconds (default 10) is kept alive in the background until
+   * {@linkcode Election.resign} (or the end of an `await using` scope).
+   * Waits in the FIFO line of candidates until elected (or `wait` ms, then
+   * `lock_held`; or until `signal` aborts), retrying across failovers.
+   */
+  async campaign(
+    name: string,
+    value: string,
+    options: CampaignOptions = {},
+  ): Promise<Election> {
+    const ttl = options.ttl ?? 10;
+    const forever = options.wait === undefined;
+    const deadline = forever ? Infinity : Date.now() + options.wait!;
+    for (let failures = 0;;) {
+      const wait = Math.max(0, Math.min(deadline - Date.now(), MAX_WAIT_MS));
+      const sentAt = Date.now();
+      try {
+        const g = await this.campaignOnce(name, value, {
+          ttl,
+          wait,
+          signal: options.signal,
+        });
+        return new Election(
+          {
+            keepAlive: (id, o) => this.keepAlive(id, o),
+            revokeLease: (id, o) => this.revokeLease(id, o),
+            proclaim: (n, t, v, o) => this.proclaim(n, t, v, o),
+            resign: (n, t, o) => this.resign(n, t, o),
+            closed: this.#t.closed,
+          },
+          g,
+          { ttl, renewedAt: renewedAt(sentAt, ttl), onLost: options.onLost },
+        );
+      } catch (e) {
+        options.signal?.throwIfAborted();
+        this.#t.closed.throwIfAborted();
+        const held = isRaftlockError(e, "lock_held");
+        // A wait that ran out queues again; with no deadline, so does a
+        // campaign cut off by a failover (its old candidacy's lease, no
+        // longer kept alive by the node it waited on, expires).
+        const again = held ||
+          (forever &&
+            ["unreachable", "timeout", "unavailable"].includes(
+              (e as RaftlockError).code,
+            ));
+        if (!again || Date.now() >= deadline) throw e;
+        failures = held ? 0 : failures + 1;
+        if (failures > 0) {
+          await sleep(Math.min(2000, 100 * 2 ** failures), options.signal);
+        }
+      }
+    }
+  }
+
+  /**
+   * One campaign request (no keepalive: see {@linkcode Client.campaign}):
+   * answers once this caller leads, after waiting up to `wait` ms (default
+   * 0), else throws `lock_held`. Give `ttl` (default 10) or `lease`.
+   */
+  campaignOnce(
+    name: string,
+    value: string,
+    options: RecipeAcquireOptions = {},
+  ): Promise<ElectionGrant> {
+    return this.#acquireRecipe<ElectionGrant>(
+      `/v1/elections/${enc(name)}/campaign`,
+      { value },
+      options,
+    );
+  }
+
+  /** Changes the leader's value; `stale_token` unless `token` leads. */
+  proclaim(
+    name: string,
+    token: number,
+    value: string,
+    options: CallOptions = {},
+  ): Promise<ElectionLeader> {
+    return this.#t.request<ElectionLeader>({
+      method: "POST",
+      path: `/v1/elections/${enc(name)}/proclaim`,
+      body: { token, value },
+      kind: "write",
+      options,
+    });
+  }
+
+  /** Gives up leadership; `stale_token` unless `token` leads. */
+  resign(
+    name: string,
+    token: number,
+    options: CallOptions = {},
+  ): Promise<ResignResult> {
+    return this.#t.request<ResignResult>({
+      method: "POST",
+      path: `/v1/elections/${enc(name)}/resign`,
+      body: { token },
+      kind: "write",
+      options,
+    });
+  }
+
+  /** The election's leader, or null when nobody leads. */
+  leader(
+    name: string,
+    options: CallOptions = {},
+  ): Promise<ElectionLeader | null> {
+    return this.#t.request<ElectionLeader | null>({
+      method: "GET",
+      path: `/v1/elections/${enc(name)}`,
+      kind: "read",
+      nullOn404: true,
+      options,
+    });
+  }
+
+  /** Every election that has a leader. */
+  async elections(options: CallOptions = {}): Promise<ElectionInfo[]> {
+    const r = await this.#t.request<{ elections: ElectionInfo[] }>({
+      method: "GET",
+      path: "/v1/elections",
+      kind: "read",
+      options,
+    });
+    return r.elections;
+  }
+
+  /**
+   * Observes an election: an async iterable of its state now, then every
+   * change of leader, in strictly increasing revisions (never an older
+   * leader after a newer one), that resumes on the next endpoint after a
+   * disconnect, node failure or leader change.
+   */
+  observe(name: string, options: ObserveOptions = {}): Observer {
+    return new Observer(this.#t, name, options);
+  }
+
+  // ------------------------------------------------------------ semaphores
+
+  /**
+   * Acquires permits of a semaphore once (no keepalive: see
+   * {@linkcode Client.semaphore}). Throws `conflict` when the semaphore
+   * exists with another limit, `lock_held` when not granted within `wait`
+   * ms.
+   */
+  acquireSemaphore(
+    name: string,
+    options: SemaphoreAcquireOptions,
+  ): Promise<SemaphoreGrant> {
+    return this.#acquireRecipe<SemaphoreGrant>(
+      `/v1/semaphores/${enc(name)}/acquire`,
+      { limit: options.limit, permits: options.permits, owner: options.owner },
+      options,
+    );
+  }
+
+  /** Releases the permits held with `token`. */
+  releaseSemaphore(
+    name: string,
+    token: number,
+    options: CallOptions = {},
+  ): Promise<ReleaseResult> {
+    return this.#releaseRecipe("semaphores", name, token, options);
+  }
+
+  /** A semaphore's limit, holders and waiters (limit 0: nobody holds or waits). */
+  semaphoreInfo(
+    name: string,
+    options: CallOptions = {},
+  ): Promise<SemaphoreInfo> {
+    return this.#t.request<SemaphoreInfo>({
+      method: "GET",
+      path: `/v1/semaphores/${enc(name)}`,
+      kind: "read",
+      options,
+    });
+  }
+
+  /** Every semaphore that is held or waited for. */
+  async semaphores(options: CallOptions = {}): Promise<SemaphoreInfo[]> {
+    const r = await this.#t.request<{ semaphores: SemaphoreInfo[] }>({
+      method: "GET",
+      path: "/v1/semaphores",
+      kind: "read",
+      options,
+    });
+    return r.semaphores;
+  }
+
+  /**
+   * Acquires permits of a semaphore with their own lease of `ttl` seconds
+   * (default 10) and returns them held, kept alive in the background
+   * until {@linkcode Permits.release} (or the end of an `await using`
+   * scope). Throws `lock_held` when not granted within `wait` ms.
+   */
+  async semaphore(name: string, options: SemaphoreOptions): Promise<Permits> {
+    const ttl = options.ttl ?? 10;
+    const sentAt = Date.now();
+    const g = await this.acquireSemaphore(name, {
+      limit: options.limit,
+      permits: options.permits,
+      owner: options.owner,
+      ttl,
+      wait: options.wait,
+      signal: options.signal,
+    });
+    return new Permits(this.#recipeBackend(), g, {
+      ttl,
+      renewedAt: renewedAt(sentAt, ttl),
+      onLost: options.onLost,
+    });
+  }
+
+  // ------------------------------------------------------- read-write locks
+
+  /**
+   * Acquires a read-write lock once for reading or writing (no keepalive:
+   * see {@linkcode Client.rwlock}). Throws `lock_held` when not granted
+   * within `wait` ms.
+   */
+  acquireRwlock(
+    name: string,
+    mode: RwlockMode,
+    options: RwlockAcquireOptions = {},
+  ): Promise<RwlockGrant> {
+    return this.#acquireRecipe<RwlockGrant>(
+      `/v1/rwlocks/${enc(name)}/acquire`,
+      { mode, owner: options.owner },
+      options,
+    );
+  }
+
+  /** Releases the read-write lock hold with `token`. */
+  releaseRwlock(
+    name: string,
+    token: number,
+    options: CallOptions = {},
+  ): Promise<ReleaseResult> {
+    return this.#releaseRecipe("rwlocks", name, token, options);
+  }
+
+  /** A read-write lock's mode, holders and waiters. */
+  rwlockInfo(name: string, options: CallOptions = {}): Promise<RwlockInfo> {
+    return this.#t.request<RwlockInfo>({
+      method: "GET",
+      path: `/v1/rwlocks/${enc(name)}`,
+      kind: "read",
+      options,
+    });
+  }
+
+  /** Every read-write lock that is held or waited for. */
+  async rwlocks(options: CallOptions = {}): Promise<RwlockInfo[]> {
+    const r = await this.#t.request<{ rwlocks: RwlockInfo[] }>({
+      method: "GET",
+      path: "/v1/rwlocks",
+      kind: "read",
+      options,
+    });
+    return r.rwlocks;
+  }
+
+  /**
+   * Acquires a read-write lock for reading or writing with its own lease
+   * of `ttl` seconds (default 10) and returns it held, kept alive in the
+   * background until {@linkcode RwLock.release} (or the end of an
+   * `await using` scope). Throws `lock_held` when not granted within
+   * `wait` ms.
+   */
+  async rwlock(
+    name: string,
+    mode: RwlockMode,
+    options: HoldOptions = {},
+  ): Promise<RwLock> {
+    const ttl = options.ttl ?? 10;
+    const sentAt = Date.now();
+    const g = await this.acquireRwlock(name, mode, {
+      owner: options.owner,
+      ttl,
+      wait: options.wait,
+      signal: options.signal,
+    });
+    return new RwLock(this.#recipeBackend(), g, {
+      ttl,
+      renewedAt: renewedAt(sentAt, ttl),
+      onLost: options.onLost,
+    });
+  }
+
+  /**
+   * Whether a fence's token is still the live grant it names: the holder
+   * of a lock, the leader of an election, a holder of a semaphore or of a
+   * read-write lock.
+   */
+  async checkFence(fence: Fence, options: CallOptions = {}): Promise<boolean> {
+    const [kind, name] = "lock" in fence
+      ? ["locks", fence.lock]
+      : "election" in fence
+      ? ["elections", fence.election]
+      : "semaphore" in fence
+      ? ["semaphores", fence.semaphore]
+      : ["rwlocks", fence.rwlock];
+    const r = await this.#t.request<{ valid: boolean }>({
+      method: "GET",
+      path: `/v1/${kind}/${enc(name)}`,
+      query: { token: fence.token },
+      kind: "read",
+      options,
+    });
+    return r.valid;
+  }
+
+  #acquireRecipe<G>(
+    path: string,
+    body: Record<string, unknown>,
+    options: RecipeAcquireOptions,
+  ): Promise<G> {
+    const wait = options.wait ?? 0;
+    return this.#t.request<G>({
+      method: "POST",
+      path,
+      body: {
+        ...body,
+        ttl: options.lease === undefined ? options.ttl ?? 10 : undefined,
+        lease: options.lease,
+        wait,
+      },
+      kind: "unsafe",
+      extraMs: wait,
+      options,
+    });
+  }
+
+  #releaseRecipe(
+    kind: "semaphores" | "rwlocks",
+    name: string,
+    token: number,
+    options: CallOptions,
+  ): Promise<ReleaseResult> {
+    return this.#t.request<ReleaseResult>({
+      method: "POST",
+      path: `/v1/${kind}/${enc(name)}/release`,
+      body: { token },
+      kind: "write",
+      options,
+    });
+  }
+
+  #recipeBackend(): RecipeBackend {
+    return {
+      keepAlive: (id, o) => this.keepAlive(id, o),
+      revokeLease: (id, o) => this.revokeLease(id, o),
+      release: (kind, n, t, o) =>
+        kind === "semaphore"
+          ? this.releaseSemaphore(n, t, o)
+          : this.releaseRwlock(n, t, o),
+      closed: this.#t.closed,
+    };
   }
 
   // --------------------------------------------------------------- watches

@@ -27,6 +27,8 @@ export type RaftlockErrorCode =
   | "compacted"
   | "too_large"
   | "too_many_requests"
+  | "too_many_waiters"
+  | "quota_exceeded"
   | "unavailable"
   | "timeout"
   | "internal"

@@ -6,25 +6,19 @@
  * @module
  */
 
-import { isRaftlockError, RaftlockError } from "./errors.ts";
-import { sleep } from "./transport.ts";
-import type { Fence, Lease, LockGrant, ReleaseResult } from "./types.ts";
+import type { RaftlockError } from "./errors.ts";
+import { Held, type HeldBackend } from "./held.ts";
+import type { LockFence, LockGrant, ReleaseResult } from "./types.ts";
 import type { CallOptions } from "./transport.ts";
 
 /** What a {@linkcode Lock} needs from the client. */
-export interface LockBackend {
-  /** Renews a lease. */
-  keepAlive(id: number, options?: CallOptions): Promise<Lease>;
+export interface LockBackend extends HeldBackend {
   /** Releases a lock. */
   release(
     name: string,
     token: number,
     options?: CallOptions,
   ): Promise<ReleaseResult>;
-  /** Revokes a lease. */
-  revokeLease(id: number, options?: CallOptions): Promise<unknown>;
-  /** Aborts when the client closes. */
-  readonly closed: AbortSignal;
 }
 
 /** Options of `client.lock()`. */
@@ -66,25 +60,12 @@ export interface LockOptions {
  * }
  * ```
  */
-export class Lock implements AsyncDisposable {
+export class Lock extends Held {
   /** The lock's name. */
   readonly name: string;
-  /** The fencing token: strictly increasing across all grants. */
-  readonly token: number;
-  /** The lease holding the lock. */
-  readonly lease: number;
   /** The owner string. */
   readonly owner: string;
-  /** The lease TTL in seconds. */
-  readonly ttl: number;
   readonly #backend: LockBackend;
-  readonly #onLost?: (error: RaftlockError) => void;
-  readonly #held = new AbortController();
-  readonly #stop = new AbortController();
-  readonly #loop: Promise<void>;
-  #lastOk: number;
-  #lost = false;
-  #releasing: Promise<void> | undefined;
 
   /**
    * Wraps a grant and starts its keepalives (use `client.lock`).
@@ -100,138 +81,24 @@ export class Lock implements AsyncDisposable {
       onLost?: (error: RaftlockError) => void;
     },
   ) {
+    super(backend, grant, options);
     this.#backend = backend;
     this.name = grant.name;
-    this.token = grant.token;
-    this.lease = grant.lease;
     this.owner = grant.owner;
-    this.ttl = options.ttl;
-    this.#onLost = options.onLost;
-    this.#lastOk = options.renewedAt;
-    this.#loop = this.#keepAlive();
-  }
-
-  /** Whether the lock was lost (its lease could not be kept alive). */
-  get lost(): boolean {
-    return this.#lost;
-  }
-
-  /** Whether {@linkcode Lock.release} was called. */
-  get released(): boolean {
-    return this.#releasing !== undefined;
-  }
-
-  /**
-   * Aborts when the lock is no longer held: lost (reason: a `lock_lost`
-   * RaftlockError) or released.
-   */
-  get signal(): AbortSignal {
-    return this.#held.signal;
   }
 
   /** The fence to pass to fenced writes: `{lock: name, token}`. */
-  fence(): Fence {
+  fence(): LockFence {
     return { lock: this.name, token: this.token };
   }
 
-  /**
-   * Stops the keepalives, releases the lock and revokes its lease (which
-   * deletes keys attached to it). Safe to call more than once; a lock that
-   * was already lost or released only cleans up.
-   */
-  release(): Promise<void> {
-    this.#releasing ??= this.#release();
-    return this.#releasing;
+  /** What is held, in messages. */
+  protected get description(): string {
+    return `Lock ${this.name}`;
   }
 
-  /** Releases the lock (for `await using`). */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.release();
+  /** Releases the lock. */
+  protected releaseGrant(): Promise<unknown> {
+    return this.#backend.release(this.name, this.token);
   }
-
-  async #release(): Promise<void> {
-    this.#stop.abort();
-    await this.#loop;
-    let error: unknown;
-    try {
-      if (!this.#lost) {
-        try {
-          await this.#backend.release(this.name, this.token);
-        } catch (e) {
-          if (!isGone(e)) error = e;
-        }
-      }
-      try {
-        await this.#backend.revokeLease(this.lease);
-      } catch (e) {
-        if (!isGone(e) && !error && !this.#lost) error = e;
-      }
-    } finally {
-      if (!this.#held.signal.aborted) {
-        this.#held.abort(
-          new RaftlockError("stale_token", `Lock ${this.name} was released`),
-        );
-      }
-    }
-    if (error) throw error;
-  }
-
-  async #keepAlive(): Promise<void> {
-    const ttlMs = this.ttl * 1000;
-    const every = ttlMs / 3;
-    const stop = AbortSignal.any([this.#stop.signal, this.#backend.closed]);
-    // Renew at once if the grant came late (after a wait in the queue).
-    let next = Math.max(0, this.#lastOk + every - Date.now());
-    while (!stop.aborted) {
-      try {
-        await sleep(next, stop);
-      } catch {
-        return;
-      }
-      const sentAt = Date.now();
-      const left = this.#lastOk + ttlMs - sentAt;
-      if (left <= 0) return this.#markLost("keepalives failed for the TTL");
-      try {
-        await this.#backend.keepAlive(this.lease, {
-          signal: stop,
-          timeoutMs: left,
-        });
-        this.#lastOk = sentAt;
-        next = every;
-      } catch (e) {
-        if (stop.aborted) return;
-        if (isRaftlockError(e, "not_found")) {
-          return this.#markLost("its lease expired or was revoked");
-        }
-        const rest = this.#lastOk + ttlMs - Date.now();
-        if (rest <= 0) {
-          return this.#markLost(
-            `keepalives failed for longer than the ${this.ttl} s TTL (${
-              (e as Error)?.message ?? e
-            })`,
-          );
-        }
-        next = Math.min(Math.max(100, every / 4), rest);
-      }
-    }
-  }
-
-  #markLost(why: string): void {
-    if (this.#lost) return;
-    this.#lost = true;
-    const err = new RaftlockError(
-      "lock_lost",
-      `Lock ${this.name} (token ${this.token}) was lost: ${why}`,
-    );
-    this.#held.abort(err);
-    try {
-      this.#onLost?.(err);
-    } catch {
-      // A failing callback must not break the client.
-    }
-  }
-}
-
-function isGone(e: unknown): boolean {
-  return isRaftlockError(e, "not_found") || isRaftlockError(e, "stale_token");
 }

@@ -1,6 +1,7 @@
 /**
  * The raftlock client: a typed HTTP client with failover, idempotent
- * retries, held locks with keepalive, resumable watches and config
+ * retries, held locks, leadership, semaphore permits and read-write locks
+ * with keepalive, resumable watches and election observers, and config
  * helpers.
  *
  * @example
@@ -35,6 +36,9 @@ export {
   type PrefixOptions,
   type PrefixValues,
   type PutOptions,
+  type RecipeAcquireOptions,
+  type RwlockAcquireOptions,
+  type SemaphoreAcquireOptions,
   type StatusOptions,
 } from "./client.ts";
 export {
@@ -45,7 +49,21 @@ export {
 } from "./errors.ts";
 export { AuthAdmin } from "./auth_admin.ts";
 export type { AuthOptions } from "./auth.ts";
-export { Lock, type LockOptions } from "./lock.ts";
+export { Lock, type LockBackend, type LockOptions } from "./lock.ts";
+export { Held, type HeldBackend, type HeldOptions } from "./held.ts";
+export {
+  type CampaignOptions,
+  Election,
+  type ElectionBackend,
+} from "./election.ts";
+export {
+  type HoldOptions,
+  Permits,
+  type RecipeBackend,
+  RwLock,
+  type SemaphoreOptions,
+} from "./semaphore.ts";
+export { type ObserveOptions, Observer } from "./observe.ts";
 export { Watch, type WatchFilter, type WatchOptions } from "./watch.ts";
 export { type CallOptions, DEFAULT_ENDPOINTS } from "./transport.ts";
 export { type SseMessage, SseParser } from "./sse.ts";

@@ -25,6 +25,15 @@
  */
 
 export { type Server, type ServerOptions, startServer } from "./server.ts";
+export {
+  type HttpErrorHandler,
+  type HttpHandler,
+  HttpListener,
+  type HttpListenerOptions,
+  type HttpListenerStats,
+  type ServedConnection,
+  type ServeOnConnection,
+} from "./http_listener.ts";
 export { type FaultSettings, KNOBS, parseFaults } from "./faults.ts";
 export {
   type LocalMember,

@@ -123,6 +123,21 @@ export interface ServerOptions {
   fs?: FileSystem;
   /** Lifetime of client tokens in seconds (default 600; `raftd --token-ttl`). */
   tokenTtlSeconds?: number;
+  /**
+   * The state size past which the leader raises the space alarm (default
+   * 2 GiB; `raftd --quota-bytes`).
+   */
+  quotaBytes?: number;
+  /** Lock acquires that may wait at once on this node (default 10 000; `raftd --max-lock-waiters`). */
+  maxLockWaiters?: number;
+  /** Waiters one lock may queue (default 1 000; `raftd --max-lock-waiters-per-lock`). */
+  maxLockWaitersPerLock?: number;
+  /**
+   * Disk kept in reserve in the data directory, freed when the disk fills
+   * up so the node can go on (default 0 here; `raftd --disk-reserve-bytes`
+   * defaults to 16 MiB).
+   */
+  diskReserveBytes?: number;
   /** Planted bugs, only for showing that the chaos suite catches them. */
   testingKnobs?: TestingKnobs & NodeTestingKnobs;
 }
@@ -175,6 +190,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
 
   // Filled in once started; the transport's callbacks run only after that.
   const ref: { node?: RaftNode; app?: ReturnType<typeof createApp> } = {};
+  const stopping = new AbortController();
   const clusterId = options.clusterId ?? "raftlock";
   const storage = await DiskStorage.open(options.dataDir, {
     conf,
@@ -186,12 +202,13 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       log(event.startsWith("storage.") ? event : `storage.${event}`, {
         level: event === "storage.fatal"
           ? "error"
-          : /torn|broken|orphan|temp_removed/.test(event)
+          : /torn|broken|orphan|temp_removed|no_space|reserve_rel/.test(event)
           ? "warn"
           : "info",
         ...fields,
       }),
     onFatal: (e) => options.onFatal?.(e),
+    reserveBytes: options.diskReserveBytes,
   });
   const fresh = storage.lastIndex() === 0 &&
     storage.initialState().hardState.term === 0;
@@ -359,7 +376,11 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     snapshotEvery: options.snapshotEvery,
     readLease: options.readLease,
     logger: log,
-    onFatal: options.onFatal,
+    // A node stopped while it waits for disk space gives up that write:
+    // not a failure to report.
+    onFatal: (e) => {
+      if (!stopping.signal.aborted) options.onFatal?.(e);
+    },
     onRemoved: options.onRemoved,
     onPersisted: (s) => metrics.persist.observe(s),
     testingKnobs: options.testingKnobs,
@@ -369,10 +390,17 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       testingKnobs: options.testingKnobs,
     },
   });
-  const service = new LockService({ node, state, logger: log });
+  const service = new LockService({
+    node,
+    state,
+    logger: log,
+    quotaBytes: options.quotaBytes,
+    maxLockWaiters: options.maxLockWaiters,
+    maxLockWaitersPerLock: options.maxLockWaitersPerLock,
+    noSpace: () => storage.noSpace,
+  });
   bindNodeMetrics(metrics, node, service);
   ref.node = node;
-  const stopping = new AbortController();
   ref.app = createApp({
     service,
     metrics,
@@ -433,6 +461,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       // for the HTTP server to drain.
       stopping.abort();
       service.close();
+      // A write waiting for disk space would hold the node's loop forever.
+      storage.abortWaitingForSpace();
       await node.stop();
       await httpListener.shutdown().catch(() => {});
       await joining?.catch(() => {});

@@ -1,5 +1,7 @@
 /**
- * The lock, lease and config service on one node, and its error type.
+ * The lock, lease and config service on one node, its leader elections,
+ * semaphores and read-write locks (`recipesOf(service)`), and its error
+ * type.
  *
  * @example
  * ```ts
@@ -22,3 +24,4 @@
 
 export * from "./service.ts";
 export * from "./errors.ts";
+export * from "./recipes.ts";

@@ -3,7 +3,15 @@
  * replicated commands, serves reads behind a ReadIndex barrier, holds lock
  * waiters while their request is open, runs live watches, and — while this
  * node leads — proposes lease expiries and lock-delay ends from its own
- * monotonic clock.
+ * monotonic clock, the cluster time that ages the duplicate-request table,
+ * and the space quota's alarm.
+ *
+ * Lock waiters keep their lease alive without a log entry each: on the
+ * leader the lease clock holds the lease of every waiter whose request is
+ * open here; a follower renews all of its open waiters' leases with one
+ * `leaseKeepaliveMany` per interval (a third of the shortest TTL, at least
+ * 200 ms). Either way a waiter goes when its node does: the hold dies with
+ * the leader, the batches stop with the follower, and the lease expires.
  *
  * @module
  */
@@ -14,6 +22,7 @@ import {
   type CommandAuth,
   encodeCommand,
   type Fence,
+  MAX_KEEPALIVE_BATCH,
   type PasswordHash,
   type Permission,
   type RequestId,
@@ -24,7 +33,6 @@ import type { RoleRecord, UserInfo } from "../state/auth.ts";
 import type { EventsSince, WatchEvent, WatchFilter } from "../state/history.ts";
 import { LeaseClock } from "../state/lease_clock.ts";
 import type {
-  LockGrant,
   RangeQuery,
   RangeResult,
   ServiceStateMachine,
@@ -35,6 +43,16 @@ import type { LockInfo } from "../state/locks.ts";
 import { UnavailableError } from "../node/errors.ts";
 import { ServiceError } from "./errors.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
+import type { PutResult } from "../wire/types.ts";
+
+/** The default of {@linkcode LockServiceOptions.maxLockWaiters}. */
+export const DEFAULT_MAX_LOCK_WAITERS = 10_000;
+/** The default of {@linkcode LockServiceOptions.maxLockWaitersPerLock}. */
+export const DEFAULT_MAX_LOCK_WAITERS_PER_LOCK = 1_000;
+/** The default of {@linkcode LockServiceOptions.quotaBytes}: 2 GiB, as etcd. */
+export const DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024;
+/** The quota alarm clears once the state is back under this share of the quota. */
+export const QUOTA_CLEAR_RATIO = 0.95;
 
 /** Options for a {@linkcode LockService}. */
 export interface LockServiceOptions {
@@ -46,6 +64,32 @@ export interface LockServiceOptions {
   logger?: Logger;
   /** How often the leader checks lease deadlines, in ms (default 50). */
   clockIntervalMs?: number;
+  /**
+   * Lock acquires that may wait at once on this node (default 10 000);
+   * more are refused with `too_many_waiters` (`raftd --max-lock-waiters`).
+   */
+  maxLockWaiters?: number;
+  /**
+   * Waiters one lock's queue may hold (default 1 000); more are refused
+   * with `too_many_waiters` (`raftd --max-lock-waiters-per-lock`).
+   */
+  maxLockWaitersPerLock?: number;
+  /**
+   * The state's size (see `ServiceStateMachine.stateBytes`) past which
+   * this node, when it leads, raises the cluster's quota alarm (default
+   * 2 GiB; `raftd --quota-bytes`). It clears below 95 % of it.
+   */
+  quotaBytes?: number;
+  /**
+   * Whether this node's disk is full (its store is out of space): the
+   * service raises the `nospace` alarm for this node while it is.
+   */
+  noSpace?: () => boolean;
+  /**
+   * How often, at most, the leader proposes the cluster time while the
+   * duplicate-request table has results to stamp, in ms (default 1 000).
+   */
+  timeIntervalMs?: number;
 }
 
 /** Options common to writes. */
@@ -118,6 +162,31 @@ export interface WatchHandle {
 }
 
 /**
+ * An acquire that may queue (a lock's, an election's, a semaphore's or a
+ * read-write lock's), for {@linkcode LockService.waitQueued}.
+ */
+export interface QueuedAcquire<G> {
+  /** The waiter id the acquire command names. */
+  waiterId: string;
+  /** Proposes the acquire: granted at once, or queued with its lease. */
+  enqueue(): Promise<{ granted: G } | { queued: { lease: number } }>;
+  /**
+   * The TTL (s) of the waiter's lease when the acquire made it: this node
+   * keeps that lease alive while the request waits (absent: the caller's
+   * own lease, which the caller keeps alive).
+   */
+  keepAliveTtl?: number;
+  /** How long to wait in the queue, in ms. */
+  wait: number;
+  /** Aborts the wait (the client went away). */
+  signal?: AbortSignal;
+  /** The command that leaves the queue, or releases a grant that raced it. */
+  cancel: Command;
+  /** The error when the wait ends without a grant (`aborted`: the request ended). */
+  notGranted(aborted: boolean): Error;
+}
+
+/**
  * The service on one node: what the HTTP API calls, with no HTTP in it.
  *
  * @example
@@ -151,12 +220,27 @@ export class LockService {
   readonly #state: ServiceStateMachine;
   readonly #log: Logger;
   readonly #clock = new LeaseClock();
-  readonly #grantWaiters = new Map<string, (g: LockGrant) => void>();
+  // Waiting acquires by waiter id; a grant (of any kind) is handed over.
+  readonly #grantWaiters = new Map<string, (grant: unknown) => void>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #clockTimer: ReturnType<typeof setInterval>;
-  readonly #clientId = `svc-${crypto.randomUUID()}`;
-  #seq = 0;
+  readonly #maxWaiters: number;
+  readonly #maxWaitersPerLock: number;
+  readonly #quotaBytes: number;
+  readonly #noSpace: () => boolean;
+  readonly #timeIntervalMs: number;
   #closing = false;
+  // Acquires waiting on this node now (slots taken before they propose).
+  #waiting = 0;
+  // Leases of this node's open waits that it keeps alive: id → TTL (s).
+  readonly #heldLeases = new Map<number, number>();
+  #nextBatchAt = 0;
+  // The cluster time last seen applied, and when (performance.now()).
+  #timeSeen = { time: -1, at: 0 };
+  #lastTimeProposal = -Infinity;
+  #lastAlarmCheck = -Infinity;
+  #lastCompact = -Infinity;
+  readonly #alarmProposedAt = new Map<string, number>();
   // Wakes every acquire that is waiting in a lock queue.
   readonly #waits = new Set<() => void>();
   readonly #watchers = new Set<{ resync(): void }>();
@@ -165,10 +249,18 @@ export class LockService {
     proposals: number;
     proposalErrors: number;
     leaseExpiries: number;
+    waitersRefused: number;
+    quotaRefused: number;
+    waiterKeepalives: number;
+    dedupeRefused: number;
   } = {
     proposals: 0,
     proposalErrors: 0,
     leaseExpiries: 0,
+    waitersRefused: 0,
+    quotaRefused: 0,
+    waiterKeepalives: 0,
+    dedupeRefused: 0,
   };
 
   /** Wires the service to a node and its state machine. */
@@ -176,9 +268,19 @@ export class LockService {
     this.#node = options.node;
     this.#state = options.state;
     this.#log = options.logger ?? nullLogger;
+    this.#maxWaiters = options.maxLockWaiters ?? DEFAULT_MAX_LOCK_WAITERS;
+    this.#maxWaitersPerLock = options.maxLockWaitersPerLock ??
+      DEFAULT_MAX_LOCK_WAITERS_PER_LOCK;
+    this.#quotaBytes = options.quotaBytes ?? DEFAULT_QUOTA_BYTES;
+    this.#noSpace = options.noSpace ?? (() => false);
+    this.#timeIntervalMs = options.timeIntervalMs ?? 1000;
+    this.#timeSeen = { time: this.#state.clusterTime, at: performance.now() };
     this.#unsubscribe.push(
       this.#state.onLockGranted((g) => {
         if (g.waiterId) this.#grantWaiters.get(g.waiterId)?.(g);
+      }),
+      this.#state.onRecipeGranted((g) => {
+        if (g.waiterId) this.#grantWaiters.get(g.waiterId)?.(g.grant);
       }),
       this.#state.onLeaseChanges((changes) =>
         this.#clock.onApplied(performance.now(), changes)
@@ -190,9 +292,32 @@ export class LockService {
     );
     if (this.#node.isLeader) this.#onRole("leader");
     this.#clockTimer = setInterval(
-      () => this.#driveClock(),
+      () => this.#tick(),
       options.clockIntervalMs ?? 50,
     );
+  }
+
+  /** The limits this node applies. */
+  get limits(): {
+    maxLockWaiters: number;
+    maxLockWaitersPerLock: number;
+    quotaBytes: number;
+  } {
+    return {
+      maxLockWaiters: this.#maxWaiters,
+      maxLockWaitersPerLock: this.#maxWaitersPerLock,
+      quotaBytes: this.#quotaBytes,
+    };
+  }
+
+  /** Lock acquires waiting on this node now. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /** Whether this node's disk is full now. */
+  get noSpace(): boolean {
+    return this.#noSpace();
   }
 
   /** The state machine (for queries that need no barrier). */
@@ -227,6 +352,8 @@ export class LockService {
         this.#node.electionTimeoutMs,
         this.#state.pendingLockDelays(),
       );
+      // This node's open waits need no keepalives while it leads.
+      for (const id of this.#heldLeases.keys()) this.#clock.hold(id);
       this.#log("service.leaseClock", {
         level: "info",
         leases: this.#clock.size,
@@ -234,13 +361,145 @@ export class LockService {
       });
     } else if (this.#clock.active) {
       this.#clock.onStepDown();
+      // The new leader knows nothing of our holds: renew at once.
+      this.#nextBatchAt = 0;
       this.#log("service.leaseClock", { level: "info", state: "stopped" });
     }
   }
 
-  #driveClock(): void {
-    if (!this.#clock.active || !this.#node.isLeader) return;
+  #tick(): void {
     const now = performance.now();
+    const time = this.#state.clusterTime;
+    if (time !== this.#timeSeen.time) this.#timeSeen = { time, at: now };
+    this.#keepWaitersAlive(now);
+    if (now - this.#lastAlarmCheck >= 250) {
+      this.#lastAlarmCheck = now;
+      this.#checkAlarms(now);
+    }
+    this.#driveClock(now);
+  }
+
+  // A follower (or a leader whose clock is not running) renews the leases
+  // of its open waits, all in one command per interval.
+  #keepWaitersAlive(now: number): void {
+    if (this.#heldLeases.size === 0) return;
+    if (this.#clock.active && this.#node.isLeader) return;
+    if (now < this.#nextBatchAt) return;
+    const ids = [...this.#heldLeases.keys()].sort((a, b) => a - b);
+    for (let i = 0; i < ids.length; i += MAX_KEEPALIVE_BATCH) {
+      this.counters.waiterKeepalives++;
+      this.#proposeQuiet({
+        type: "leaseKeepaliveMany",
+        ids: ids.slice(i, i + MAX_KEEPALIVE_BATCH),
+      });
+    }
+    this.#nextBatchAt = now + this.#batchIntervalMs();
+  }
+
+  #batchIntervalMs(): number {
+    let ttl = Infinity;
+    for (const t of this.#heldLeases.values()) ttl = Math.min(ttl, t);
+    return Math.max(200, (ttl * 1000) / 3);
+  }
+
+  #holdWaiter(lease: number, ttl: number): void {
+    this.#heldLeases.set(lease, ttl);
+    if (this.#clock.active) this.#clock.hold(lease);
+    // A short TTL among long ones: the next batch must come soon enough.
+    this.#nextBatchAt = Math.min(
+      this.#nextBatchAt,
+      performance.now() + Math.max(200, (ttl * 1000) / 3),
+    );
+  }
+
+  #releaseWaiter(lease: number): void {
+    if (!this.#heldLeases.delete(lease)) return;
+    this.#clock.release(lease, performance.now());
+  }
+
+  // Raises and clears the alarms this node is responsible for: its own
+  // disk's (any node), the quota's and those of departed nodes (leader).
+  #checkAlarms(now: number): void {
+    const alarms = this.#state.alarms();
+    const id = this.#node.id;
+    const full = this.#noSpace();
+    const mine = alarms.some((a) => a.kind === "nospace" && a.node === id);
+    if (full && !mine) {
+      this.#proposeAlarm(now, {
+        action: "raise",
+        kind: "nospace",
+        node: id,
+        detail: "no space left on the data directory's disk",
+      });
+    } else if (!full && mine) {
+      this.#proposeAlarm(now, { action: "clear", kind: "nospace", node: id });
+    }
+    if (!this.#node.isLeader) return;
+    // The watch history counts, but gives way first: when it is what
+    // takes the state over the quota, the leader compacts it (watchers
+    // resuming from before get "compacted"); the alarm is for the rest.
+    const bytes = this.#state.stateBytes();
+    const history = this.#state.historyBytes;
+    const low = this.#quotaBytes * QUOTA_CLEAR_RATIO;
+    const compact = history > 0 && bytes - history < low;
+    if (alarms.some((a) => a.kind === "quota")) {
+      if (bytes < low) {
+        this.#proposeAlarm(now, { action: "clear", kind: "quota" });
+      } else if (compact) this.#compactHistory(now);
+    } else if (bytes > this.#quotaBytes) {
+      if (compact) this.#compactHistory(now);
+      else {
+        this.#proposeAlarm(now, {
+          action: "raise",
+          kind: "quota",
+          detail: `${bytes} bytes, quota ${this.#quotaBytes}`,
+        });
+      }
+    }
+    const members = new Set(this.#node.status().members.map((m) => m.id));
+    for (const a of alarms) {
+      if (a.kind === "nospace" && a.node && !members.has(a.node)) {
+        this.#proposeAlarm(now, {
+          action: "clear",
+          kind: "nospace",
+          node: a.node,
+        });
+      }
+    }
+  }
+
+  #compactHistory(now: number): void {
+    if (now - this.#lastCompact < 1000) return;
+    this.#lastCompact = now;
+    this.#log("service.historyCompact", {
+      level: "info",
+      revision: this.#state.revision,
+      historyBytes: this.#state.historyBytes,
+      stateBytes: this.#state.stateBytes(),
+      quotaBytes: this.#quotaBytes,
+    });
+    this.#proposeQuiet({ type: "compact", revision: this.#state.revision });
+  }
+
+  #proposeAlarm(
+    now: number,
+    cmd: {
+      action: "raise" | "clear";
+      kind: "quota" | "nospace";
+      node?: string;
+      detail?: string;
+    },
+  ): void {
+    const key = `${cmd.action}/${cmd.kind}/${cmd.node ?? ""}`;
+    if (now - (this.#alarmProposedAt.get(key) ?? -Infinity) < 1000) return;
+    this.#alarmProposedAt.set(key, now);
+    this.#log("service.alarm", { level: "warn", ...cmd });
+    this.#proposeQuiet({ type: "alarm", ...cmd });
+  }
+
+  #driveClock(now: number): void {
+    if (!this.#clock.active || !this.#node.isLeader) return;
+    this.#driveTime(now);
     for (const due of this.#clock.due(now)) {
       this.#clock.markProposed(due.id, now);
       this.counters.leaseExpiries++;
@@ -258,6 +517,24 @@ export class LockService {
         revision: d.revision,
       });
     }
+  }
+
+  // The leader stamps fresh duplicate-request results with the cluster
+  // time, and ages old ones out, through `time` commands: the cluster time
+  // last applied plus what this node's monotonic clock measured since it
+  // saw it applied (an underestimate of the real time, so a result is
+  // never forgotten early).
+  #driveTime(now: number): void {
+    if (now - this.#lastTimeProposal < this.#timeIntervalMs) return;
+    const d = this.#state.dedupeStats();
+    const clusterNow = Math.floor(
+      Math.max(0, this.#timeSeen.time) + (now - this.#timeSeen.at),
+    );
+    const due = d.fresh > 0 ||
+      (d.oldestStamp !== undefined && clusterNow - d.oldestStamp >= d.windowMs);
+    if (!due) return;
+    this.#lastTimeProposal = now;
+    this.#proposeQuiet({ type: "time", now: clusterNow });
   }
 
   #proposeQuiet(cmd: Command): void {
@@ -280,10 +557,12 @@ export class LockService {
     cmd: T,
     options: WriteOptions = {},
   ): Promise<Extract<ResultFor<T["type"]>, { ok: true }>> {
+    this.#checkSpace(cmd);
+    // Only a client's own request id is remembered: nobody retries the
+    // others, and each would take room in the table for 10 minutes.
     const withId = {
       ...cmd,
-      requestId: options.requestId ??
-        { client: this.#clientId, seq: ++this.#seq },
+      ...(options.requestId ? { requestId: options.requestId } : {}),
       ...(options.auth ? { auth: options.auth } : {}),
     };
     this.counters.proposals++;
@@ -300,26 +579,54 @@ export class LockService {
     const r = applied.result;
     if (!r.ok) {
       const { code, message, ...details } = r.error;
+      if (code === "quota_exceeded") this.counters.quotaRefused++;
+      if (code === "too_many_waiters") this.counters.waitersRefused++;
+      if (code === "unavailable") this.counters.dedupeRefused++;
       throw new ServiceError(code, message, details);
     }
-    return r as Extract<ResultFor<T["type"]>, { ok: true }>;
+    return r as unknown as Extract<ResultFor<T["type"]>, { ok: true }>;
   }
 
-  /** Puts a key. */
+  // A write that adds data is refused before it takes room in the log
+  // while an alarm is on or this node's disk is full (apply decides again).
+  #checkSpace(cmd: Command): void {
+    const full = this.#noSpace();
+    if (!full && !this.#state.alarmed) return;
+    if (!this.#state.addsData(cmd)) return;
+    this.counters.quotaRefused++;
+    if (this.#state.alarmed) {
+      throw new ServiceError(
+        "quota_exceeded",
+        this.#state.alarmFailure().error.message,
+      );
+    }
+    throw new ServiceError(
+      "quota_exceeded",
+      `The disk of node ${this.#node.id} is full: writes that add data are refused until space is freed; reads, deletes, lease revokes and lock releases still work`,
+    );
+  }
+
+  /**
+   * Puts a key. With `ttl`, the same command gives the key its own lease
+   * (made by the first such put, renewed with the new TTL by the next).
+   */
   put(
     body: {
       key: string;
       value: string;
       lease?: number;
+      ttl?: number;
       ifModRevision?: number;
       ifVersion?: number;
       fence?: Fence;
     },
     options?: WriteOptions,
-  ): Promise<{ revision: number }> {
-    return this.run({ type: "put", ...body }, options).then((r) => ({
-      revision: r.revision,
-    }));
+  ): Promise<PutResult> {
+    return this.run({ type: "put", ...body }, options).then((r) =>
+      r.lease === undefined
+        ? { revision: r.revision }
+        : { revision: r.revision, lease: r.lease }
+    );
   }
 
   /** Deletes a key or a prefix. */
@@ -418,72 +725,105 @@ export class LockService {
       if ("queued" in r) throw new Error("A try-lock was queued");
       return { name: r.name, token: r.token, lease: r.lease, owner: r.owner };
     }
+    const queued = this.#state.lock(name).waiters.length;
+    if (queued >= this.#maxWaitersPerLock) {
+      this.counters.waitersRefused++;
+      throw new ServiceError(
+        "too_many_waiters",
+        `Lock '${name}' has ${queued} waiters queued, the most allowed; retry later`,
+      );
+    }
     const waiterId = crypto.randomUUID();
-    let granted: LockGrant | undefined;
+    const g = await this.waitQueued<Granted>({
+      waiterId,
+      enqueue: async () => {
+        const r = await this.run({
+          ...base,
+          waiterId,
+          maxWaiters: this.#maxWaitersPerLock,
+        }, as);
+        return "queued" in r ? { queued: r } : { granted: r };
+      },
+      keepAliveTtl: options.lease === undefined ? options.ttl : undefined,
+      wait: options.wait,
+      signal: options.signal,
+      cancel: { type: "lockCancel", name, waiterId },
+      notGranted: (aborted) =>
+        new ServiceError(
+          "lock_held",
+          aborted
+            ? `Lock ${name} was not granted before the request ended`
+            : `Lock ${name} is held; it was not granted within ${options.wait} ms`,
+          { holder: this.#state.lock(name).holder },
+        ),
+    });
+    return { name: g.name, token: g.token, lease: g.lease, owner: g.owner };
+  }
+
+  /**
+   * Proposes an acquire that may queue and, if it queued, waits up to
+   * `wait` ms for its grant. While it waits, a lease the acquire made is
+   * kept alive by this node only as long as the request is open: a waiter
+   * never outlives its client. A wait that ends without a grant proposes
+   * `cancel` (which also releases a grant that raced it) and throws
+   * `notGranted`. Locks, elections, semaphores and read-write locks all
+   * wait here.
+   */
+  async waitQueued<G>(q: QueuedAcquire<G>): Promise<G> {
+    if (this.#waiting >= this.#maxWaiters) {
+      this.counters.waitersRefused++;
+      throw new ServiceError(
+        "too_many_waiters",
+        `Node ${this.#node.id} has ${this.#waiting} acquires waiting, the most it allows; retry later or on another node`,
+      );
+    }
+    let granted: G | undefined;
     let wake: (() => void) | undefined;
-    this.#grantWaiters.set(waiterId, (g) => {
-      granted = g;
+    this.#grantWaiters.set(q.waiterId, (g) => {
+      granted = g as G;
       wake?.();
     });
-    let keepalive: ReturnType<typeof setInterval> | undefined;
+    let held: number | undefined;
+    this.#waiting++;
     try {
-      const r = await this.run({ ...base, waiterId }, as);
-      if (!("queued" in r)) {
-        return { name: r.name, token: r.token, lease: r.lease, owner: r.owner };
-      }
+      const r = await q.enqueue();
+      if ("granted" in r) return r.granted;
       if (!granted) {
-        if (options.ttl !== undefined && options.lease === undefined) {
+        if (q.keepAliveTtl !== undefined) {
           // Keep the waiter's own lease alive while the request is open.
-          const every = Math.max(200, (options.ttl * 1000) / 3);
-          keepalive = setInterval(() => {
-            this.#proposeQuiet({ type: "leaseKeepalive", id: r.lease });
-          }, every);
+          held = r.queued.lease;
+          this.#holdWaiter(held, q.keepAliveTtl);
         }
         await new Promise<void>((resolve) => {
           const finish = () => {
             clearTimeout(timer);
-            options.signal?.removeEventListener("abort", finish);
+            q.signal?.removeEventListener("abort", finish);
             resolve();
           };
-          const timer = setTimeout(finish, options.wait);
-          options.signal?.addEventListener("abort", finish, { once: true });
-          if (options.signal?.aborted || this.#closing) finish();
+          const timer = setTimeout(finish, q.wait);
+          q.signal?.addEventListener("abort", finish, { once: true });
+          if (q.signal?.aborted || this.#closing) finish();
           wake = finish;
           this.#waits.add(finish);
         });
         if (wake) this.#waits.delete(wake);
       }
-      if (!granted && this.#closing) {
+      if (granted) return granted;
+      if (this.#closing) {
         // The node is stopping: the waiter's lease (no longer kept alive)
         // expires and takes the waiter with it.
         throw new UnavailableError(
-          "The node is shutting down; retry the lock on another node",
+          "The node is shutting down; retry on another node",
         );
       }
-      if (granted) {
-        return {
-          name: granted.name,
-          token: granted.token,
-          lease: granted.lease,
-          owner: granted.owner,
-        };
-      }
-      // Not granted in time: leave the queue. If the grant raced the cancel,
-      // the cancel releases it, since our client never saw the token.
-      await this.run({ type: "lockCancel", name, waiterId }).catch(() =>
-        undefined
-      );
-      const info = this.#state.lock(name);
-      throw new ServiceError(
-        "lock_held",
-        options.signal?.aborted
-          ? `Lock ${name} was not granted before the request ended`
-          : `Lock ${name} is held; it was not granted within ${options.wait} ms`,
-        { holder: info.holder },
-      );
+      // Not granted in time: leave the queue. If the grant raced the
+      // cancel, the cancel releases it, since our client never saw it.
+      await this.run(q.cancel).catch(() => undefined);
+      throw q.notGranted(q.signal?.aborted ?? false);
     } finally {
-      clearInterval(keepalive);
-      this.#grantWaiters.delete(waiterId);
+      this.#waiting--;
+      if (held !== undefined) this.#releaseWaiter(held);
+      this.#grantWaiters.delete(q.waiterId);
     }
   }
 

@@ -68,8 +68,7 @@ export interface SimClusterOptions {
 /** Options of the service state machine in simulations (small, for speed). */
 export const SIM_SERVICE_OPTIONS: ServiceStateMachineOptions = {
   historySize: 256,
-  dedupePerClient: 8,
-  dedupeMaxClients: 64,
+  dedupeMaxEntries: 100_000,
 };
 
 /** The tiny state machine each simulated node runs: it folds entries into a hash. */

@@ -4,8 +4,8 @@
  * same way: what a command needs ({@linkcode commandAccess}) and whether a
  * user's roles allow it ({@linkcode permits}).
  *
- * A permission `{prefix, read, write}` covers every key and lock whose
- * name starts with `prefix`. A range (a listing, a prefix delete, a watch
+ * A permission `{prefix, read, write}` covers every key, lock, election,
+ * semaphore and read-write lock whose name starts with `prefix`. A range (a listing, a prefix delete, a watch
  * of prefix `p`) is covered when `p` itself starts with the prefix, so the
  * test is the same for one name and for a range. The role `root` is built
  * in and allows everything.
@@ -135,6 +135,18 @@ export function commandAccess(
     case "lockAcquire":
     case "lockRelease":
     case "lockCancel":
+    // Elections, semaphores and read-write locks share the lock names'
+    // permissions: write on the name to take part, read to look.
+    case "electionCampaign":
+    case "electionProclaim":
+    case "electionResign":
+    case "electionCancel":
+    case "semaphoreAcquire":
+    case "semaphoreRelease":
+    case "semaphoreCancel":
+    case "rwlockAcquire":
+    case "rwlockRelease":
+    case "rwlockCancel":
       return [write(cmd.name)];
     default:
       // Lease expiry and lock-delay ends are the leader's own commands;

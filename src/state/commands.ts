@@ -10,7 +10,15 @@
  * @module
  */
 
-import type { Compare, CompareOp, Fence } from "../wire/types.ts";
+import type {
+  Compare,
+  CompareOp,
+  ElectionFence,
+  Fence,
+  LockFence,
+  RwlockFence,
+  SemaphoreFence,
+} from "../wire/types.ts";
 import { decode, encode } from "../codec/msgpack.ts";
 import { freshView } from "./bytes.ts";
 import {
@@ -24,11 +32,25 @@ import {
   isAuthCommand,
   validateAuthCommand,
 } from "./auth_commands.ts";
+import {
+  isRecipeCommand,
+  type RecipeCommand,
+  validateRecipeCommand,
+} from "./recipe_commands.ts";
 
 // The API's JSON shapes, defined once with the client's types.
-export type { Compare, CompareOp, Fence };
+export type {
+  Compare,
+  CompareOp,
+  ElectionFence,
+  Fence,
+  LockFence,
+  RwlockFence,
+  SemaphoreFence,
+};
 export type { CommandAuth, CommandBase, RequestId };
 export * from "./auth_commands.ts";
+export * from "./recipe_commands.ts";
 
 /** The longest key (and lock name), in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -44,6 +66,10 @@ export const MAX_LOCK_DELAY_MS = 60_000;
 export const MAX_TXN_OPS = 128;
 /** The longest owner, waiter id and request client id, in UTF-8 bytes. */
 export const MAX_ID_BYTES = 256;
+/** The most lease ids one `leaseKeepaliveMany` renews. */
+export const MAX_KEEPALIVE_BATCH = 1024;
+/** The longest alarm detail, in UTF-8 bytes. */
+export const MAX_ALARM_DETAIL_BYTES = 256;
 
 /** Writes one key. */
 export interface PutCommand extends CommandBase {
@@ -55,11 +81,17 @@ export interface PutCommand extends CommandBase {
   value: string;
   /** Attaches the key to this lease (which must exist); absent detaches it. */
   lease?: number;
+  /**
+   * Gives the key its own lease of this TTL (seconds) in the same command,
+   * instead of `lease`: a new one, or the key's own lease from an earlier
+   * put with `ttl`, kept alive with the new TTL.
+   */
+  ttl?: number;
   /** Applies only if the key's modRevision equals this; 0: must not exist. */
   ifModRevision?: number;
   /** Applies only if the key's version equals this; 0: must not exist. */
   ifVersion?: number;
-  /** Applies only while the fence's token holds its lock. */
+  /** Applies only while the fence's token holds its grant. */
   fence?: Fence;
 }
 
@@ -149,6 +181,18 @@ export interface LeaseKeepaliveCommand extends CommandBase {
   id: number;
 }
 
+/**
+ * Renews several leases at once: what a node sends for the leases of the
+ * lock waiters whose requests are open on it (one command per interval,
+ * not one per waiter). Ids of leases that are gone are skipped.
+ */
+export interface LeaseKeepaliveManyCommand extends CommandBase {
+  /** The command type. */
+  type: "leaseKeepaliveMany";
+  /** The lease ids (1..{@linkcode MAX_KEEPALIVE_BATCH}). */
+  ids: number[];
+}
+
 /** Revokes a lease: deletes its keys, releases its locks, drops its waiters. */
 export interface LeaseRevokeCommand extends CommandBase {
   /** The command type. */
@@ -188,6 +232,12 @@ export interface LockAcquireCommand extends CommandBase {
   waiterId?: string;
   /** Milliseconds the lock stays ungranted after this holder's lease expires. */
   lockDelay?: number;
+  /**
+   * Refuses to queue (`too_many_waiters`) when this many waiters are
+   * queued already: the proposing node's per-lock limit, carried in the
+   * command so every node decides alike.
+   */
+  maxWaiters?: number;
 }
 
 /** Releases a lock held with `token`. */
@@ -223,6 +273,55 @@ export interface LockDelayEndCommand extends CommandBase {
   revision?: number;
 }
 
+/**
+ * Cluster time, proposed by the leader while the duplicate-request table
+ * has results to stamp or to forget: the time of the previous `time`
+ * command plus what the leader's monotonic clock measured since it applied
+ * it. Never ahead of real time, and the same on every node: the
+ * duplicate-suppression window is measured in it.
+ */
+export interface TimeCommand extends CommandBase {
+  /** The command type. */
+  type: "time";
+  /** Cluster time in ms (apply never lets it go back). */
+  now: number;
+}
+
+/**
+ * Compacts the watch history: drops its events up to `revision` (at most
+ * the current revision), so watchers resuming from before it get
+ * `compacted`. Proposed by the leader while the quota alarm is on and only
+ * the history keeps the state over 95 % of the quota.
+ */
+export interface CompactCommand extends CommandBase {
+  /** The command type. */
+  type: "compact";
+  /** The last revision whose events go. */
+  revision: number;
+}
+
+/** What an alarm is about. */
+export type AlarmKind = "quota" | "nospace";
+
+/**
+ * Raises or clears an alarm: `quota` (proposed by the leader when the
+ * state's size passes its `--quota-bytes`, cleared under 95 % of it) or
+ * `nospace` for one node (its disk is full). While any alarm is on, writes
+ * that add data are refused with `quota_exceeded`.
+ */
+export interface AlarmCommand extends CommandBase {
+  /** The command type. */
+  type: "alarm";
+  /** Raise or clear. */
+  action: "raise" | "clear";
+  /** Which alarm. */
+  kind: AlarmKind;
+  /** The node whose disk is full (`nospace` only). */
+  node?: string;
+  /** What the node that raised it saw (shown in refusals). */
+  detail?: string;
+}
+
 /** Every command of the state machine. */
 export type Command =
   | PutCommand
@@ -230,12 +329,17 @@ export type Command =
   | TxnCommand
   | LeaseGrantCommand
   | LeaseKeepaliveCommand
+  | LeaseKeepaliveManyCommand
   | LeaseRevokeCommand
   | LeaseExpireCommand
   | LockAcquireCommand
   | LockReleaseCommand
   | LockCancelCommand
   | LockDelayEndCommand
+  | RecipeCommand
+  | TimeCommand
+  | AlarmCommand
+  | CompactCommand
   | AuthCommand;
 
 /** The `type` of a {@linkcode Command}. */
@@ -431,19 +535,40 @@ function leaseId(o: Obj, name: string, where = ""): number {
   return int(o, name, where, 1);
 }
 
+// The name fields of a fence, one per kind of grant.
+const FENCE_KINDS = ["lock", "election", "semaphore", "rwlock"] as const;
+
 function fenceField(o: Obj): Fence | undefined {
   const v = field(o, "fence");
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) fail("Field 'fence' must be an object");
-  return {
-    lock: boundedStr(
-      str(v, "lock", "fence."),
-      "Field 'fence.lock'",
-      MAX_KEY_BYTES,
-      false,
-    ),
-    token: int(v, "token", "fence.", 0),
-  };
+  const kinds = FENCE_KINDS.filter((k) => {
+    const x = field(v, k);
+    return x !== undefined && x !== null;
+  });
+  if (kinds.length !== 1) {
+    fail(
+      "Field 'fence' must name exactly one of lock, election, semaphore, rwlock",
+    );
+  }
+  const kind = kinds[0];
+  const name = boundedStr(
+    str(v, kind, "fence."),
+    `Field 'fence.${kind}'`,
+    MAX_KEY_BYTES,
+    false,
+  );
+  const token = int(v, "token", "fence.", 0);
+  switch (kind) {
+    case "lock":
+      return { lock: name, token } satisfies LockFence;
+    case "election":
+      return { election: name, token } satisfies ElectionFence;
+    case "semaphore":
+      return { semaphore: name, token } satisfies SemaphoreFence;
+    case "rwlock":
+      return { rwlock: name, token } satisfies RwlockFence;
+  }
 }
 
 function authField(o: Obj): CommandAuth | undefined {
@@ -569,13 +694,22 @@ function validate(value: unknown): Command {
   if (isAuthCommand({ type })) {
     return validateAuthCommand(o, { requestId, auth });
   }
+  if (isRecipeCommand({ type })) {
+    return validateRecipeCommand(o, { requestId, auth });
+  }
   switch (type) {
     case "put": {
+      const lease = optInt(o, "lease", "", 1);
+      const ttl = optInt(o, "ttl", "", MIN_LEASE_TTL, MAX_LEASE_TTL);
+      if (lease !== undefined && ttl !== undefined) {
+        fail("Give 'ttl' or 'lease', not both");
+      }
       return compact<PutCommand>({
         type,
         key: keyField(o, "", false),
         value: valueField(o, ""),
-        lease: optInt(o, "lease", "", 1),
+        lease,
+        ttl,
         ifModRevision: optInt(o, "ifModRevision", "", 0),
         ifVersion: optInt(o, "ifVersion", "", 0),
         fence: fenceField(o),
@@ -633,6 +767,72 @@ function validate(value: unknown): Command {
         requestId,
         auth,
       });
+    case "leaseKeepaliveMany": {
+      const v = field(o, "ids");
+      if (!Array.isArray(v) || v.length === 0) {
+        fail("Field 'ids' must be a non-empty array");
+      }
+      if (v.length > MAX_KEEPALIVE_BATCH) {
+        fail(`Field 'ids' has more than ${MAX_KEEPALIVE_BATCH} entries`);
+      }
+      return compact<LeaseKeepaliveManyCommand>({
+        type,
+        ids: v.map((x, i) => {
+          if (typeof x !== "number" || !Number.isSafeInteger(x) || x < 1) {
+            fail(`Field 'ids[${i}]' must be a positive integer`);
+          }
+          return x;
+        }),
+        requestId,
+        auth,
+      });
+    }
+    case "time":
+      return compact<TimeCommand>({
+        type,
+        now: int(o, "now", "", 0),
+        requestId,
+        auth,
+      });
+    case "compact":
+      return compact<CompactCommand>({
+        type,
+        revision: int(o, "revision", "", 0),
+        requestId,
+        auth,
+      });
+    case "alarm": {
+      const action = str(o, "action", "");
+      if (action !== "raise" && action !== "clear") {
+        fail("Field 'action' must be raise or clear");
+      }
+      const kind = str(o, "kind", "");
+      if (kind !== "quota" && kind !== "nospace") {
+        fail("Field 'kind' must be quota or nospace");
+      }
+      const rawNode = field(o, "node");
+      const node = rawNode === undefined || rawNode === null
+        ? undefined
+        : idStr(o, "node", "");
+      if ((kind === "nospace") !== (node !== undefined)) {
+        fail("Field 'node' is required for nospace and only for it");
+      }
+      const detail = optStr(o, "detail", "");
+      return compact<AlarmCommand>({
+        type,
+        action,
+        kind,
+        node,
+        detail: detail === undefined ? undefined : boundedStr(
+          detail,
+          "Field 'detail'",
+          MAX_ALARM_DETAIL_BYTES,
+          true,
+        ),
+        requestId,
+        auth,
+      });
+    }
     case "leaseExpire":
       return compact<LeaseExpireCommand>({
         type,
@@ -667,6 +867,7 @@ function validate(value: unknown): Command {
         tryOnly,
         waiterId,
         lockDelay: optInt(o, "lockDelay", "", 0, MAX_LOCK_DELAY_MS),
+        maxWaiters: optInt(o, "maxWaiters", "", 1),
         requestId,
         auth,
       });

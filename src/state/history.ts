@@ -80,6 +80,11 @@ export class History {
     return this.#compactRevision;
   }
 
+  /** The approximate bytes of the kept events (what the byte bound counts). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** Appends an event (revisions must not decrease), evicting the oldest. */
   append(e: WatchEvent): void {
     Object.freeze(e);
@@ -126,6 +131,22 @@ export class History {
     const out: WatchEvent[] = [];
     for (let i = 0; i < this.#count; i++) out.push(this.#at(i));
     return out;
+  }
+
+  /**
+   * Drops every event up to `revision` (inclusive): watchers resuming from
+   * before it get "compacted". Returns how many events were dropped.
+   */
+  compact(revision: number): number {
+    let dropped = 0;
+    while (this.#count > 0 && this.#at(0).revision <= revision) {
+      this.#evict();
+      dropped++;
+    }
+    if (revision + 1 > this.#compactRevision) {
+      this.#compactRevision = revision + 1;
+    }
+    return dropped;
   }
 
   /** Replaces the contents (for restore); applies this ring's bounds. */

@@ -13,6 +13,13 @@
  * {@linkcode LeaseClock.dueLockDelays} from a timer; call
  * {@linkcode LeaseClock.onStepDown} when leadership is lost.
  *
+ * Waiters: the leases of lock waiters whose request is open on the leader
+ * are held ({@linkcode LeaseClock.hold}) and never due, so they need no
+ * keepalive in the log; when the request ends the hold is released and the
+ * lease has its full TTL from then. Holds die with the leader: a new leader
+ * gives every lease its TTL plus an election timeout, and a lease whose
+ * waiting request was on the old leader then expires with its waiter.
+ *
  * @module
  */
 
@@ -56,6 +63,7 @@ export interface LeaseClockOptions {
 
 interface LeaseDeadline {
   deadline: number;
+  ttlMs: number;
   keepaliveIndex: number;
   retryAt: number;
 }
@@ -87,6 +95,7 @@ export class LeaseClock {
   #active = false;
   #leases: Map<number, LeaseDeadline> = new Map();
   #delays: Map<string, DelayDeadline> = new Map();
+  #held: Set<number> = new Set();
 
   /** Creates an inactive clock (not leader). */
   constructor(options: LeaseClockOptions = {}) {
@@ -117,9 +126,11 @@ export class LeaseClock {
     this.#active = true;
     this.#leases.clear();
     this.#delays.clear();
+    this.#held.clear();
     for (const l of leases) {
       this.#leases.set(l.id, {
         deadline: now + l.ttl * 1000 + extendMs,
+        ttlMs: l.ttl * 1000,
         keepaliveIndex: l.keepaliveIndex,
         retryAt: -Infinity,
       });
@@ -138,6 +149,31 @@ export class LeaseClock {
     this.#active = false;
     this.#leases.clear();
     this.#delays.clear();
+    this.#held.clear();
+  }
+
+  /**
+   * Holds lease `id` (ignored while not leader): it is never due until
+   * {@linkcode LeaseClock.release}. For the lease of a lock waiter whose
+   * request is open on this node, the leader.
+   */
+  hold(id: number): void {
+    if (this.#active) this.#held.add(id);
+  }
+
+  /**
+   * Ends a hold: the lease has its full TTL from `now` (it was alive until
+   * this moment).
+   */
+  release(id: number, now: number): void {
+    if (!this.#held.delete(id)) return;
+    const l = this.#leases.get(id);
+    if (l) l.deadline = Math.max(l.deadline, now + l.ttlMs);
+  }
+
+  /** Whether lease `id` is held. */
+  isHeld(id: number): boolean {
+    return this.#held.has(id);
   }
 
   /**
@@ -153,6 +189,7 @@ export class LeaseClock {
         case "keepalive":
           this.#leases.set(c.id, {
             deadline: now + c.ttl * 1000,
+            ttlMs: c.ttl * 1000,
             keepaliveIndex: c.keepaliveIndex,
             retryAt: -Infinity,
           });
@@ -160,6 +197,7 @@ export class LeaseClock {
         case "revoke":
         case "expire":
           this.#leases.delete(c.id);
+          this.#held.delete(c.id);
           break;
         case "lockDelayStart":
           this.#delays.set(c.name, {
@@ -182,7 +220,7 @@ export class LeaseClock {
   due(now: number): DueExpiry[] {
     const out: (DueExpiry & { deadline: number })[] = [];
     for (const [id, l] of this.#leases) {
-      if (now >= l.deadline && now >= l.retryAt) {
+      if (now >= l.deadline && now >= l.retryAt && !this.#held.has(id)) {
         out.push({
           id,
           keepaliveIndex: l.keepaliveIndex,
@@ -220,13 +258,17 @@ export class LeaseClock {
   /** Milliseconds until lease `id` expires (0 if past), or undefined if untracked. */
   remaining(id: number, now: number): number | undefined {
     const l = this.#leases.get(id);
-    return l === undefined ? undefined : Math.max(0, l.deadline - now);
+    if (l === undefined) return undefined;
+    // A held lease is kept alive: its whole TTL is ahead.
+    if (this.#held.has(id)) return l.ttlMs;
+    return Math.max(0, l.deadline - now);
   }
 
   /** The earliest deadline (lease or lock-delay), for scheduling a timer. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
-    for (const l of this.#leases.values()) {
+    for (const [id, l] of this.#leases) {
+      if (this.#held.has(id)) continue;
       const t = Math.max(l.deadline, l.retryAt);
       if (next === undefined || t < next) next = t;
     }

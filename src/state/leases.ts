@@ -26,6 +26,22 @@ export interface LeaseRecord {
   readonly locks: Set<string>;
   /** Lock name → ids of the lease's waiters queued on that lock. */
   readonly waiting: Map<string, Set<string>>;
+  /**
+   * Elections, semaphores and read-write locks the lease holds or waits
+   * for, as `kind:name` (see `recipeRef`).
+   */
+  readonly recipes: Set<string>;
+  /**
+   * The key this lease was made for by a put with `ttl` (the key's own
+   * lease, renewed by the next such put and dropped with the key), or null.
+   */
+  ownerKey: string | null;
+}
+
+/** A lease as a snapshot restores it. */
+export interface LeaseEntry extends LeaseSummary {
+  /** The key the lease was made for, or null. */
+  ownerKey: string | null;
 }
 
 /** A lease in detail. */
@@ -81,7 +97,7 @@ export class LeaseTable {
   /** Whether the lease keeps nothing alive. */
   static isIdle(rec: LeaseRecord): boolean {
     return rec.keys.size === 0 && rec.locks.size === 0 &&
-      rec.waiting.size === 0;
+      rec.waiting.size === 0 && rec.recipes.size === 0;
   }
 
   /** Records that the lease has a waiter queued on `name`. */
@@ -128,9 +144,11 @@ export class LeaseTable {
   }
 
   /** Replaces the table (for restore): leases in ascending id order. */
-  load(leases: readonly LeaseSummary[], nextId: number): void {
+  load(leases: readonly LeaseEntry[], nextId: number): void {
     this.#leases.clear();
-    for (const l of leases) this.#insert(l.id, l.ttl, l.keepaliveIndex);
+    for (const l of leases) {
+      this.#insert(l.id, l.ttl, l.keepaliveIndex).ownerKey = l.ownerKey;
+    }
     this.#nextId = nextId;
   }
 
@@ -142,6 +160,8 @@ export class LeaseTable {
       keys: new Set(),
       locks: new Set(),
       waiting: new Map(),
+      recipes: new Set(),
+      ownerKey: null,
     };
     this.#leases.set(id, rec);
     return rec;

@@ -8,7 +8,14 @@
  * that can show in a result, an event or a snapshot is in a defined order
  * (key order, id order, FIFO or log order), and all numbers are integers.
  * Time enters only through commands the leader proposes (`leaseExpire`,
- * `lockDelayEnd`), decided by its {@linkcode LeaseClock}.
+ * `lockDelayEnd`, decided by its {@linkcode LeaseClock}; `time`, the
+ * cluster time that ages the duplicate-suppression table).
+ *
+ * Space: the state keeps a deterministic count of its size
+ * ({@linkcode ServiceStateMachine.stateBytes}). While an alarm is on
+ * (`alarm` commands: the leader's quota check, or a node whose disk is
+ * full), commands that add data are refused with `quota_exceeded`; reads,
+ * deletes, lease keepalives and revokes, and lock releases go on.
  *
  * Revisions: every command that writes keys raises the revision once (all
  * its writes share it, as in etcd), and every lock grant raises it again,
@@ -20,9 +27,15 @@
  * @module
  */
 
-import type { ListResult, LockGrant as ApiLockGrant } from "../wire/types.ts";
+import type {
+  ElectionEvent,
+  ListResult,
+  LockGrant as ApiLockGrant,
+} from "../wire/types.ts";
 import { ByteWriter } from "../codec/byte_writer.ts";
 import {
+  type AlarmCommand,
+  type AlarmKind,
   type Command,
   type Compare,
   decodeCommand,
@@ -36,8 +49,15 @@ import {
   type LockReleaseCommand,
   type PutCommand,
   type TxnCommand,
+  type TxnOp,
   validateCommand,
 } from "./commands.ts";
+import { isRecipeCommand, recipeAddsData } from "./recipe_commands.ts";
+import type { ElectionDetail, ElectionInfo } from "./elections.ts";
+import type { RecipeContext, RecipeGrant } from "./grant_queue.ts";
+import { type RecipeCounts, RecipeTables } from "./recipes.ts";
+import type { RwlockDetail } from "./rwlocks.ts";
+import type { SemaphoreDetail } from "./semaphores.ts";
 import { AuthTable, commandAccess } from "./auth.ts";
 import { isAuthCommand } from "./auth_commands.ts";
 import { DedupeTable } from "./dedupe.ts";
@@ -64,6 +84,8 @@ import {
 } from "./locks.ts";
 import {
   type AcquireResult,
+  type AlarmInfo,
+  type AlarmResult,
   type CancelResult,
   type CommandResult,
   type DeleteResult,
@@ -71,12 +93,14 @@ import {
   failure,
   type KeyValue,
   type LeaseExpireResult,
+  type LeaseKeepaliveManyResult,
   type LeaseResult,
   type LeaseRevokeResult,
   type LockDelayEndResult,
   type PutResult,
   type ReleaseResult,
   type ResultFor,
+  type TimeResult,
   type TxnOpResult,
   type TxnResult,
 } from "./results.ts";
@@ -104,11 +128,26 @@ export interface ServiceStateMachineOptions {
   historySize?: number;
   /** Approximate bytes of keys and values kept in the history (default 64 MiB). */
   historyMaxBytes?: number;
-  /** Results remembered per client for duplicate suppression (default 64). */
-  dedupePerClient?: number;
-  /** Clients remembered for duplicate suppression (default 10 000). */
-  dedupeMaxClients?: number;
+  /**
+   * How long, in cluster time, the first result of a request with a
+   * request id is kept to answer its retries (default 10 minutes).
+   */
+  dedupeWindowMs?: number;
+  /**
+   * The most results kept for duplicate suppression (default 1 000 000);
+   * beyond it a request with a new id is refused (`unavailable`).
+   */
+  dedupeMaxEntries?: number;
 }
+
+/** The default duplicate-suppression window: 10 minutes. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 10 * 60 * 1000;
+/** The default bound of the duplicate-suppression table. */
+export const DEFAULT_DEDUPE_MAX_ENTRIES = 1_000_000;
+
+// Bytes a key, a lease, a lock, a holder or a waiter costs besides its
+// strings, in the state's size count (the history counts 64 per event).
+const RECORD_OVERHEAD = 64;
 
 /**
  * A lock was granted (immediately at acquire, or to a queued waiter): the
@@ -169,8 +208,8 @@ export interface StateCounts {
   waiters: number;
   /** Events in the watch history. */
   historyEvents: number;
-  /** Clients in the duplicate-suppression table. */
-  dedupeClients: number;
+  /** Results in the duplicate-suppression table. */
+  dedupeEntries: number;
 }
 
 /**
@@ -214,6 +253,18 @@ interface Pending {
   events: WatchEvent[];
   grants: LockGrant[];
   leaseChanges: LeaseChange[];
+  recipeGrants: RecipeGrant[];
+  elections: ElectionEvent[];
+}
+
+function emptyPending(): Pending {
+  return {
+    events: [],
+    grants: [],
+    leaseChanges: [],
+    recipeGrants: [],
+    elections: [],
+  };
 }
 
 function message(e: unknown): string {
@@ -267,12 +318,21 @@ export class ServiceStateMachine {
   #history: History;
   #leases: LeaseTable = new LeaseTable();
   #locks: LockTable = new LockTable();
+  #recipes: RecipeTables = new RecipeTables();
   #dedupe: DedupeTable;
   #auth: AuthTable = new AuthTable();
-  #pending: Pending = { events: [], grants: [], leaseChanges: [] };
+  #pending: Pending = emptyPending();
+  #index = 0;
+  readonly #recipeContext: RecipeContext;
+  #time = 0;
+  #alarms: Map<string, AlarmInfo> = new Map();
+  #kvBytes = 0;
+  #authBytes: { revision: number; bytes: number } = { revision: -1, bytes: 0 };
 
   #eventListeners: Set<Listener<readonly WatchEvent[]>> = new Set();
   #grantListeners: Set<Listener<LockGrant>> = new Set();
+  #recipeGrantListeners: Set<Listener<RecipeGrant>> = new Set();
+  #electionListeners: Set<Listener<ElectionEvent>> = new Set();
   #leaseListeners: Set<Listener<readonly LeaseChange[]>> = new Set();
   #restoreListeners: Set<Listener<number>> = new Set();
 
@@ -281,11 +341,27 @@ export class ServiceStateMachine {
     this.#options = {
       historySize: options.historySize ?? 10_000,
       historyMaxBytes: options.historyMaxBytes ?? 64 * 1024 * 1024,
-      dedupePerClient: options.dedupePerClient ?? 64,
-      dedupeMaxClients: options.dedupeMaxClients ?? 10_000,
+      dedupeWindowMs: options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
+      dedupeMaxEntries: options.dedupeMaxEntries ?? DEFAULT_DEDUPE_MAX_ENTRIES,
     };
     this.#history = this.#newHistory();
     this.#dedupe = this.#newDedupe();
+    // What the recipe tables may do to the rest of the state while a
+    // command applies (at log index #index). The lease table is replaced
+    // by a restore, hence the getter.
+    // deno-lint-ignore no-this-alias
+    const machine = this;
+    this.#recipeContext = {
+      get leases() {
+        return machine.#leases;
+      },
+      nextRevision: () => ++this.#revision,
+      revision: () => this.#revision,
+      grantLease: (ttl) => this.#grantLease(ttl, this.#index),
+      dropLeaseIfIdle: (lease) => this.#dropLeaseIfIdle(lease),
+      granted: (g) => this.#pending.recipeGrants.push(g),
+      electionChanged: (e) => this.#pending.elections.push(e),
+    };
   }
 
   // ---------------------------------------------------------------------
@@ -362,9 +438,15 @@ export class ServiceStateMachine {
     this.#kv = s.kv;
     this.#leases = s.leases;
     this.#locks = s.locks;
+    this.#recipes = s.recipes;
     this.#history = s.history;
     this.#dedupe = s.dedupe;
     this.#auth = s.auth;
+    this.#time = s.time;
+    this.#alarms = new Map(s.alarms.map((a) => [alarmKey(a.kind, a.node), a]));
+    this.#kvBytes = 0;
+    for (const kv of this.#kv.entries()) this.#kvBytes += kvCost(kv);
+    this.#authBytes = { revision: -1, bytes: 0 };
     for (const fn of this.#restoreListeners) {
       this.#call(fn, this.#revision);
     }
@@ -390,6 +472,27 @@ export class ServiceStateMachine {
   onLockGranted(fn: (grant: LockGrant) => void): () => void {
     this.#grantListeners.add(fn);
     return () => this.#grantListeners.delete(fn);
+  }
+
+  /**
+   * Calls `fn` synchronously after an apply for every election,
+   * semaphore and read-write lock grant it made (immediate grants and
+   * grants to queued waiters, in grant order). Returns an unsubscribe
+   * function.
+   */
+  onRecipeGranted(fn: (grant: RecipeGrant) => void): () => void {
+    this.#recipeGrantListeners.add(fn);
+    return () => this.#recipeGrantListeners.delete(fn);
+  }
+
+  /**
+   * Calls `fn` synchronously after an apply for every change of an
+   * election's leader it made (a new leader, a proclaim, nobody leading
+   * any more), in revision order. Returns an unsubscribe function.
+   */
+  onElectionChange(fn: (event: ElectionEvent) => void): () => void {
+    this.#electionListeners.add(fn);
+    return () => this.#electionListeners.delete(fn);
   }
 
   /**
@@ -423,6 +526,11 @@ export class ServiceStateMachine {
   /** The oldest revision whose events the history still holds. */
   get compactRevision(): number {
     return this.#history.compactRevision;
+  }
+
+  /** The watch history's share of {@linkcode stateBytes}. */
+  get historyBytes(): number {
+    return this.#history.bytes;
   }
 
   /** The key's record, or null. Records are frozen. */
@@ -475,6 +583,63 @@ export class ServiceStateMachine {
     return h !== null && h !== undefined && h.token === token;
   }
 
+  /**
+   * Whether a fence holds: its token is the live grant it names (the
+   * holder of a lock, the leader of an election, a holder of a semaphore
+   * or of a read-write lock).
+   */
+  fenceHolds(fence: Fence): boolean {
+    if ("lock" in fence) return this.checkToken(fence.lock, fence.token);
+    if ("election" in fence) {
+      return this.#recipes.holds("election", fence.election, fence.token);
+    }
+    if ("semaphore" in fence) {
+      return this.#recipes.holds("semaphore", fence.semaphore, fence.token);
+    }
+    return this.#recipes.holds("rwlock", fence.rwlock, fence.token);
+  }
+
+  /** The election's leader and candidates (none when nobody leads). */
+  election(name: string): ElectionDetail {
+    return this.#recipes.elections.detail(name);
+  }
+
+  /** Every election that has a leader, by name. */
+  elections(): ElectionInfo[] {
+    return this.#recipes.elections.list();
+  }
+
+  /** The semaphore's holders and waiters (limit 0 when it does not exist). */
+  semaphore(name: string): SemaphoreDetail {
+    return this.#recipes.semaphores.detail(name);
+  }
+
+  /** Every semaphore that is held or waited for, by name. */
+  semaphores(): SemaphoreDetail[] {
+    return this.#recipes.semaphores.list();
+  }
+
+  /** The read-write lock's holders and waiters. */
+  rwlock(name: string): RwlockDetail {
+    return this.#recipes.rwlocks.detail(name);
+  }
+
+  /** Every read-write lock that is held or waited for, by name. */
+  rwlocks(): RwlockDetail[] {
+    return this.#recipes.rwlocks.list();
+  }
+
+  /**
+   * Problems with the bookkeeping of elections, semaphores and read-write
+   * locks (empty: none): at most one leader per election, `held + free ==
+   * limit` for every semaphore, never a writer beside another holder, no
+   * waiter at the head of a queue that fits, unique tokens, and every
+   * entry's lease alive and listing it. For tests and the simulator.
+   */
+  invariantViolations(): string[] {
+    return this.#recipes.violations(this.#leases, this.#revision);
+  }
+
   /** Lock-delays waiting for the leader's `lockDelayEnd`, by name. */
   pendingLockDelays(): PendingLockDelay[] {
     const out: PendingLockDelay[] = [];
@@ -503,8 +668,120 @@ export class ServiceStateMachine {
       locks: this.#locks.size,
       waiters: this.#locks.waiterCount(),
       historyEvents: this.#history.size,
-      dedupeClients: this.#dedupe.size,
+      dedupeEntries: this.#dedupe.size,
     };
+  }
+
+  /**
+   * Counts of elections, candidates, semaphores (with the permits held
+   * and free across them), read-write locks and their waiters.
+   */
+  recipeCounts(): RecipeCounts {
+    return this.#recipes.counts();
+  }
+
+  /**
+   * The state's size in bytes, as the space quota counts it: keys and
+   * values, the watch history, leases, locks and waiters, the
+   * duplicate-suppression table and the auth tables, each string by its
+   * length plus a fixed overhead per record. Deterministic: every node
+   * counts the same for the same state.
+   */
+  stateBytes(): number {
+    let locks = 0;
+    for (const l of this.#locks.sorted()) {
+      locks += RECORD_OVERHEAD + l.name.length;
+      if (l.holder) {
+        locks += RECORD_OVERHEAD + l.holder.owner.length +
+          (l.holder.waiterId?.length ?? 0);
+      }
+      for (const w of l.waiters) {
+        locks += RECORD_OVERHEAD + w.waiterId.length + w.owner.length;
+      }
+    }
+    if (this.#authBytes.revision !== this.#auth.revision) {
+      this.#authBytes = {
+        revision: this.#auth.revision,
+        bytes: authSize(this.#auth.toTuple()),
+      };
+    }
+    return this.#kvBytes + this.#history.bytes +
+      this.#leases.size * RECORD_OVERHEAD + locks + this.#dedupe.bytes +
+      this.#authBytes.bytes;
+  }
+
+  /** The alarms that are on, by kind then node. */
+  alarms(): AlarmInfo[] {
+    return [...this.#alarms.values()].sort((a, b) =>
+      compareKeys(alarmKey(a.kind, a.node), alarmKey(b.kind, b.node))
+    ).map((a) => ({ ...a }));
+  }
+
+  /** The cluster time of the last `time` command applied, in ms. */
+  get clusterTime(): number {
+    return this.#time;
+  }
+
+  /**
+   * The duplicate-suppression table: results kept, how many await their
+   * stamp (the next `time` command), the oldest stamp, the bound and the
+   * window.
+   */
+  dedupeStats(): {
+    entries: number;
+    fresh: number;
+    oldestStamp: number | undefined;
+    maxEntries: number;
+    windowMs: number;
+  } {
+    return {
+      entries: this.#dedupe.size,
+      fresh: this.#dedupe.freshCount,
+      oldestStamp: this.#dedupe.oldestStamp,
+      maxEntries: this.#dedupe.maxEntries,
+      windowMs: this.#dedupe.windowMs,
+    };
+  }
+
+  /** Whether an alarm is on. */
+  get alarmed(): boolean {
+    return this.#alarms.size > 0;
+  }
+
+  /**
+   * The `quota_exceeded` failure that a command adding data gets while an
+   * alarm is on, saying which alarms are on.
+   */
+  alarmFailure(): Failure {
+    const why = this.alarms().map((a) =>
+      a.kind === "quota"
+        ? `the state is over its space quota${a.detail ? ` (${a.detail})` : ""}`
+        : `node ${a.node}'s disk is full${a.detail ? ` (${a.detail})` : ""}`
+    ).join("; ");
+    return failure(
+      "quota_exceeded",
+      `The cluster's space alarm is on: ${why}. Writes that add data are refused until space is freed; reads, deletes, lease revokes and lock releases still work`,
+    );
+  }
+
+  /**
+   * Whether `cmd` would add data to the state as it is now: what an
+   * alarm refuses (a put that adds a key or grows its value, a lease
+   * grant, a lock acquire; a transaction if either branch has such a put).
+   * The service asks before proposing; apply decides again exactly.
+   */
+  addsData(cmd: Command): boolean {
+    switch (cmd.type) {
+      case "put":
+        return this.#grows(cmd.key, cmd.value);
+      case "txn":
+        return this.#opsGrow(cmd.success) || this.#opsGrow(cmd.failure);
+      case "leaseGrant":
+      case "lockAcquire":
+        return true;
+      default:
+        return isRecipeCommand(cmd) && recipeAddsData(cmd);
+    }
   }
 
   // ---------------------------------------------------------------------
@@ -520,9 +797,20 @@ export class ServiceStateMachine {
     if (rid) {
       const first = this.#dedupe.lookup(client!, rid.seq);
       if (first !== undefined) return first as CommandResult;
+      if (this.#dedupe.full) {
+        // Refused, not applied and not remembered: a retry with this id
+        // applies once there is room, so nothing applies twice.
+        return failure(
+          "unavailable",
+          `The duplicate-request table is full (${this.#dedupe.size} requests with a request id in the last ${
+            Math.round(this.#dedupe.windowMs / 1000)
+          } s); retry later with the same X-Request-Id`,
+        );
+      }
     }
-    this.#pending = { events: [], grants: [], leaseChanges: [] };
+    this.#pending = emptyPending();
     const index = Number.isSafeInteger(context?.index) ? context.index : 0;
+    this.#index = index;
     let result: CommandResult;
     try {
       result = this.#execute(cmd, index);
@@ -539,9 +827,14 @@ export class ServiceStateMachine {
     const denied = this.#authorize(cmd);
     if (denied) return denied;
     if (isAuthCommand(cmd)) return this.#auth.apply(cmd);
+    const full = this.#spaceRefusal(cmd);
+    if (full) return full;
+    if (isRecipeCommand(cmd)) {
+      return this.#recipes.apply(cmd, this.#recipeContext);
+    }
     switch (cmd.type) {
       case "put":
-        return this.#put(cmd);
+        return this.#put(cmd, index);
       case "delete":
         return this.#delete(cmd);
       case "txn":
@@ -550,6 +843,22 @@ export class ServiceStateMachine {
         return this.#leaseGrant(cmd.ttl, index);
       case "leaseKeepalive":
         return this.#leaseKeepalive(cmd.id, index);
+      case "leaseKeepaliveMany":
+        return this.#leaseKeepaliveMany(cmd.ids, index);
+      case "time":
+        return this.#advanceTime(cmd.now);
+      case "alarm":
+        return this.#alarm(cmd, index);
+      case "compact": {
+        const dropped = this.#history.compact(
+          Math.min(cmd.revision, this.#revision),
+        );
+        return {
+          ok: true,
+          compactRevision: this.#history.compactRevision,
+          dropped,
+        };
+      }
       case "leaseRevoke":
         return this.#leaseRevoke(cmd.id);
       case "leaseExpire":
@@ -589,8 +898,15 @@ export class ServiceStateMachine {
     }
     const needs = commandAccess(cmd, (id) => {
       const rec = this.#leases.get(id);
-      return rec &&
-        { keys: rec.keys, locks: [...rec.locks, ...rec.waiting.keys()] };
+      return rec && {
+        keys: rec.keys,
+        locks: [
+          ...rec.locks,
+          ...rec.waiting.keys(),
+          // Elections, semaphores and read-write locks share the names.
+          ...[...rec.recipes].map((r) => r.slice(r.indexOf(":") + 1)),
+        ],
+      };
     });
     if (this.#auth.allows(user, needs)) return undefined;
     return failure(
@@ -601,14 +917,63 @@ export class ServiceStateMachine {
     );
   }
 
+  // --- space
+
+  // While an alarm is on, a command that adds data is refused. (A txn is
+  // judged in #txn, once its compares chose a branch.)
+  #spaceRefusal(cmd: Command): Failure | undefined {
+    if (this.#alarms.size === 0 || cmd.type === "txn") return undefined;
+    return this.addsData(cmd) ? this.alarmFailure() : undefined;
+  }
+
+  // Whether writing `value` at `key` makes the state larger.
+  #grows(key: string, value: string): boolean {
+    const prev = this.#kv.get(key);
+    return prev === undefined || value.length > prev.value.length;
+  }
+
+  #opsGrow(ops: readonly TxnOp[]): boolean {
+    return ops.some((op) => op.type === "put" && this.#grows(op.key, op.value));
+  }
+
+  #advanceTime(now: number): TimeResult {
+    // Cluster time never goes back, whatever a new leader proposes.
+    if (now > this.#time) this.#time = now;
+    const forgotten = this.#dedupe.advance(this.#time);
+    return { ok: true, now: this.#time, forgotten };
+  }
+
+  #alarm(cmd: AlarmCommand, index: number): AlarmResult {
+    const key = alarmKey(cmd.kind, cmd.node);
+    if (cmd.action === "clear") {
+      return { ok: true, changed: this.#alarms.delete(key) };
+    }
+    if (this.#alarms.has(key)) return { ok: true, changed: false };
+    const a: AlarmInfo = {
+      kind: cmd.kind,
+      detail: cmd.detail ?? "",
+      since: index,
+    };
+    if (cmd.node !== undefined) a.node = cmd.node;
+    this.#alarms.set(key, a);
+    return { ok: true, changed: true };
+  }
+
   #dispatch(): void {
-    const { events, grants, leaseChanges } = this.#pending;
-    this.#pending = { events: [], grants: [], leaseChanges: [] };
+    const { events, grants, leaseChanges, recipeGrants, elections } =
+      this.#pending;
+    this.#pending = emptyPending();
     if (events.length > 0) {
       for (const fn of this.#eventListeners) this.#call(fn, events);
     }
     for (const g of grants) {
       for (const fn of this.#grantListeners) this.#call(fn, g);
+    }
+    for (const g of recipeGrants) {
+      for (const fn of this.#recipeGrantListeners) this.#call(fn, g);
+    }
+    for (const e of elections) {
+      for (const fn of this.#electionListeners) this.#call(fn, e);
     }
     if (leaseChanges.length > 0) {
       for (const fn of this.#leaseListeners) this.#call(fn, leaseChanges);
@@ -626,7 +991,7 @@ export class ServiceStateMachine {
 
   // --- keys
 
-  #put(cmd: PutCommand): PutResult {
+  #put(cmd: PutCommand, index: number): PutResult {
     const fenced = this.#checkFence(cmd.fence);
     if (fenced) return fenced;
     const cond = this.#checkConditions(
@@ -638,10 +1003,36 @@ export class ServiceStateMachine {
     if (cmd.lease !== undefined && !this.#leases.get(cmd.lease)) {
       return failure("not_found", `Lease ${cmd.lease} not found`);
     }
+    const lease = cmd.ttl === undefined
+      ? cmd.lease
+      : this.#keyLease(cmd.key, cmd.ttl, index);
     const rev = this.#revision + 1;
-    this.#putKey(cmd.key, cmd.value, cmd.lease, rev);
+    this.#putKey(cmd.key, cmd.value, lease, rev);
     this.#revision = rev;
-    return { ok: true, revision: rev };
+    return cmd.ttl === undefined
+      ? { ok: true, revision: rev }
+      : { ok: true, revision: rev, lease };
+  }
+
+  // The key's own lease for a put with `ttl`: the one an earlier such put
+  // made, kept alive with the new TTL, or a new one.
+  #keyLease(key: string, ttl: number, index: number): number {
+    const id = this.#kv.get(key)?.lease;
+    const own = id === undefined ? undefined : this.#leases.get(id);
+    if (own && own.ownerKey === key) {
+      own.ttl = ttl;
+      own.keepaliveIndex = index;
+      this.#pending.leaseChanges.push({
+        type: "keepalive",
+        id: own.id,
+        ttl,
+        keepaliveIndex: index,
+      });
+      return own.id;
+    }
+    const rec = this.#grantLease(ttl, index);
+    rec.ownerKey = key;
+    return rec.id;
   }
 
   #delete(cmd: DeleteCommand): DeleteResult {
@@ -669,6 +1060,9 @@ export class ServiceStateMachine {
     const succeeded = cmd.compare.every((c) => this.#compare(c));
     const ops = succeeded ? cmd.success : cmd.failure;
     // Check everything that can fail before writing: a txn is atomic.
+    if (this.#alarms.size > 0 && this.#opsGrow(ops)) {
+      return this.alarmFailure();
+    }
     for (const op of ops) {
       if (
         op.type === "put" && op.lease !== undefined &&
@@ -728,11 +1122,17 @@ export class ServiceStateMachine {
   }
 
   #checkFence(fence: Fence | undefined): Failure | undefined {
-    if (!fence) return undefined;
-    if (this.checkToken(fence.lock, fence.token)) return undefined;
+    if (!fence || this.fenceHolds(fence)) return undefined;
+    const [what, name] = "lock" in fence
+      ? ["hold lock", fence.lock]
+      : "election" in fence
+      ? ["lead election", fence.election]
+      : "semaphore" in fence
+      ? ["hold semaphore", fence.semaphore]
+      : ["hold read-write lock", fence.rwlock];
     return failure(
       "stale_token",
-      `Token ${fence.token} does not hold lock '${fence.lock}'`,
+      `Token ${fence.token} does not ${what} '${name}'`,
     );
   }
 
@@ -769,7 +1169,7 @@ export class ServiceStateMachine {
   #putKey(key: string, value: string, lease: number | undefined, rev: number) {
     const prev = this.#kv.get(key);
     if (prev?.lease !== undefined && prev.lease !== lease) {
-      this.#leases.get(prev.lease)?.keys.delete(key);
+      this.#detachKey(key, prev.lease);
     }
     if (lease !== undefined) this.#leases.get(lease)!.keys.add(key);
     const createRevision = prev ? prev.createRevision : rev;
@@ -777,6 +1177,8 @@ export class ServiceStateMachine {
     const kv: KeyValue = lease !== undefined
       ? { key, value, createRevision, modRevision: rev, version, lease }
       : { key, value, createRevision, modRevision: rev, version };
+    if (prev) this.#kvBytes -= kvCost(prev);
+    this.#kvBytes += kvCost(kv);
     this.#kv.set(kv);
     const e: WatchEvent = lease !== undefined
       ? {
@@ -805,9 +1207,8 @@ export class ServiceStateMachine {
   #deleteKey(key: string, rev: number): void {
     const prev = this.#kv.delete(key);
     if (!prev) return;
-    if (prev.lease !== undefined) {
-      this.#leases.get(prev.lease)?.keys.delete(key);
-    }
+    this.#kvBytes -= kvCost(prev);
+    if (prev.lease !== undefined) this.#detachKey(key, prev.lease);
     this.#event({ type: "delete", key, modRevision: rev, revision: rev });
   }
 
@@ -818,6 +1219,15 @@ export class ServiceStateMachine {
     for (const k of keys) this.#deleteKey(k, rev);
     this.#revision = rev;
     return keys.length;
+  }
+
+  // The key leaves its lease; the key's own lease (from a put with `ttl`)
+  // goes with it when it keeps nothing else alive.
+  #detachKey(key: string, id: number): void {
+    const lease = this.#leases.get(id);
+    if (!lease) return;
+    lease.keys.delete(key);
+    if (lease.ownerKey === key) this.#dropLeaseIfIdle(lease);
   }
 
   #event(e: WatchEvent): void {
@@ -854,6 +1264,26 @@ export class ServiceStateMachine {
       keepaliveIndex: index,
     });
     return { ok: true, id, ttl: rec.ttl };
+  }
+
+  #leaseKeepaliveMany(
+    ids: readonly number[],
+    index: number,
+  ): LeaseKeepaliveManyResult {
+    let kept = 0;
+    for (const id of ids) {
+      const rec = this.#leases.get(id);
+      if (!rec || rec.keepaliveIndex === index) continue;
+      rec.keepaliveIndex = index;
+      this.#pending.leaseChanges.push({
+        type: "keepalive",
+        id,
+        ttl: rec.ttl,
+        keepaliveIndex: index,
+      });
+      kept++;
+    }
+    return { ok: true, kept };
   }
 
   #leaseRevoke(id: number): LeaseRevokeResult {
@@ -897,8 +1327,10 @@ export class ServiceStateMachine {
       this.#locks.dropIfIdle(lock);
     }
     rec.waiting.clear();
-    const deleted = this.#deleteKeys([...rec.keys].sort(compareKeys));
+    // Gone from the table first, so deleting its keys does not drop it
+    // again as a key's own idle lease.
     this.#leases.delete(rec.id);
+    const deleted = this.#deleteKeys([...rec.keys].sort(compareKeys));
     this.#pending.leaseChanges.push({
       type: expired ? "expire" : "revoke",
       id: rec.id,
@@ -921,6 +1353,7 @@ export class ServiceStateMachine {
       }
     }
     rec.locks.clear();
+    this.#recipes.removeLease(rec, this.#recipeContext);
     return deleted;
   }
 
@@ -963,6 +1396,15 @@ export class ServiceStateMachine {
         return failure(
           "bad_request",
           `Waiter '${waiterId}' is already queued for lock '${cmd.name}'`,
+        );
+      }
+      if (
+        cmd.maxWaiters !== undefined &&
+        existing.waiters.length >= cmd.maxWaiters
+      ) {
+        return failure(
+          "too_many_waiters",
+          `Lock '${cmd.name}' has ${existing.waiters.length} waiters queued, the most allowed; retry later`,
         );
       }
       const createdLease = leaseRec === undefined;
@@ -1132,8 +1574,11 @@ export class ServiceStateMachine {
       history: this.#history,
       leases: this.#leases,
       locks: this.#locks,
+      recipes: this.#recipes,
       dedupe: this.#dedupe,
       auth: this.#auth,
+      time: this.#time,
+      alarms: this.alarms(),
     };
   }
 
@@ -1146,10 +1591,35 @@ export class ServiceStateMachine {
 
   #newDedupe(): DedupeTable {
     return new DedupeTable(
-      this.#options.dedupePerClient,
-      this.#options.dedupeMaxClients,
+      this.#options.dedupeWindowMs,
+      this.#options.dedupeMaxEntries,
     );
   }
+}
+
+function alarmKey(kind: AlarmKind, node: string | undefined): string {
+  return node === undefined ? kind : `${kind}/${node}`;
+}
+
+function kvCost(kv: KeyValue): number {
+  return RECORD_OVERHEAD + kv.key.length + kv.value.length;
+}
+
+// The auth tables' size: their snapshot tuple's strings and numbers.
+function authSize(v: unknown): number {
+  if (typeof v === "string") return v.length;
+  if (Array.isArray(v)) {
+    let n = 8;
+    for (const x of v) n += authSize(x);
+    return n;
+  }
+  if (v instanceof Uint8Array) return v.byteLength;
+  if (v !== null && typeof v === "object") {
+    let n = 8;
+    for (const [k, x] of Object.entries(v)) n += k.length + authSize(x);
+    return n;
+  }
+  return 8;
 }
 
 /** The lock service's state machine (an alias of {@linkcode ServiceStateMachine}). */

@@ -1,7 +1,7 @@
 /**
  * The replicated state machine of raftlock: config keys with revisions,
- * watch history, leases, locks with fencing tokens and duplicate
- * suppression ({@linkcode ServiceStateMachine}), its commands
+ * watch history, leases, locks with fencing tokens, leader elections,
+ * semaphores and read-write locks, and duplicate suppression ({@linkcode ServiceStateMachine}), its commands
  * ({@linkcode encodeCommand}, {@linkcode decodeCommand}), and the leader's
  * non-replicated lease clock ({@linkcode LeaseClock}).
  *
@@ -45,9 +45,16 @@ export {
 } from "./history.ts";
 export type { LeaseDetail, LeaseSummary } from "./leases.ts";
 export type { LockDelay, LockInfo, PendingLockDelay } from "./locks.ts";
+export type { ElectionDetail } from "./elections.ts";
+export type { SemaphoreDetail } from "./semaphores.ts";
+export type { RwlockDetail } from "./rwlocks.ts";
+export type { RecipeGrant, RecipeKind } from "./grant_queue.ts";
+export type { RecipeCounts } from "./recipes.ts";
 export {
   type ApplyContext,
   type AuthView,
+  DEFAULT_DEDUPE_MAX_ENTRIES,
+  DEFAULT_DEDUPE_WINDOW_MS,
   type LeaseChange,
   type LockGrant,
   LockService,

@@ -9,15 +9,32 @@
 
 import type * as wire from "../wire/types.ts";
 import type { KeyValue, LockHolder, TxnOpResult } from "../wire/types.ts";
-import type { CommandType } from "./commands.ts";
+import type { AlarmKind, CommandType } from "./commands.ts";
 
 // The API's JSON shapes, defined once with the client's types.
 export type { KeyValue, LockHolder, TxnOpResult };
 
+/** An alarm that is on (see the `alarm` command). */
+export interface AlarmInfo {
+  /** `quota` (the state passed the quota) or `nospace` (a node's disk is full). */
+  kind: AlarmKind;
+  /** For `nospace`: the node. */
+  node?: string;
+  /** What the node that raised it saw. */
+  detail: string;
+  /** The log index of the raise. */
+  since: number;
+}
+
 /** A successful result: the API's answer `T` with `ok: true`. */
 export type Ok<T> = { ok: true } & T;
 
-/** Why a command failed. */
+/**
+ * Why a command failed. `quota_exceeded`: a write that adds data while a
+ * space alarm is on; `too_many_waiters`: a lock's queue is full;
+ * `unavailable`: a new request id while the duplicate-suppression table
+ * is full (retry later, with the same id).
+ */
 export type ErrorCode =
   | "conflict"
   | "not_found"
@@ -25,7 +42,10 @@ export type ErrorCode =
   | "stale_token"
   | "bad_request"
   | "unauthenticated"
-  | "permission_denied";
+  | "permission_denied"
+  | "quota_exceeded"
+  | "too_many_waiters"
+  | "unavailable";
 
 /** A failed command's error. */
 export interface ErrorInfo {
@@ -69,26 +89,53 @@ export type LeaseExpireResult =
     revision: number;
   }
   | Failure;
+/** An acquire (of a lock or a recipe) that queued. */
+export interface Queued {
+  /** Always true. */
+  ok: true;
+  /** Always true. */
+  queued: true;
+  /** The name queued for. */
+  name: string;
+  /** 1-based place in the queue. */
+  position: number;
+  /** The waiter's lease (created by the command when it gave a ttl). */
+  lease: number;
+  /** The waiter's id. */
+  waiterId: string;
+}
+
 /** lockAcquire → granted (with the fencing token) or queued. */
-export type AcquireResult =
-  | Ok<wire.LockGrant>
-  | {
-    ok: true;
-    queued: true;
-    name: string;
-    /** 1-based place in the queue. */
-    position: number;
-    /** The waiter's lease (created by the command when it gave a ttl). */
-    lease: number;
-    waiterId: string;
-  }
+export type AcquireResult = Ok<wire.LockGrant> | Queued | Failure;
+/** electionCampaign → leads (with the fencing token) or queued. */
+export type CampaignResult = Ok<wire.ElectionGrant> | Queued | Failure;
+/** electionProclaim → the leader with its new value and revision. */
+export type ProclaimResult = Ok<wire.ElectionLeader> | Failure;
+/** electionResign → resigned; the revision after. */
+export type ResignResult = Ok<wire.ResignResult> | Failure;
+/** semaphoreAcquire → granted (with the fencing token) or queued. */
+export type SemaphoreAcquireResult =
+  | Ok<wire.SemaphoreGrant>
+  | Queued
   | Failure;
+/** rwlockAcquire → granted (with the fencing token) or queued. */
+export type RwlockAcquireResult = Ok<wire.RwlockGrant> | Queued | Failure;
 /** lockRelease → released; the revision after (a next waiter's grant raises it). */
 export type ReleaseResult = Ok<wire.ReleaseResult> | Failure;
 /** lockCancel → the waiter was removed, or its grant released. */
 export type CancelResult =
   | { ok: true; cancelled: true; released: boolean; revision: number }
   | Failure;
+/** leaseKeepaliveMany → how many of the leases exist (and were renewed). */
+export type LeaseKeepaliveManyResult = { ok: true; kept: number } | Failure;
+/** time → the cluster time now, and how many remembered results were forgotten. */
+export type TimeResult = { ok: true; now: number; forgotten: number } | Failure;
+/** compact → the history's compact revision after it, and the events dropped. */
+export type CompactResult =
+  | { ok: true; compactRevision: number; dropped: number }
+  | Failure;
+/** alarm → whether the alarm state changed. */
+export type AlarmResult = { ok: true; changed: boolean } | Failure;
 /** lockDelayEnd → whether a pending delay ended. */
 export type LockDelayEndResult =
   | { ok: true; ended: boolean; revision: number }
@@ -112,6 +159,8 @@ export interface ResultMap {
   leaseGrant: LeaseResult;
   /** leaseKeepalive */
   leaseKeepalive: LeaseResult;
+  /** leaseKeepaliveMany */
+  leaseKeepaliveMany: LeaseKeepaliveManyResult;
   /** leaseRevoke */
   leaseRevoke: LeaseRevokeResult;
   /** leaseExpire */
@@ -124,6 +173,32 @@ export interface ResultMap {
   lockCancel: CancelResult;
   /** lockDelayEnd */
   lockDelayEnd: LockDelayEndResult;
+  /** electionCampaign */
+  electionCampaign: CampaignResult;
+  /** electionProclaim */
+  electionProclaim: ProclaimResult;
+  /** electionResign */
+  electionResign: ResignResult;
+  /** electionCancel */
+  electionCancel: CancelResult;
+  /** semaphoreAcquire */
+  semaphoreAcquire: SemaphoreAcquireResult;
+  /** semaphoreRelease */
+  semaphoreRelease: ReleaseResult;
+  /** semaphoreCancel */
+  semaphoreCancel: CancelResult;
+  /** rwlockAcquire */
+  rwlockAcquire: RwlockAcquireResult;
+  /** rwlockRelease */
+  rwlockRelease: ReleaseResult;
+  /** rwlockCancel */
+  rwlockCancel: CancelResult;
+  /** time */
+  time: TimeResult;
+  /** alarm */
+  alarm: AlarmResult;
+  /** compact */
+  compact: CompactResult;
   /** authUserPut */
   authUserPut: AuthResult;
   /** authUserDelete */

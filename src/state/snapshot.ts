@@ -1,7 +1,8 @@
 /**
  * The snapshot format of the state machine: the whole replicated state
- * (revision, keys, watch history, leases, locks, duplicate-suppression
- * table, users and roles) as one msgpack map, written either at once
+ * (revision, keys, watch history, leases, locks, elections, semaphores,
+ * read-write locks, duplicate-suppression table, users and roles) as one
+ * msgpack map, written either at once
  * ({@linkcode encodeSnapshot}) or a chunk at a time with yields
  * ({@linkcode encodeSnapshotInto}), and read back by
  * {@linkcode decodeSnapshot}, which accepts both.
@@ -17,10 +18,11 @@
  * import { KvStore } from "./kv.ts";
  * import { LeaseTable } from "./leases.ts";
  * import { LockTable } from "./locks.ts";
+ * import { RecipeTables } from "./recipes.ts";
  *
  * const fresh = {
  *   history: () => new History(100, 1024 * 1024),
- *   dedupe: () => new DedupeTable(8, 100),
+ *   dedupe: () => new DedupeTable(600_000, 100),
  * };
  * const bytes = encodeSnapshot({
  *   revision: 0,
@@ -28,8 +30,11 @@
  *   history: fresh.history(),
  *   leases: new LeaseTable(),
  *   locks: new LockTable(),
+ *   recipes: new RecipeTables(),
  *   dedupe: fresh.dedupe(),
  *   auth: new AuthTable(),
+ *   time: 0,
+ *   alarms: [],
  * });
  * const state = decodeSnapshot(bytes, fresh);
  * console.log(state.revision); // 0
@@ -42,19 +47,32 @@ import { encode, encodeTransient } from "../codec/msgpack.ts";
 import type { ByteWriter } from "../codec/byte_writer.ts";
 import { readHeader, readValue, readValues, skipValues } from "./bytes.ts";
 import { AuthTable } from "./auth.ts";
-import type { DedupeClientEntry, DedupeTable } from "./dedupe.ts";
+import {
+  type DedupeBatch,
+  dedupeKey,
+  type DedupeTable,
+  toLatin1,
+} from "./dedupe.ts";
 import type { History, WatchEvent } from "./history.ts";
 import { KvStore } from "./kv.ts";
 import { type LeaseRecord, LeaseTable } from "./leases.ts";
 import { type LockRecord, LockTable, type WaiterRecord } from "./locks.ts";
-import type { KeyValue } from "./results.ts";
+import { RecipeTables } from "./recipes.ts";
+import type { AlarmInfo, KeyValue } from "./results.ts";
 
 /**
  * The version of the snapshot format, stored in its `v` field. Version 2
- * added users, roles and signing keys (`auth`); version 1 snapshots are
- * still read (as auth off, no users).
+ * added users, roles and signing keys (`auth`); version 3 added elections,
+ * semaphores and read-write locks, the key a lease was made for (a put with
+ * `ttl`) as a fourth field of each lease, the cluster time (`time`), the
+ * alarms (`alarms`) and a duplicate-suppression table of time-stamped
+ * results (`dedupe`: `[stamp, keys, results]` per batch of requests stamped
+ * by one `time` command, a key being `client \n seq` and a result its
+ * msgpack bytes as a string of one-byte chars). Versions 1 and 2 are still
+ * read (as auth off, no users; no recipes, no key-owned leases; time 0, no
+ * alarms; their remembered results as not yet stamped).
  */
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /** The tables a snapshot holds: the whole replicated state. */
 export interface StateTables {
@@ -68,10 +86,16 @@ export interface StateTables {
   leases: LeaseTable;
   /** The locks. */
   locks: LockTable;
+  /** Elections, semaphores and read-write locks. */
+  recipes: RecipeTables;
   /** The duplicate-suppression table. */
   dedupe: DedupeTable;
   /** Users, roles, the auth switch and the token signing keys. */
   auth: AuthTable;
+  /** The cluster time of the last `time` command, in ms. */
+  time: number;
+  /** The alarms that are on, in key order (kind, then node). */
+  alarms: AlarmInfo[];
 }
 
 /**
@@ -95,9 +119,12 @@ export function encodeSnapshot(state: StateTables): Uint8Array {
     kvs: [...state.kv.entries()].map(kvTuple),
     leases: [...state.leases.values()].map(leaseTuple),
     locks: state.locks.sorted().map(lockTuple),
+    ...state.recipes.toSnapshot(),
     history: state.history.toArray().map(eventTuple),
-    dedupe: state.dedupe.entries(),
+    dedupe: state.dedupe.capture().batches.map(batchTuple),
     auth: state.auth.toTuple(),
+    time: state.time,
+    alarms: state.alarms.map(alarmTuple),
   });
 }
 
@@ -118,6 +145,8 @@ export async function encodeSnapshotInto(
   // fresh tuples.
   const kvs = [...state.kv.entries()];
   const history = state.history.toArray();
+  // The stamped batches never change: held, not copied.
+  const dedupe = state.dedupe.capture();
   const fields: [string, unknown][] = [
     ["v", SNAPSHOT_VERSION],
     ["revision", state.revision],
@@ -125,13 +154,19 @@ export async function encodeSnapshotInto(
     ["compactRevision", state.history.compactRevision],
     ["leases", [...state.leases.values()].map(leaseTuple)],
     ["locks", state.locks.sorted().map(lockTuple)],
-    ["dedupe", state.dedupe.entries()],
+    ...Object.entries(state.recipes.toSnapshot()),
     ["auth", state.auth.toTuple()],
+    ["time", state.time],
+    ["alarms", state.alarms.map(alarmTuple)],
   ];
-  // A msgpack map written by hand: the two big arrays ("history" and
-  // "kvs") are written as separately encoded chunks of about
+  // A msgpack map written by hand: the three big arrays ("dedupe",
+  // "history" and "kvs") are written as separately encoded chunks of about
   // `chunkBytes`, with a yield to the event loop after each.
-  const head: Uint8Array[] = [Uint8Array.of(0x80 | (fields.length + 2))];
+  // A fixmap holds at most 15 entries.
+  if (fields.length + 3 > 15) {
+    throw new Error("Snapshot map has too many fields");
+  }
+  const head: Uint8Array[] = [Uint8Array.of(0x80 | (fields.length + 3))];
   for (const [k, v] of fields) head.push(encode(k), encode(v));
   // Room for everything at once (about 30 bytes of framing and numbers
   // per item; more is needed only for non-ASCII text), so the buffer is
@@ -140,8 +175,10 @@ export async function encodeSnapshotInto(
   for (const h of head) estimate += h.byteLength;
   for (const e of history) estimate += 32 + eventWeight(e);
   for (const kv of kvs) estimate += 32 + kvWeight(kv);
+  estimate += 2 * state.dedupe.bytes;
   await out.reserve(estimate);
   for (const h of head) out.write(h);
+  await encodeDedupeChunked(out, dedupe.batches, chunkBytes);
   await encodeChunked(
     out,
     "history",
@@ -168,7 +205,7 @@ export function decodeSnapshot(
   } catch (e) {
     throw new Error(`Snapshot is not valid msgpack: ${message(e)}`);
   }
-  if (s.v !== SNAPSHOT_VERSION && s.v !== 1) {
+  if (s.v !== SNAPSHOT_VERSION && s.v !== 1 && s.v !== 2) {
     throw new Error(
       `Snapshot is not a raftlock state snapshot (version ${SNAPSHOT_VERSION})`,
     );
@@ -190,6 +227,20 @@ function eventWeight(e: WatchEvent): number {
 
 function kvWeight(kv: KeyValue): number {
   return kv.key.length + kv.value.length;
+}
+
+function batchTuple(b: DedupeBatch): unknown[] {
+  return [b.stamp, b.keys, b.values];
+}
+
+// Bytes of a batch's encoding, about (keys, and results whose chars above
+// 0x7f take two bytes as UTF-8).
+function batchWeight(b: DedupeBatch): number {
+  let n = 16;
+  for (let i = 0; i < b.keys.length; i++) {
+    n += 4 + b.keys[i].length + 2 * b.values[i].length;
+  }
+  return n;
 }
 
 // Writes `key` and an array32 of `items` (as tuples) to `out`, encoding
@@ -224,6 +275,33 @@ async function encodeChunked<T>(
   }
 }
 
+// Writes "dedupe" as an array32 of [stamp, keys, results], one per batch,
+// about `chunkBytes` at a time with a yield in between.
+async function encodeDedupeChunked(
+  out: ByteWriter,
+  batches: readonly DedupeBatch[],
+  chunkBytes: number,
+): Promise<void> {
+  const header = new Uint8Array(5);
+  header[0] = 0xdd;
+  new DataView(header.buffer).setUint32(1, batches.length);
+  out.write(encode("dedupe"));
+  out.write(header);
+  let start = 0;
+  while (start < batches.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < batches.length && (end === start || bytes < chunkBytes)) {
+      bytes += batchWeight(batches[end++]);
+    }
+    await out.reserve(bytes);
+    const packed = encodeTransient(batches.slice(start, end).map(batchTuple));
+    out.write(packed.subarray(arrayHeaderLength(packed[0])));
+    start = end;
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
 // The length of a msgpack array header from its first byte.
 function arrayHeaderLength(b: number): number {
   if ((b & 0xf0) === 0x90) return 1;
@@ -247,11 +325,15 @@ function load(
   const leases = new LeaseTable();
   leases.load(
     arr(s.values.leases).map((t) => {
-      const [id, ttl, keepaliveIndex] = tuple(t, 3);
+      // Version 3 added the key a lease was made for.
+      const [id, ttl, keepaliveIndex, ownerKey] = tuple(t, s.v === 3 ? 4 : 3);
       return {
         id: int(id),
         ttl: int(ttl),
         keepaliveIndex: int(keepaliveIndex),
+        ownerKey: ownerKey === undefined || ownerKey === null
+          ? null
+          : text(ownerKey),
       };
     }),
     nextLeaseId,
@@ -380,28 +462,74 @@ function load(
     }
   }
 
+  // Versions 1 and 2 had no recipes: the fields are absent.
+  const recipes = RecipeTables.fromSnapshot(s.values, leaseOf);
+
   const history = fresh.history();
   history.load(events, compactRevision);
 
   const dedupe = fresh.dedupe();
-  dedupe.load(
-    arr(s.values.dedupe).map((t): DedupeClientEntry => {
+  const batches: DedupeBatch[] = [];
+  const bin = (v: unknown): Uint8Array => {
+    if (!(v instanceof Uint8Array)) throw new Error("bad result");
+    return v;
+  };
+  const texts = (v: unknown): string[] => {
+    const a = arr(v);
+    for (const x of a) text(x);
+    return a as string[];
+  };
+  const span = s.arrays.dedupe;
+  if (span && (s.v === 1 || s.v === 2)) {
+    // Per client, without stamps: kept as not yet stamped.
+    const fresh = { stamp: -1, keys: [] as string[], values: [] as string[] };
+    readValues(data, span.at, span.count, (t) => {
       const [client, results] = tuple(t, 2);
-      return [
-        text(client),
-        arr(results).map((r): [number, Uint8Array] => {
-          const [seq, bytes] = tuple(r, 2);
-          if (!(bytes instanceof Uint8Array)) throw new Error("bad result");
-          return [int(seq), bytes];
-        }),
-      ];
-    }),
-  );
+      for (const r of arr(results)) {
+        const [seq, bytes] = tuple(r, 2);
+        fresh.keys.push(dedupeKey(text(client), int(seq)));
+        fresh.values.push(toLatin1(bin(bytes)));
+      }
+    });
+    batches.push(fresh);
+  } else if (span) {
+    readValues(data, span.at, span.count, (t) => {
+      const [stamp, keys, values] = tuple(t, 3);
+      if (typeof stamp !== "number" || !Number.isSafeInteger(stamp)) {
+        throw new Error("bad stamp");
+      }
+      batches.push({ stamp, keys: texts(keys), values: texts(values) });
+    });
+  }
+  dedupe.load(batches);
 
   // Version 1 had no auth: off, no users.
   const auth = s.v === 1 ? new AuthTable() : AuthTable.fromTuple(s.values.auth);
+  const time = s.values.time === undefined ? 0 : int(s.values.time);
+  const alarms = s.values.alarms === undefined
+    ? []
+    : arr(s.values.alarms).map((t): AlarmInfo => {
+      const [kind, node, detail, since] = tuple(t, 4);
+      if (kind !== "quota" && kind !== "nospace") {
+        throw new Error("bad alarm kind");
+      }
+      const a: AlarmInfo = { kind, detail: text(detail), since: int(since) };
+      if (node !== null) a.node = text(node);
+      return a;
+    });
 
-  return { revision, kv, history, leases, locks, dedupe, auth };
+  return {
+    revision,
+    kv,
+    history,
+    leases,
+    locks,
+    recipes,
+    dedupe,
+    auth,
+    time,
+    alarms,
+  };
 }
 
 // A snapshot's top-level map with the two big arrays left in place: their
@@ -410,8 +538,8 @@ interface SnapshotFields {
   v: unknown;
   /** Every other field, decoded. */
   values: Record<string, unknown>;
-  /** Where the items of "kvs" and "history" start, and how many there are. */
-  arrays: { kvs?: ArraySpan; history?: ArraySpan };
+  /** Where the items of the big arrays start, and how many there are. */
+  arrays: { kvs?: ArraySpan; history?: ArraySpan; dedupe?: ArraySpan };
 }
 
 interface ArraySpan {
@@ -424,7 +552,7 @@ function readSnapshotFields(data: Uint8Array): SnapshotFields {
   let [n, p] = readHeader(data, 0, "map");
   for (; n > 0; n--) {
     const [key, at] = readValue(data, p);
-    if (key === "kvs" || key === "history") {
+    if (key === "kvs" || key === "history" || key === "dedupe") {
       const [count, first] = readHeader(data, at, "array");
       out.arrays[key] = { at: first, count };
       p = skipValues(data, first, count);
@@ -457,7 +585,7 @@ function kvTuple(k: KeyValue): unknown[] {
 }
 
 function leaseTuple(l: LeaseRecord): unknown[] {
-  return [l.id, l.ttl, l.keepaliveIndex];
+  return [l.id, l.ttl, l.keepaliveIndex, l.ownerKey];
 }
 
 function lockTuple(l: LockRecord): unknown[] {
@@ -476,6 +604,10 @@ function lockTuple(l: LockRecord): unknown[] {
     ]),
     l.delay ? [l.delay.delayMs, l.delay.revision] : null,
   ];
+}
+
+function alarmTuple(a: AlarmInfo): unknown[] {
+  return [a.kind, a.node ?? null, a.detail, a.since];
 }
 
 function eventTuple(e: WatchEvent): unknown[] {

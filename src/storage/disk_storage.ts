@@ -3,6 +3,11 @@
  * snapshot files in a raftlock data directory, with the retained log kept
  * in memory for the core's synchronous reads (as etcd does).
  *
+ * A full disk is not fatal (see the class documentation): a write that
+ * finds no space is undone and retried, a reserve file gives the node room
+ * to go on while the cluster's space alarm stops writes that add data, and
+ * a snapshot that cannot be written is skipped.
+ *
  * @module
  */
 
@@ -13,8 +18,13 @@ import {
 } from "../raft/storage.ts";
 import type { ConfState, Entry, HardState, Snapshot } from "../raft/types.ts";
 import { type DataDirIdentity, openDataDir } from "./data_dir.ts";
-import { CorruptionError, StorageFatalError } from "./errors.ts";
-import { denoFs, type FileSystem } from "./fs.ts";
+import {
+  CorruptionError,
+  isNoSpace,
+  NoSpaceError,
+  StorageFatalError,
+} from "./errors.ts";
+import { denoFs, type FileSystem, join, writeAll } from "./fs.ts";
 import { defaultStorageLogger, type StorageLogger } from "./log.ts";
 import { MemoryStorage } from "./memory.ts";
 import { SnapshotStore } from "./snapshot_store.ts";
@@ -44,7 +54,22 @@ export interface DiskStorageOptions {
    * stop; a typical handler logs and exits the process.
    */
   onFatal?: (error: StorageFatalError) => void;
+  /**
+   * Bytes of disk kept in reserve in `space.reserve` (default 0: none).
+   * When a write finds the disk full, the reserve is deleted so the node
+   * can go on (the alarm stops writes that add data, deletes free room);
+   * it is written again once there is space, which ends the no-space
+   * state.
+   */
+  reserveBytes?: number;
+  /** How often to retry a write, or the reserve, while out of space (ms, default 1000). */
+  noSpaceRetryMs?: number;
+  /** Called when the store runs out of disk space (true) and when it has space again (false). */
+  onNoSpace?: (noSpace: boolean) => void;
 }
+
+/** The reserve file's name, in the data directory. */
+export const RESERVE_FILE = "space.reserve";
 
 /** Counters since open, for benchmarks and tests. */
 export interface DiskStorageStats extends WalStats {
@@ -55,6 +80,10 @@ export interface DiskStorageStats extends WalStats {
 interface PendingOp {
   items: WalItem[];
   snapshotFile?: Promise<unknown>;
+  // The snapshot of `snapshotFile`, and whether it is installed (must be
+  // written, retried while out of space) rather than taken (may be skipped).
+  snapshot?: Snapshot;
+  install?: boolean;
   // Resolve only after the old segments and snapshots are removed.
   late?: boolean;
   resolve: () => void;
@@ -94,7 +123,18 @@ interface PendingOp {
  * - A failed write, sync, rename or remove is fatal: that call and every
  *   queued and later call reject with the same {@linkcode StorageFatalError},
  *   reads throw it too, `onFatal` is called once, and the node must exit.
- *   Nothing is retried.
+ *   Nothing is retried, with one exception:
+ * - A full disk (`ENOSPC` from a write or a file creation, never from a
+ *   sync) is not fatal. The write is undone (the WAL segment cut back to
+ *   its last whole record), the store enters the no-space state
+ *   (`noSpace`, `onNoSpace(true)`), deletes its reserve file if it has one
+ *   and retries at once, else every `noSpaceRetryMs`; saves wait meanwhile
+ *   (nothing is acknowledged before it is durable). A snapshot taken by
+ *   this node (`createSnapshot`) that finds the disk full is skipped: its
+ *   promise resolves, the WAL keeps the entries, the next one tries again.
+ *   A snapshot installed from the leader is retried until it is written.
+ *   The no-space state ends when the reserve can be written again (or,
+ *   without a reserve, a 1 MiB probe file).
  *
  * @example
  * ```ts
@@ -139,6 +179,15 @@ export class DiskStorage implements LogStore {
   // The index of the current snapshot when its bytes are on disk only.
   #dataOnDisk: number | undefined;
   #loading: Promise<void> | undefined;
+  #fs: FileSystem;
+  #reserveBytes: number;
+  #retryMs: number;
+  #onNoSpace: ((noSpace: boolean) => void) | undefined;
+  #noSpace = false;
+  #spaceTimer: ReturnType<typeof setInterval> | undefined;
+  #probing: Promise<void> | undefined;
+  // Wakes the flush loop waiting for space (on close, or to retry now).
+  #wakeSpace: (() => void) | undefined;
 
   private constructor(
     view: MemoryStorage,
@@ -154,6 +203,10 @@ export class DiskStorage implements LogStore {
     this.#keep = Math.max(1, options.keepSnapshots ?? 2);
     this.#log = options.log ?? defaultStorageLogger;
     this.#onFatal = options.onFatal;
+    this.#fs = options.fs ?? denoFs;
+    this.#reserveBytes = Math.max(0, Math.floor(options.reserveBytes ?? 0));
+    this.#retryMs = Math.max(1, options.noSpaceRetryMs ?? 1000);
+    this.#onNoSpace = options.onNoSpace;
   }
 
   /**
@@ -205,6 +258,7 @@ export class DiskStorage implements LogStore {
         log("snapshot.orphans_removed", { dir: snaps.dir, files: orphans });
       }
       await store.#removeObsolete();
+      await store.#openReserve();
       if (!fresh) {
         log("storage.recovered", {
           dir: layout.root,
@@ -226,6 +280,11 @@ export class DiskStorage implements LogStore {
   /** The data directory. */
   get dir(): string {
     return this.#dir;
+  }
+
+  /** Whether the disk is full: see the class documentation. */
+  get noSpace(): boolean {
+    return this.#noSpace;
   }
 
   /** The fatal error that stopped this store, if any. */
@@ -357,7 +416,10 @@ export class DiskStorage implements LogStore {
     }
     view.save(update);
     if (!install) return this.#enqueue(items, undefined);
-    return this.#enqueue(items, this.#writeSnapshot(snap), true);
+    return this.#enqueue(items, this.#writeSnapshot(snap), true, {
+      snapshot: snap,
+      install: true,
+    });
   }
 
   /**
@@ -396,7 +458,8 @@ export class DiskStorage implements LogStore {
     // flowing meanwhile; only its marker (which needs the file durable)
     // joins the write queue, after whatever was saved in the meantime.
     const file = this.#writeSnapshot(snap);
-    const enqueue = () => this.#enqueue(items, file, true);
+    const enqueue = () =>
+      this.#enqueue(items, file, true, { snapshot: snap, install: false });
     return file.then(enqueue, enqueue).then(() => snap);
   }
 
@@ -414,9 +477,24 @@ export class DiskStorage implements LogStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#spaceTimer);
+    this.#wakeSpace?.();
     while (this.#running) await this.#flushing;
+    await this.#probing;
     this.#wal.close();
   }
+
+  /**
+   * Gives up writes that wait for disk space, now and later: they reject
+   * with a plain error (they were never acknowledged). For a node that
+   * stops while the disk is full, so that it can stop.
+   */
+  abortWaitingForSpace(): void {
+    this.#abortSpaceWait = true;
+    this.#wakeSpace?.();
+  }
+
+  #abortSpaceWait = false;
 
   #read(): MemoryStorage {
     if (this.#fatal) throw this.#fatal;
@@ -465,10 +543,18 @@ export class DiskStorage implements LogStore {
     items: WalItem[],
     snapshotFile: Promise<unknown> | undefined,
     late = false,
+    snap: { snapshot: Snapshot; install: boolean } | undefined = undefined,
   ): Promise<void> {
     this.#operations++;
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ items, snapshotFile, late, resolve, reject });
+      this.#queue.push({
+        items,
+        snapshotFile,
+        late,
+        resolve,
+        reject,
+        ...snap,
+      });
       if (!this.#running) {
         // Starts writing at once (the loop runs synchronously up to its
         // first I/O), so a lone call pays no extra latency.
@@ -493,14 +579,25 @@ export class DiskStorage implements LogStore {
         let stage = "writing a snapshot file";
         try {
           for (const op of batch) {
-            if (op.snapshotFile) {
-              await op.snapshotFile;
+            if (op.snapshotFile && await this.#snapshotFileDone(op)) {
               snapshotWritten = true;
             }
           }
           stage = "writing the WAL";
-          await this.#wal.append(batch.map((op) => op.items));
+          for (;;) {
+            try {
+              await this.#wal.append(batch.map((op) => op.items));
+              break;
+            } catch (e) {
+              if (!(e instanceof NoSpaceError)) throw e;
+              await this.#waitForSpace(stage, e);
+            }
+          }
         } catch (e) {
+          if (e instanceof SpaceWaitAborted) {
+            for (const op of batch) op.reject(e);
+            continue;
+          }
           const err = this.#fail(stage, e);
           for (const op of batch) op.reject(err);
           continue;
@@ -525,6 +622,182 @@ export class DiskStorage implements LogStore {
       // in between), so any later call starts a new loop.
       this.#running = false;
     }
+  }
+
+  // Waits for an op's snapshot file. True once it is written; false when
+  // a snapshot this node took was skipped for lack of space (its WAL
+  // marker is dropped, so the WAL keeps the entries). An installed one is
+  // written again until there is room. Other failures throw.
+  async #snapshotFileDone(op: PendingOp): Promise<boolean> {
+    for (;;) {
+      try {
+        await op.snapshotFile;
+        return true;
+      } catch (e) {
+        if (!isNoSpace(e) || !op.snapshot) throw e;
+        const m = op.snapshot.metadata;
+        if (!op.install) {
+          op.items = [];
+          op.snapshotFile = undefined;
+          this.#log("snapshot.skipped_no_space", {
+            dir: this.#dir,
+            index: m.index,
+            hint:
+              "The disk is full: the snapshot was not written; the WAL keeps its entries and the next snapshot tries again",
+          });
+          this.#enterNoSpace("writing a snapshot file", e);
+          return false;
+        }
+        await this.#waitForSpace("writing a snapshot file", e);
+        op.snapshotFile = this.#writeSnapshot(op.snapshot);
+      }
+    }
+  }
+
+  // The disk is full: free the reserve and retry at once if there is one,
+  // else wait a while. Throws SpaceWaitAborted when the store closes.
+  async #waitForSpace(stage: string, cause: unknown): Promise<void> {
+    this.#enterNoSpace(stage, cause);
+    if (!this.#closed && !this.#abortSpaceWait && await this.#dropReserve()) {
+      return;
+    }
+    if (!this.#closed && !this.#abortSpaceWait) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.#retryMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#wakeSpace = done;
+      });
+      this.#wakeSpace = undefined;
+    }
+    if (this.#closed || this.#abortSpaceWait) throw new SpaceWaitAborted();
+  }
+
+  #enterNoSpace(stage: string, cause: unknown): void {
+    if (this.#noSpace) return;
+    this.#noSpace = true;
+    this.#log("storage.no_space", {
+      dir: this.#dir,
+      stage,
+      error: cause instanceof Error ? cause.message : String(cause),
+      hint:
+        "The disk is full: writes that add data are refused (space alarm) until space is freed; the node keeps running",
+    });
+    try {
+      this.#onNoSpace?.(true);
+    } catch {
+      // A listener's failure must not stop the store.
+    }
+    clearInterval(this.#spaceTimer);
+    this.#spaceTimer = setInterval(() => this.#probeSpace(), this.#retryMs);
+  }
+
+  // While out of space: once the reserve (or a probe) can be written,
+  // there is room again.
+  #probeSpace(): void {
+    if (this.#probing || this.#closed || !this.#noSpace) return;
+    this.#probing = this.#tryReserve().catch((e) => {
+      if (!this.#closed) {
+        this.#log("storage.space_probe_failed", {
+          dir: this.#dir,
+          error: String(e),
+        });
+      }
+    }).finally(() => (this.#probing = undefined));
+  }
+
+  async #tryReserve(): Promise<void> {
+    if (!await this.#writeReserve() || this.#closed) return;
+    this.#noSpace = false;
+    clearInterval(this.#spaceTimer);
+    this.#spaceTimer = undefined;
+    this.#log("storage.space_ok", {
+      dir: this.#dir,
+      reserveBytes: this.#reserveBytes,
+    });
+    try {
+      this.#onNoSpace?.(false);
+    } catch {
+      // A listener's failure must not stop the store.
+    }
+    // A write that waits for space goes now.
+    this.#wakeSpace?.();
+  }
+
+  // At open: the reserve is written if missing or short; a full disk
+  // starts the store in the no-space state instead of failing.
+  async #openReserve(): Promise<void> {
+    if (this.#reserveBytes === 0) return;
+    const info = await this.#fs.stat(this.#reservePath);
+    if (info?.isFile && info.size >= this.#reserveBytes) return;
+    if (!await this.#writeReserve()) {
+      this.#enterNoSpace("writing the space reserve", "no space");
+    }
+  }
+
+  get #reservePath(): string {
+    return join(this.#dir, RESERVE_FILE);
+  }
+
+  // Writes the reserve file (or, without a reserve, a 1 MiB probe that is
+  // removed again). To leave room after it, twice its size is written
+  // first and then cut back. Resolves false when the disk is full.
+  async #writeReserve(): Promise<boolean> {
+    const probe = this.#reserveBytes === 0;
+    const size = probe ? 1024 * 1024 : this.#reserveBytes;
+    const path = probe ? join(this.#dir, "space.probe") : this.#reservePath;
+    const tmp = `${path}.tmp`;
+    try {
+      const f = await this.#fs.open(tmp, {
+        write: true,
+        create: true,
+        truncate: true,
+      });
+      try {
+        const zeros = new Uint8Array(Math.min(size, 1024 * 1024));
+        for (let left = 2 * size; left > 0; left -= zeros.byteLength) {
+          await writeAll(
+            f,
+            zeros.subarray(0, Math.min(left, zeros.byteLength)),
+          );
+        }
+        await f.truncate(size);
+        await f.sync();
+      } finally {
+        f.close();
+      }
+      if (probe) await this.#fs.remove(tmp);
+      else await this.#fs.rename(tmp, path);
+      await this.#fs.syncDir(this.#dir);
+      return true;
+    } catch (e) {
+      await this.#fs.remove(tmp).catch(() => {});
+      if (isNoSpace(e)) return false;
+      throw e;
+    }
+  }
+
+  // Deletes the reserve file; true if there was one.
+  async #dropReserve(): Promise<boolean> {
+    if (this.#reserveBytes === 0) return false;
+    try {
+      if (!await this.#fs.stat(this.#reservePath)) return false;
+      await this.#fs.remove(this.#reservePath);
+      await this.#fs.syncDir(this.#dir);
+    } catch (e) {
+      this.#log("storage.reserve_release_failed", {
+        dir: this.#dir,
+        error: String(e),
+      });
+      return false;
+    }
+    this.#log("storage.reserve_released", {
+      dir: this.#dir,
+      bytes: this.#reserveBytes,
+    });
+    return true;
   }
 
   async #removeObsolete(): Promise<void> {
@@ -558,6 +831,16 @@ export class DiskStorage implements LogStore {
       // The handler's own failure must not hide the storage failure.
     }
     return err;
+  }
+}
+
+// A write that waited for space was given up (the store closed).
+class SpaceWaitAborted extends Error {
+  constructor() {
+    super(
+      "Storage stopped while waiting for disk space; the write was not made",
+    );
+    this.name = "SpaceWaitAborted";
   }
 }
 

@@ -9,6 +9,9 @@
  *   by itself; the node must not start from this directory.
  * - {@linkcode DataDirError}: the directory is not a raftlock data directory
  *   of a version this build reads.
+ * - {@linkcode NoSpaceError}: a write found the disk full (`ENOSPC`) and was
+ *   undone; the store is still usable and retries once there is space.
+ *   A failed sync stays fatal whatever its cause.
  *
  * @module
  */
@@ -83,6 +86,51 @@ export class DataDirError extends Error {
     this.name = "DataDirError";
     this.path = path;
   }
+}
+
+/**
+ * A write ran out of disk space (`ENOSPC`) and was undone: the bytes that
+ * reached the file were cut off again, so the file ends where it did
+ * before. Nothing durable was lost and the store stays usable; the write
+ * is retried once there is space. (A sync that fails is never retried: it
+ * raises {@linkcode StorageFatalError} whatever the cause.)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isNoSpace, NoSpaceError } from "./errors.ts";
+ *
+ * const full = Object.assign(new Error("No space left on device (os error 28)"), {
+ *   code: "ENOSPC",
+ * });
+ * assert.equal(isNoSpace(full), true);
+ * assert.equal(isNoSpace(new NoSpaceError("appending to the WAL", { cause: full })), true);
+ * assert.equal(isNoSpace(new Error("EIO")), false);
+ * ```
+ */
+export class NoSpaceError extends Error {
+  /** Creates the error for the operation that found the disk full. */
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super(
+      `No space left on the disk while ${operation}; nothing was lost, the write is retried once there is space`,
+      options,
+    );
+    this.name = "NoSpaceError";
+  }
+}
+
+/** Whether `e` (or its cause) says the disk is full: `ENOSPC`, errno 28. */
+export function isNoSpace(e: unknown): boolean {
+  for (let x = e, depth = 0; x && depth < 8; depth++) {
+    if (x instanceof NoSpaceError) return true;
+    const o = x as { code?: unknown; message?: unknown; cause?: unknown };
+    if (o.code === "ENOSPC") return true;
+    if (typeof o.message === "string" && /\(os error 28\)/.test(o.message)) {
+      return true;
+    }
+    x = o.cause;
+  }
+  return false;
 }
 
 function describeCause(cause: unknown): string {

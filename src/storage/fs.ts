@@ -162,14 +162,21 @@ export async function writeFileAtomic(
   const tmp = path + TEMP_SUFFIX;
   const f = await fs.open(tmp, { write: true, create: true, truncate: true });
   try {
-    for (const part of data instanceof Uint8Array ? [data] : data) {
-      await writeAll(f, part);
+    try {
+      for (const part of data instanceof Uint8Array ? [data] : data) {
+        await writeAll(f, part);
+      }
+      await f.sync();
+    } finally {
+      f.close();
     }
-    await f.sync();
-  } finally {
-    f.close();
+    await fs.rename(tmp, path);
+  } catch (e) {
+    // Give the space back (a full disk is the likely cause); a crash
+    // leaves the temp file for whoever owns the directory to remove.
+    await fs.remove(tmp).catch(() => {});
+    throw e;
   }
-  await fs.rename(tmp, path);
   await fs.syncDir(dirname(path));
 }
 

@@ -27,18 +27,54 @@ export interface KeyValue {
   lease?: number;
 }
 
-/** A fenced write applies only while `token` still holds `lock`. */
-export interface Fence {
+/** A fence on a lock: the write applies only while `token` holds `lock`. */
+export interface LockFence {
   /** The lock's name. */
   lock: string;
   /** The fencing token the writer was granted. */
   token: number;
 }
 
+/** A fence on an election: applies only while `token` leads `election`. */
+export interface ElectionFence {
+  /** The election's name. */
+  election: string;
+  /** The leader's fencing token. */
+  token: number;
+}
+
+/** A fence on a semaphore: applies only while `token` holds permits of it. */
+export interface SemaphoreFence {
+  /** The semaphore's name. */
+  semaphore: string;
+  /** The holder's fencing token. */
+  token: number;
+}
+
+/** A fence on a read-write lock: applies only while `token` holds it. */
+export interface RwlockFence {
+  /** The read-write lock's name. */
+  rwlock: string;
+  /** The holder's fencing token (of a read or a write hold). */
+  token: number;
+}
+
+/**
+ * A fenced write applies only while `token` is still the live grant it
+ * names: the holder of a lock, the leader of an election, a holder of a
+ * semaphore or of a read-write lock. Exactly one name field is given.
+ */
+export type Fence = LockFence | ElectionFence | SemaphoreFence | RwlockFence;
+
+/** What a grant with a fencing token is of. */
+export type GrantKind = "lock" | "election" | "semaphore" | "rwlock";
+
 /** The answer to a put. */
 export interface PutResult {
   /** The revision of the write. */
   revision: number;
+  /** For a put with `ttl`: the key's own lease, made or renewed by the put. */
+  lease?: number;
 }
 
 /** The answer to a delete. */
@@ -203,6 +239,32 @@ export interface NodeStatus {
   snapshotIndex: number;
   /** The revision of its state machine. */
   revision: number;
+  /** The space quota, the state's size and the alarms that are on. */
+  space: SpaceStatus;
+}
+
+/** An alarm that is on: while any is, writes that add data get 507 `quota_exceeded`. */
+export interface SpaceAlarm {
+  /** `quota`: the state passed the quota; `nospace`: a node's disk is full. */
+  kind: "quota" | "nospace";
+  /** For `nospace`: the node. */
+  node?: string;
+  /** What the node that raised it saw. */
+  detail: string;
+  /** The log index of the raise. */
+  since: number;
+}
+
+/** The space section of `GET /v1/status`. */
+export interface SpaceStatus {
+  /** The state's size in bytes, as the quota counts it. */
+  stateBytes: number;
+  /** This node's quota (`raftd --quota-bytes`); the leader's raises the alarm. */
+  quotaBytes: number;
+  /** Whether this node's disk is full now. */
+  noSpace: boolean;
+  /** The alarms that are on, cluster-wide. */
+  alarms: SpaceAlarm[];
 }
 
 /** Replication progress of one member, as the leader sees it. */
@@ -277,6 +339,168 @@ export interface DeleteEvent {
 
 /** A watch event. */
 export type WatchEvent = PutEvent | DeleteEvent;
+
+/** Whether a fencing token still holds its grant (`GET ...?token=t`). */
+export interface TokenCheck {
+  /** True while the token is a live grant of the name. */
+  valid: boolean;
+}
+
+/** A won election: this caller leads. */
+export interface ElectionGrant {
+  /** The election's name. */
+  name: string;
+  /** The fencing token: the revision of the grant of leadership. */
+  token: number;
+  /** The lease that keeps the leadership. */
+  lease: number;
+  /** The leader's value (for example its address). */
+  value: string;
+}
+
+/** An election's current leader. */
+export interface ElectionLeader extends ElectionGrant {
+  /** The revision of the last change: the grant, or the latest proclaim. */
+  revision: number;
+}
+
+/**
+ * A change of an election's leader, as `GET /v1/elections/{name}/observe`
+ * sends it (the SSE id is `revision`).
+ */
+export interface ElectionEvent {
+  /** The election's name. */
+  name: string;
+  /** The revision of the change; strictly increasing along a stream. */
+  revision: number;
+  /** The leader after the change, or null when nobody leads. */
+  leader: ElectionLeader | null;
+}
+
+/** An election as listed (`GET /v1/elections`). */
+export interface ElectionInfo {
+  /** The election's name. */
+  name: string;
+  /** The leader, or null. */
+  leader: ElectionLeader | null;
+  /** How many candidates wait behind the leader. */
+  candidates: number;
+}
+
+/** The answer to a resign. */
+export interface ResignResult {
+  /** Always true. */
+  resigned: true;
+  /** The revision after the resign (a next candidate's grant raises it). */
+  revision: number;
+}
+
+/** Permits of a semaphore, granted. */
+export interface SemaphoreGrant {
+  /** The semaphore's name. */
+  name: string;
+  /** The fencing token: the revision of the grant. */
+  token: number;
+  /** The lease that keeps the permits. */
+  lease: number;
+  /** How many permits this grant holds. */
+  permits: number;
+  /** The owner string given at acquire. */
+  owner: string;
+}
+
+/** A holder of a semaphore. */
+export interface SemaphoreHolder {
+  /** The holder's fencing token. */
+  token: number;
+  /** The lease that keeps the permits. */
+  lease: number;
+  /** How many permits it holds. */
+  permits: number;
+  /** The owner string given at acquire. */
+  owner: string;
+}
+
+/** A queued acquire of a semaphore or read-write lock, as the API shows it. */
+export interface RecipeWaiter {
+  /** The waiter's lease. */
+  lease: number;
+  /** The owner string given at acquire. */
+  owner: string;
+}
+
+/** A queued acquire of a semaphore. */
+export interface SemaphoreWaiter extends RecipeWaiter {
+  /** How many permits it asks for. */
+  permits: number;
+}
+
+/**
+ * A semaphore's state. One exists while anybody holds or waits for it;
+ * otherwise `limit`, `held` and `free` are 0 and the next acquire sets the
+ * limit. Always `held + free == limit`.
+ */
+export interface SemaphoreInfo {
+  /** The semaphore's name. */
+  name: string;
+  /** How many permits exist (0: the semaphore does not exist now). */
+  limit: number;
+  /** Permits held. */
+  held: number;
+  /** Permits free. */
+  free: number;
+  /** Holders, in grant order. */
+  holders: SemaphoreHolder[];
+  /** Waiters, first in line first. */
+  waiters: SemaphoreWaiter[];
+}
+
+/** A read-write lock's mode. */
+export type RwlockMode = "read" | "write";
+
+/** A read-write lock, granted. */
+export interface RwlockGrant {
+  /** The lock's name. */
+  name: string;
+  /** The fencing token: the revision of the grant. */
+  token: number;
+  /** The lease that keeps the hold. */
+  lease: number;
+  /** Read (shared) or write (exclusive). */
+  mode: RwlockMode;
+  /** The owner string given at acquire. */
+  owner: string;
+}
+
+/** A holder of a read-write lock. */
+export interface RwlockHolder {
+  /** The holder's fencing token. */
+  token: number;
+  /** The lease that keeps the hold. */
+  lease: number;
+  /** Read or write. */
+  mode: RwlockMode;
+  /** The owner string given at acquire. */
+  owner: string;
+}
+
+/** A queued acquire of a read-write lock. */
+export interface RwlockWaiter extends RecipeWaiter {
+  /** The mode it asks for. */
+  mode: RwlockMode;
+}
+
+/** A read-write lock's state. */
+export interface RwlockInfo {
+  /** The lock's name. */
+  name: string;
+  /** How it is held now: by readers, by a writer, or not (null). */
+  mode: RwlockMode | null;
+  /** Holders, in grant order. */
+  holders: RwlockHolder[];
+  /** Waiters, first in line first. */
+  waiters: RwlockWaiter[];
+}
 
 // ------------------------------------------------------------------- auth
 

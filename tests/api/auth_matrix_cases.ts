@@ -140,6 +140,9 @@ export const CASES: MatrixCase[] = [
   },
   { need: "user", ok: 200, prepare: same(req("GET", "/v1/leases")) },
   { need: "user", ok: 200, prepare: same(req("GET", "/v1/locks")) },
+  { need: "user", ok: 200, prepare: same(req("GET", "/v1/elections")) },
+  { need: "user", ok: 200, prepare: same(req("GET", "/v1/semaphores")) },
+  { need: "user", ok: 200, prepare: same(req("GET", "/v1/rwlocks")) },
   {
     // A lease that holds nothing: any user may revoke it.
     need: "user",
@@ -164,6 +167,30 @@ export const CASES: MatrixCase[] = [
     ok: 200,
     prepare: async (_s, root) => {
       await root.call("PUT", "/v1/kv/app/r", { value: "1" });
+      return req("GET", path);
+    },
+  })),
+  ...[
+    "/v1/elections/app%2FE",
+    "/v1/elections/app%2FE?token=1",
+    "/v1/elections/app%2FE/observe",
+    "/v1/semaphores/app%2FS",
+    "/v1/semaphores/app%2FS?token=1",
+    "/v1/rwlocks/app%2FR",
+    "/v1/rwlocks/app%2FR?token=1",
+  ].map((path): MatrixCase => ({
+    need: "read",
+    ok: 200,
+    prepare: async (_s, root) => {
+      // Elections that have a leader (a leaderless one answers 404).
+      const led = await root.call("GET", "/v1/elections");
+      const names = (led.elections as { name: string }[]).map((e) => e.name);
+      if (!names.includes("app/E")) {
+        await root.call("POST", "/v1/elections/app%2FE/campaign", {
+          value: "v",
+          ttl: 60,
+        });
+      }
       return req("GET", path);
     },
   })),
@@ -218,6 +245,116 @@ export const CASES: MatrixCase[] = [
       });
       return req("POST", `/v1/locks/app%2FR-${s}/release`, { token: g.token });
     },
+  },
+  // Elections, semaphores and read-write locks: as locks.
+  {
+    need: "write",
+    ok: 200,
+    prepare: (s) =>
+      req("POST", `/v1/elections/app%2FE-${s}/campaign`, {
+        value: "v",
+        ttl: 10,
+      }),
+  },
+  ...(["proclaim", "resign"] as const).map((op): MatrixCase => ({
+    need: "write",
+    ok: 200,
+    prepare: async (s, root) => {
+      const g = await root.call(
+        "POST",
+        `/v1/elections/app%2F${op}-${s}/campaign`,
+        { value: "v", ttl: 10 },
+      );
+      return req(
+        "POST",
+        `/v1/elections/app%2F${op}-${s}/${op}`,
+        op === "resign" ? { token: g.token } : { token: g.token, value: "w" },
+      );
+    },
+  })),
+  {
+    need: "write",
+    ok: 200,
+    prepare: (s) =>
+      req("POST", `/v1/semaphores/app%2FS-${s}/acquire`, {
+        limit: 2,
+        ttl: 10,
+      }),
+  },
+  {
+    need: "write",
+    ok: 200,
+    prepare: async (s, root) => {
+      const g = await root.call(
+        "POST",
+        `/v1/semaphores/app%2FSR-${s}/acquire`,
+        {
+          limit: 2,
+          ttl: 10,
+        },
+      );
+      return req("POST", `/v1/semaphores/app%2FSR-${s}/release`, {
+        token: g.token,
+      });
+    },
+  },
+  {
+    need: "write",
+    ok: 200,
+    prepare: (s) =>
+      req("POST", `/v1/rwlocks/app%2FW-${s}/acquire`, {
+        mode: "write",
+        ttl: 10,
+      }),
+  },
+  {
+    need: "write",
+    ok: 200,
+    prepare: async (s, root) => {
+      const g = await root.call("POST", `/v1/rwlocks/app%2FWR-${s}/acquire`, {
+        mode: "read",
+        ttl: 10,
+      });
+      return req("POST", `/v1/rwlocks/app%2FWR-${s}/release`, {
+        token: g.token,
+      });
+    },
+  },
+  {
+    need: "write",
+    ok: 200,
+    prepare: (s) => req("PUT", `/v1/kv/app/ttl-${s}`, { value: "1", ttl: 10 }),
+  },
+  {
+    // A lease that holds permits of app/S: revoking it writes app/.
+    need: "write",
+    ok: 200,
+    prepare: async (s, root) => {
+      const l = await root.call("POST", "/v1/leases", { ttl: 30 });
+      await root.call("POST", `/v1/semaphores/app%2FSL-${s}/acquire`, {
+        limit: 1,
+        lease: l.id,
+      });
+      return req("DELETE", `/v1/leases/${l.id}`);
+    },
+  },
+  {
+    need: "root",
+    ok: 200,
+    prepare: (s) =>
+      req("POST", `/v1/elections/other%2FE-${s}/campaign`, {
+        value: "v",
+        ttl: 10,
+      }),
+  },
+  {
+    need: "root",
+    ok: 200,
+    prepare: (s) =>
+      req("POST", `/v1/semaphores/other%2FS-${s}/acquire`, {
+        limit: 9,
+        ttl: 10,
+      }),
   },
   {
     // A lease with a key under app/: revoking it writes app/.

@@ -30,8 +30,16 @@ Deno.test("GET /v1/status and GET /v1/cluster", async () => {
       "revision",
       "role",
       "snapshotIndex",
+      "space",
       "term",
     ]);
+    assert.deepEqual(s.json.space, {
+      stateBytes: (s.json.space as { stateBytes: number }).stateBytes,
+      quotaBytes: 2 * 1024 ** 3,
+      noSpace: false,
+      alarms: [],
+    });
+    assert.ok((s.json.space as { stateBytes: number }).stateBytes > 0);
     assert.equal(s.json.id, "n1");
     assert.equal(s.json.role, "leader");
     assert.equal(s.json.leader, "n1");

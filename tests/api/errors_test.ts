@@ -79,7 +79,10 @@ Deno.test("API errors use the status of their code", () => {
     assert.deepEqual(a.body, { error: { code, message: "m" }, x: 1 });
     assert.equal(
       a.retryAfter,
-      code === "unavailable" || code === "too_many_requests" ? 1 : undefined,
+      code === "unavailable" || code === "too_many_requests" ||
+        code === "too_many_waiters"
+        ? 1
+        : undefined,
     );
   }
 });

@@ -49,6 +49,8 @@ Deno.test("error codes: the client's union matches the API's (checked by the typ
     "compacted",
     "too_large",
     "too_many_requests",
+    "too_many_waiters",
+    "quota_exceeded",
     "unavailable",
     "timeout",
     "internal",

@@ -35,7 +35,19 @@ Deno.test("raftctl registry: names and aliases are unique", () => {
 });
 
 Deno.test("raftctl registry: flags that take a value", () => {
-  for (const f of ["--endpoints", "--timeout", "--ttl", "--lease", "--wait"]) {
+  for (
+    const f of [
+      "--endpoints",
+      "--timeout",
+      "--ttl",
+      "--lease",
+      "--wait",
+      "--limit",
+      "--permits",
+      "--value",
+      "--grace",
+    ]
+  ) {
     assert.ok(VALUE_FLAGS.has(f), f);
   }
   // A switch in `kv del`, so the token after it may be a command word.

@@ -379,3 +379,38 @@ Deno.test("client: members add/remove/promote pass force", async () => {
     force: true,
   });
 });
+
+Deno.test("client auth: an election observer outlives its token too", async () => {
+  await withNode(async (url) => {
+    await setUp(url);
+    await using app = new Client({
+      endpoints: [url],
+      user: "app",
+      password: APP_PASSWORD,
+    });
+    await using leader = await app.campaign("app/E", "v0", { ttl: 30 });
+    const stop = new AbortController();
+    const seen: string[] = [];
+    const observing = (async () => {
+      for await (const e of app.observe("app/E", { signal: stop.signal })) {
+        seen.push(e.leader?.value ?? "(none)");
+        if (e.leader?.value === "end") stop.abort();
+      }
+    })();
+    // Proclaims across two token lifetimes; the observer sees the last.
+    const until = Date.now() + 8000;
+    for (let i = 1; Date.now() < until; i++) {
+      await leader.proclaim(`v${i}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await leader.proclaim("end");
+    await observing;
+    assert.equal(seen.at(-1), "end");
+    // In order, each value once (a resume may skip none it had not seen).
+    const nums = seen.filter((v) => /^v\d+$/.test(v)).map((v) =>
+      Number(v.slice(1))
+    );
+    assert.deepEqual(nums, [...nums].sort((a, b) => a - b));
+    assert.equal(new Set(nums).size, nums.length);
+  }, 4);
+});

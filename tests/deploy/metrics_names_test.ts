@@ -22,10 +22,7 @@ const DEPLOY = new URL("../../deploy/", import.meta.url).pathname;
  * Expressions may name them before a node exports them; everything else
  * must exist. Keep this list short and remove an entry once it lands.
  */
-const PENDING: Record<string, string> = {
-  // The space quota and its alarm (issue 13: limits and quotas).
-  raftlock_quota_alarm: "the quota alarm gauge, being added with the quota",
-};
+const PENDING: Record<string, string> = {};
 
 /** Grafana's variables, replaced by plain values so the PromQL parses. */
 function withoutGrafanaVariables(expr: string): string {

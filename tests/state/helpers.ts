@@ -36,7 +36,7 @@ export class Harness {
         `Expected ${cmd.type} to succeed: ${JSON.stringify(r.error)}`,
       );
     }
-    return r as Extract<ResultFor<C["type"]>, { ok: true }>;
+    return r as unknown as Extract<ResultFor<C["type"]>, { ok: true }>;
   }
 
   /** Applies `cmd` and asserts it failed with `code`. */
@@ -50,6 +50,6 @@ export class Harness {
         `Expected ${cmd.type} to fail with ${code}: ${JSON.stringify(r)}`,
       );
     }
-    return r as Extract<ResultFor<C["type"]>, { ok: false }>;
+    return r as unknown as Extract<ResultFor<C["type"]>, { ok: false }>;
   }
 }

@@ -338,7 +338,7 @@ Deno.test("cancel removes a waiter, or releases a grant its client never saw", (
     locks: 0,
     waiters: 0,
     historyEvents: 0,
-    dedupeClients: 0,
+    dedupeEntries: 0,
   });
 });
 

@@ -2,7 +2,8 @@
  * Property tests of determinism and snapshots: random command sequences
  * (keys, txns, leases, expiries, locks, waiters, lock-delays, cancels,
  * duplicate request ids, users, roles, auth on and off, commands made for
- * users) applied to machine A; B restored from A's
+ * users, cluster time, space alarms, batched keepalives, full lock queues
+ * and a full duplicate-request table) applied to machine A; B restored from A's
  * snapshot at a random point and fed the rest must answer the same and end
  * byte-identical; two machines fed the same sequence are byte-identical;
  * and bookkeeping invariants hold after every step.
@@ -22,8 +23,8 @@ import { assertProperty } from "../support/property.ts";
 
 const OPTIONS: ServiceStateMachineOptions = {
   historySize: 12,
-  dedupePerClient: 3,
-  dedupeMaxClients: 2,
+  dedupeMaxEntries: 6,
+  dedupeWindowMs: 40,
 };
 
 const keys = fc.constantFrom("a", "b", "c", "d/1", "d/2", "d/3", "e");
@@ -79,7 +80,12 @@ type Intent =
     waiter: string;
     delay: number;
     owner: string;
+    maxWaiters?: number;
   }
+  | { k: "keepaliveMany"; leases: number[] }
+  | { k: "time"; dt: number }
+  | { k: "alarm"; raise: boolean; node?: string }
+  | { k: "compact"; back: number }
   | { k: "release"; name: string; real: boolean; token: number }
   | { k: "cancel"; name: string; waiter: string }
   | { k: "delayEnd"; name: string; real: boolean }
@@ -168,6 +174,43 @@ const intent: fc.Arbitrary<Intent> = fc.oneof(
       waiter: waiters,
       delay: fc.constantFrom(0, 0, 500),
       owner: fc.constantFrom("", "x", "y"),
+      maxWaiters: fc.oneof(
+        fc.constant(undefined),
+        fc.integer({ min: 1, max: 2 }),
+      ),
+    }, {
+      requiredKeys: ["k", "name", "ttl", "tryOnly", "waiter", "delay", "owner"],
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant("keepaliveMany" as const),
+      leases: fc.array(leaseRef, { minLength: 1, maxLength: 3 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant("time" as const),
+      // Now and then a new leader proposes a time behind the last one.
+      dt: fc.integer({ min: -5, max: 30 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant("alarm" as const),
+      // Cleared more often than raised, so most steps run without one.
+      raise: fc.constantFrom(true, false, false, false),
+      node: maybe(fc.constantFrom("n1", "n2")),
+    }, { requiredKeys: ["k", "raise"] }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant("compact" as const),
+      back: fc.integer({ min: -2, max: 4 }),
     }),
   },
   {
@@ -381,7 +424,27 @@ function materialize(sm: ServiceStateMachine, i: Intent): Command {
         tryOnly: i.tryOnly,
         waiterId: i.waiter,
         lockDelay: i.delay,
+        maxWaiters: i.maxWaiters,
       };
+    case "keepaliveMany":
+      return {
+        type: "leaseKeepaliveMany",
+        ids: i.leases.map((l) => leaseId(sm, l)),
+      };
+    case "time":
+      return { type: "time", now: Math.max(0, sm.clusterTime + i.dt) };
+    case "compact":
+      return { type: "compact", revision: Math.max(0, sm.revision - i.back) };
+    case "alarm":
+      return i.node === undefined
+        ? { type: "alarm", action: i.raise ? "raise" : "clear", kind: "quota" }
+        : {
+          type: "alarm",
+          action: i.raise ? "raise" : "clear",
+          kind: "nospace",
+          node: i.node,
+          detail: "disk full",
+        };
     case "release":
       return {
         type: "lockRelease",
@@ -486,6 +549,10 @@ const seen = {
   duplicate: 0,
   authOn: 0,
   authDenied: 0,
+  quotaRefused: 0,
+  tooManyWaiters: 0,
+  dedupeFull: 0,
+  dedupeExpired: 0,
 };
 
 function tally(r: unknown, sm: ServiceStateMachine) {
@@ -503,6 +570,12 @@ function tally(r: unknown, sm: ServiceStateMachine) {
   if (sm.pendingLockDelays().length > 0) seen.lockDelay++;
   if (sm.eventsSince(0).compacted) seen.compacted++;
   if (sm.auth.enabled) seen.authOn++;
+  if (x.error?.code === "quota_exceeded") seen.quotaRefused++;
+  if (x.error?.code === "too_many_waiters") seen.tooManyWaiters++;
+  if (x.error?.code === "unavailable") seen.dedupeFull++;
+  if (typeof x.forgotten === "number" && x.forgotten > 0) {
+    seen.dedupeExpired++;
+  }
   if (
     x.error?.code === "permission_denied" ||
     x.error?.code === "unauthenticated"
@@ -557,6 +630,9 @@ Deno.test("restore at any point then replay gives identical answers and snapshot
           }
         }
         assert.deepEqual(b!.snapshot(), a.snapshot());
+        assert.equal(b!.stateBytes(), a.stateBytes());
+        assert.deepEqual(b!.alarms(), a.alarms());
+        assert.deepEqual(b!.dedupeStats(), a.dedupeStats());
         assert.deepEqual(b!.eventsSince(0), a.eventsSince(0));
         assert.deepEqual(
           b!.eventsSince(a.compactRevision - 1),
@@ -569,6 +645,7 @@ Deno.test("restore at any point then replay gives identical answers and snapshot
         const c = new ServiceStateMachine(OPTIONS);
         log.forEach((bytes, i) => c.apply(bytes, { index: i + 1, term: 1 }));
         assert.deepEqual(c.snapshot(), a.snapshot());
+        assert.equal(c.stateBytes(), a.stateBytes());
       },
     ),
     { numRuns: 300 },

@@ -19,6 +19,7 @@ import type {
   LeaseView,
   LockService,
 } from "../../src/service/service.ts";
+import type { RecipeService } from "../../src/service/recipes.ts";
 
 type Assert<T extends true> = T;
 type Equal<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false)
@@ -31,6 +32,13 @@ type Answer<M extends keyof LockService> = LockService[M] extends (
   ...args: never[]
 ) => Promise<infer T> ? T
   : never;
+// What a recipe method answers (the API sends it as it is).
+type RecipeAnswer<M extends keyof RecipeService> = RecipeService[M] extends (
+  ...args: never[]
+) => Promise<infer T> ? T
+  : never;
+// A granted (not queued) acquire's success.
+type Granting<R> = Success<Extract<R, { token: number }>>;
 
 type SameShapes = [
   Assert<Equal<state.KeyValue, wire.KeyValue>>,
@@ -62,6 +70,50 @@ type CommandResults = [
     >
   >,
   Assert<Equal<Success<state.ReleaseResult>, wire.ReleaseResult>>,
+  Assert<Equal<Granting<state.CampaignResult>, wire.ElectionGrant>>,
+  Assert<Equal<Success<state.ProclaimResult>, wire.ElectionLeader>>,
+  Assert<Equal<Success<state.ResignResult>, wire.ResignResult>>,
+  Assert<Equal<Granting<state.SemaphoreAcquireResult>, wire.SemaphoreGrant>>,
+  Assert<Equal<Granting<state.RwlockAcquireResult>, wire.RwlockGrant>>,
+];
+
+// Recipe state with internal fields, as the API narrows it.
+type RecipeShapes = [
+  // An election's listing and its change events are the wire's.
+  Assert<
+    Equal<
+      ReturnType<state.ServiceStateMachine["elections"]>,
+      wire.ElectionInfo[]
+    >
+  >,
+  Assert<Equal<state.ElectionDetail["leader"], wire.ElectionLeader | null>>,
+  // Semaphores and read-write locks: waiters without their ids.
+  Assert<
+    Equal<
+      Omit<state.SemaphoreDetail, "waiters"> & {
+        waiters: Omit<state.SemaphoreDetail["waiters"][number], "waiterId">[];
+      },
+      wire.SemaphoreInfo
+    >
+  >,
+  Assert<
+    Equal<
+      Omit<state.RwlockDetail, "waiters"> & {
+        waiters: Omit<state.RwlockDetail["waiters"][number], "waiterId">[];
+      },
+      wire.RwlockInfo
+    >
+  >,
+  Assert<Equal<RecipeAnswer<"campaign">, wire.ElectionGrant>>,
+  Assert<Equal<RecipeAnswer<"proclaim">, wire.ElectionLeader>>,
+  Assert<Equal<RecipeAnswer<"resign">, wire.ResignResult>>,
+  Assert<Equal<RecipeAnswer<"leader">, wire.ElectionLeader | null>>,
+  Assert<Equal<RecipeAnswer<"elections">, wire.ElectionInfo[]>>,
+  Assert<Equal<RecipeAnswer<"acquireSemaphore">, wire.SemaphoreGrant>>,
+  Assert<Equal<RecipeAnswer<"semaphore">, wire.SemaphoreInfo>>,
+  Assert<Equal<RecipeAnswer<"acquireRwlock">, wire.RwlockGrant>>,
+  Assert<Equal<RecipeAnswer<"rwlock">, wire.RwlockInfo>>,
+  Assert<Equal<RecipeAnswer<"releaseSemaphore">, wire.ReleaseResult>>,
 ];
 
 // State shapes with internal fields, as the API narrows them.
@@ -139,6 +191,7 @@ type Checks = [
   ...SameShapes,
   ...AuthShapes,
   ...CommandResults,
+  ...RecipeShapes,
   ...InternalShapes,
   ...TxnOps,
   ...ServiceAnswers,

@@ -52,6 +52,12 @@ export function clusterRoutes(options: AppOptions): Hono {
       lastIndex: s.lastIndex,
       snapshotIndex: s.snapshotIndex,
       revision: svc.state.revision,
+      space: {
+        stateBytes: svc.state.stateBytes(),
+        quotaBytes: svc.limits.quotaBytes,
+        noSpace: svc.noSpace,
+        alarms: svc.state.alarms(),
+      },
     });
   });
 

@@ -19,7 +19,8 @@
  * - A damaged record in the last segment with no valid record after it (a
  *   torn, partial, zero-filled or garbage tail): the tail is cut back to
  *   the last whole record and the cut bytes are kept beside the segment as
- *   `<segment>.broken` (or `<segment>.<n>.broken`), with a log line. Since
+ *   `<segment>.broken` (or `<segment>.<n>.broken`; on a full disk the copy
+ *   is skipped and the log line says so), with a log line. Since
  *   every write is one record, this removes exactly the unsynced write.
  *   (A flipped bit in the very last record looks the same as a torn write
  *   and is handled as one; its bytes stay in the `.broken` file.)
@@ -29,7 +30,7 @@
  * @module
  */
 
-import { CorruptionError } from "../errors.ts";
+import { CorruptionError, isNoSpace } from "../errors.ts";
 import { type FileSystem, join, writeFileAtomic } from "../fs.ts";
 import type { StorageLogger } from "../log.ts";
 import {
@@ -212,7 +213,7 @@ export async function recoverWal(
       offset: torn.offset,
       bytes: torn.bytes.byteLength,
       reason: torn.reason,
-      keptIn: broken,
+      keptIn: broken ?? "nowhere: the disk is full",
     });
   }
   return {
@@ -270,12 +271,19 @@ async function cutTail(
   seg: SegmentInfo,
   offset: number,
   bytes: Uint8Array,
-): Promise<string> {
-  let brokenPath = seg.path + BROKEN_SUFFIX;
+): Promise<string | null> {
+  let brokenPath: string | null = seg.path + BROKEN_SUFFIX;
   for (let n = 1; await fs.stat(brokenPath) !== undefined; n++) {
     brokenPath = `${seg.path}.${n}${BROKEN_SUFFIX}`;
   }
-  await writeFileAtomic(fs, brokenPath, bytes);
+  try {
+    await writeFileAtomic(fs, brokenPath, bytes);
+  } catch (e) {
+    // On a full disk the copy is skipped (the bytes were never synced, so
+    // nothing acknowledged is in them): a node must start to report it.
+    if (!isNoSpace(e)) throw e;
+    brokenPath = null;
+  }
   const f = await fs.open(seg.path, { write: true });
   try {
     await f.truncate(offset);

@@ -22,6 +22,7 @@ import {
   writeAll,
   writeFileAtomic,
 } from "../fs.ts";
+import { isNoSpace, NoSpaceError } from "../errors.ts";
 import { encodeSegmentHeader, type SegmentHeader } from "./record.ts";
 
 /** The file name suffix of a segment. */
@@ -123,7 +124,15 @@ export class SegmentWriter {
     const name = segmentName(header.seq, header.firstIndex);
     const path = join(dir, name);
     const bytes = encodeSegmentHeader(header);
-    await writeFileAtomic(fs, path, bytes);
+    try {
+      await writeFileAtomic(fs, path, bytes);
+    } catch (e) {
+      // The temp file is gone again and the segment was not created.
+      if (isNoSpace(e)) {
+        throw new NoSpaceError(`creating WAL segment ${name}`, { cause: e });
+      }
+      throw e;
+    }
     const file = await fs.open(path, { append: true });
     return new SegmentWriter(
       { name, path, seq: header.seq, firstIndex: header.firstIndex },
@@ -148,12 +157,27 @@ export class SegmentWriter {
     return this.#size;
   }
 
-  /** Appends bytes at the end of the segment (not yet durable). */
+  /**
+   * Appends bytes at the end of the segment (not yet durable). When the
+   * disk is full, what reached the file is cut off again and
+   * {@linkcode NoSpaceError} is thrown: the segment ends at its last whole
+   * record, as before the call.
+   */
   async append(bytes: Uint8Array): Promise<void> {
-    // Count the bytes first: if the write fails, the size is unknown and
-    // the WAL is dead anyway.
+    // Count the bytes first: if the write fails otherwise, the size is
+    // unknown and the WAL is dead anyway.
+    const before = this.#size;
     this.#size += bytes.byteLength;
-    await writeAll(this.#file, bytes);
+    try {
+      await writeAll(this.#file, bytes);
+    } catch (e) {
+      if (!isNoSpace(e)) throw e;
+      // Unsynced and unacknowledged: nothing is lost by cutting it. If the
+      // cut fails, that error (not a NoSpaceError) makes the WAL fail.
+      await this.#file.truncate(before);
+      this.#size = before;
+      throw new NoSpaceError(`appending to ${this.info.name}`, { cause: e });
+    }
   }
 
   /** Makes everything appended so far durable (`fdatasync`). */

@@ -4,7 +4,9 @@
  *
  * The `Wal` is a single writer: callers serialize `append()` (the
  * {@linkcode DiskStorage} flush loop does). After any failed write, sync,
- * create, rename or remove it refuses further use.
+ * create, rename or remove it refuses further use, except a write or a
+ * segment creation that found the disk full: that one is undone and
+ * `append()` throws `NoSpaceError`, and the same append may be retried.
  *
  * @module
  */
@@ -15,7 +17,7 @@ import type {
   SnapshotMetadata,
 } from "../../raft/types.ts";
 import { EMPTY_HARD_STATE } from "../../raft/types.ts";
-import { CorruptionError } from "../errors.ts";
+import { CorruptionError, NoSpaceError } from "../errors.ts";
 import { denoFs, type FileSystem } from "../fs.ts";
 import { defaultStorageLogger, type StorageLogger } from "../log.ts";
 import { BatchEncoder, type WalItem } from "./record.ts";
@@ -178,8 +180,9 @@ export class Wal {
   /**
    * Writes the items of several calls (in order) as one record and makes it
    * durable with one `syncData()`, rolling to a new segment first if the
-   * record does not fit. Items must have passed `validateItems`. Any I/O
-   * error leaves the WAL failed; it must not be used again.
+   * record does not fit. Items must have passed `validateItems`. A full
+   * disk undoes the write and throws `NoSpaceError` (retry later); any
+   * other I/O error leaves the WAL failed; it must not be used again.
    */
   async append(groups: readonly (readonly WalItem[])[]): Promise<void> {
     this.#checkUsable();
@@ -196,7 +199,10 @@ export class Wal {
       await this.#tail.append(frame);
       await this.#tail.syncData();
     } catch (e) {
-      this.#failed = e;
+      // A full disk undid its write (segment.ts): the WAL is as it was and
+      // the caller retries later. Anything else, a failed sync above all,
+      // is final.
+      if (!(e instanceof NoSpaceError)) this.#failed = e;
       throw e;
     }
     this.#stats.records++;
