@@ -16,7 +16,11 @@
 import { parseArgs } from "node:util";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { type Server, startServer } from "../src/server/server.ts";
+import {
+  type JoinAuth,
+  type Server,
+  startServer,
+} from "../src/server/server.ts";
 import { type FaultSettings, parseFaults } from "../src/server/faults.ts";
 import { createLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
 import { LOG_FORMATS, type LogFormat } from "../src/node/log_format.ts";
@@ -34,7 +38,16 @@ single-node cluster; the data directory keeps its state across restarts.
   --http HOST:PORT     HTTP API address (default 127.0.0.1:8001)
   --peers LIST         initial voters: id=host:port,... including this node
   --join URL           join an existing cluster through any member's HTTP API
-                       (this node is added as a learner, then promoted)
+                       (this node is added as a learner, then promoted).
+                       With auth on, joining needs root: give --join-user
+                       and --join-password-file, or --join-token-file
+  --join-user NAME     log in as NAME (root) to join; also RAFTLOCK_USER
+  --join-password-file FILE
+                       its password (first line); also RAFTLOCK_PASSWORD_FILE
+  --join-token-file FILE
+                       a root token to join with (first line; it must not
+                       expire before the join is done); also RAFTLOCK_TOKEN
+                       (the token itself)
   --advertise-peer H:P the peer address others dial (default: --listen; needed
                        when listening on 0.0.0.0 or behind a proxy)
   --advertise-http H:P the HTTP address clients are told (default: --http)
@@ -91,6 +104,8 @@ single-node cluster; the data directory keeps its state across restarts.
   --http-idle-timeout-ms N
                        a keep-alive HTTP connection with no request in flight
                        for N ms is closed (default 60000)
+  --token-ttl SECONDS  lifetime of the client tokens this node issues
+                       (default 600)
   --insecure           allow a non-loopback --listen without a peer secret
                        and a non-loopback --http without TLS, and serve
                        network clients while client auth is off (otherwise a
@@ -182,6 +197,58 @@ function fullGc(): (() => void) | undefined {
   }
 }
 
+// The first line of a credentials file, or exit naming the flag.
+async function firstLine(flag: string, file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    fail(`${flag}: cannot read ${file}: ${(e as Error).message}`);
+  }
+  const line = text.replace(/\r?\n[\s\S]*$/, "");
+  if (line === "") fail(`${flag}: ${file} is empty`);
+  return line;
+}
+
+// How a joining node proves it may add itself (root) when auth is on:
+// flags first, then RAFTLOCK_USER with RAFTLOCK_PASSWORD_FILE, then
+// RAFTLOCK_TOKEN. None: join as anyone (auth off).
+async function joinCredentials(
+  v: Record<string, string | boolean | undefined>,
+): Promise<JoinAuth | undefined> {
+  const user = v["join-user"] as string | undefined;
+  const passwordFile = v["join-password-file"] as string | undefined;
+  const tokenFile = v["join-token-file"] as string | undefined;
+  if (tokenFile && (user || passwordFile)) {
+    fail(
+      "give either --join-token-file or --join-user with --join-password-file",
+    );
+  }
+  if (tokenFile) {
+    return { token: await firstLine("--join-token-file", tokenFile) };
+  }
+  if (user || passwordFile) {
+    if (!user || !passwordFile) {
+      fail("--join-user and --join-password-file go together");
+    }
+    return {
+      user,
+      password: await firstLine("--join-password-file", passwordFile),
+    };
+  }
+  const envUser = Deno.env.get("RAFTLOCK_USER");
+  const envFile = Deno.env.get("RAFTLOCK_PASSWORD_FILE");
+  if (envUser && envFile) {
+    return {
+      user: envUser,
+      password: await firstLine("RAFTLOCK_PASSWORD_FILE", envFile),
+    };
+  }
+  const envToken = Deno.env.get("RAFTLOCK_TOKEN");
+  if (envToken) return { token: envToken.trim() };
+  return undefined;
+}
+
 async function main(): Promise<void> {
   let v;
   try {
@@ -194,6 +261,10 @@ async function main(): Promise<void> {
         http: { type: "string", default: "127.0.0.1:8001" },
         peers: { type: "string" },
         join: { type: "string" },
+        "join-user": { type: "string" },
+        "join-password-file": { type: "string" },
+        "join-token-file": { type: "string" },
+        "token-ttl": { type: "string", default: "600" },
         "advertise-peer": { type: "string" },
         "advertise-http": { type: "string" },
         "cluster-id": { type: "string", default: "raftlock" },
@@ -322,6 +393,20 @@ async function main(): Promise<void> {
     );
   }
 
+  const tokenTtlSeconds = positive("token-ttl", v["token-ttl"]!);
+  if (tokenTtlSeconds > 86_400) {
+    fail(`--token-ttl takes at most 86400 (a day), got "${v["token-ttl"]}"`);
+  }
+  const joinAuth = v.join ? await joinCredentials(v) : undefined;
+  if (
+    !v.join &&
+    (v["join-user"] || v["join-password-file"] || v["join-token-file"])
+  ) {
+    fail(
+      "--join-user, --join-password-file and --join-token-file go with --join",
+    );
+  }
+
   let faults: FaultSettings;
   try {
     faults = parseFaults(Deno.env.get("RAFTLOCK_FAULTS"));
@@ -389,6 +474,8 @@ async function main(): Promise<void> {
     http: v.http!,
     peers: v.peers ? peers : undefined,
     join: v.join,
+    joinAuth,
+    tokenTtlSeconds,
     advertisePeer: v["advertise-peer"],
     advertiseHttp: v["advertise-http"],
     clusterId: v["cluster-id"]!,

@@ -9,6 +9,7 @@
 --   keys=<n>            keys k0 .. k<n-1> (default 1000)
 --   prefix=<text>       lock names start bench-lock-<text>- (one per row,
 --                       so a cycle cut short in one row blocks no other)
+--   token=<jwt>         raftlock scripts: send Authorization: Bearer <jwt>
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -34,6 +35,15 @@ function parse_args(args)
   o.keys = tonumber(o.keys) or 1000
   o.consistency = o.consistency or "linearizable"
   return o
+end
+
+-- `headers` plus Authorization: Bearer <token> when the arguments hold a
+-- token (a new table; nil headers count as none).
+function with_auth(o, headers)
+  local h = {}
+  for k, v in pairs(headers or {}) do h[k] = v end
+  if o.token and o.token ~= "" then h["Authorization"] = "Bearer " .. o.token end
+  return h
 end
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

@@ -1,4 +1,5 @@
--- raftlock put: PUT /v1/kv/k<n % keys> with {"value":"<value bytes of v>"}.
+-- raftlock put: PUT /v1/kv/k<n % keys> with {"value":"<value bytes of v>"}
+-- (with token=<jwt>, as that user).
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
 local reqs, keys, n = {}, 1000, 0
@@ -8,7 +9,7 @@ function init(args)
   keys = o.keys
   local body = '{"value":"' .. string.rep("v", o.value) .. '"}'
   for i = 0, keys - 1 do
-    reqs[i + 1] = wrk.format("PUT", "/v1/kv/k" .. i, JSON, body)
+    reqs[i + 1] = wrk.format("PUT", "/v1/kv/k" .. i, with_auth(o, JSON), body)
   end
 end
 

@@ -175,16 +175,17 @@ export const clusterCommands: CommandGroup = {
     },
     {
       name: "members add",
-      usage: "<id> <peerAddress> [httpAddress] [--voter]",
+      usage: "<id> <peerAddress> [httpAddress] [--voter] [--force]",
       summary: "add a member (a learner unless --voter)",
       details:
-        "Start the new node with --join (or add it here first), let it catch up,\nthen `raftctl members promote <id>`.",
-      options: { voter: { type: "boolean" } },
+        "Start the new node with --join (or add it here first), let it catch up,\nthen `raftctl members promote <id>`. A voter added at once is refused\nunless --force (it counts towards the quorum before it has the log).",
+      options: { voter: { type: "boolean" }, force: { type: "boolean" } },
       args: [2, 3],
       async run({ client, json, args, flags }) {
         const r = await client.addMember(args[0], args[1], {
           httpAddress: args[2],
           voter: flags.voter === true,
+          force: flags.force === true,
         });
         if (json) return printJson(r);
         print(`added ${r.id} as a ${r.role}`);
@@ -192,22 +193,32 @@ export const clusterCommands: CommandGroup = {
     },
     {
       name: "members remove",
-      usage: "<id>",
+      usage: "<id> [--force]",
       summary: "remove a member",
+      details:
+        "Refused when the voters that stay and are active would be no quorum,\nunless --force.",
+      options: { force: { type: "boolean" } },
       args: [1, 1],
-      async run({ client, json, args }) {
-        const r = await client.removeMember(args[0]);
+      async run({ client, json, args, flags }) {
+        const r = await client.removeMember(args[0], {
+          force: flags.force === true,
+        });
         if (json) return printJson(r);
         print(`removed ${r.id}`);
       },
     },
     {
       name: "members promote",
-      usage: "<id>",
+      usage: "<id> [--force]",
       summary: "promote a learner to voter",
+      details:
+        "Refused until the learner has caught up and been heard from, unless --force.",
+      options: { force: { type: "boolean" } },
       args: [1, 1],
-      async run({ client, json, args }) {
-        const r = await client.promote(args[0]);
+      async run({ client, json, args, flags }) {
+        const r = await client.promote(args[0], {
+          force: flags.force === true,
+        });
         if (json) return printJson(r);
         print(`promoted ${r.id} to voter`);
       },

@@ -7,6 +7,7 @@
 
 import type { ParseArgsOptionsConfig } from "node:util";
 import type { Client } from "../../src/client/mod.ts";
+import type { Credentials } from "./credentials.ts";
 import { UsageError } from "./errors.ts";
 
 /** What a command runs with. */
@@ -23,6 +24,8 @@ export interface Ctx {
   flags: Record<string, string | boolean | undefined>;
   /** Tokens after `--`. */
   rest: string[];
+  /** Who raftctl is to the cluster (from the global flags and environment). */
+  credentials: Credentials;
 }
 
 /** One command: its words, help text, flags and what it does. */
@@ -41,6 +44,8 @@ export interface Command {
   options?: ParseArgsOptionsConfig;
   /** Least and most positional arguments. */
   args: [number, number];
+  /** True when it does not talk to the cluster (no credentials are read). */
+  offline?: boolean;
   /**
    * True when the tokens after `--` are a command line to run (in `rest`)
    * rather than more positional arguments.

@@ -75,6 +75,12 @@ export function describeError(e: unknown, endpoints: string[]): string {
       return `${e.message}; watch from a later --from-revision`;
     case "bad_request":
       return `invalid request: ${e.message}`;
+    case "unauthenticated":
+      return `${e.message}; auth is on: give --user with --password-file, or a token in --token or $RAFTLOCK_TOKEN`;
+    case "permission_denied":
+      return `permission denied: ${e.message}`;
+    case "too_many_requests":
+      return `${e.message}; the node is busy checking passwords, retry in a moment`;
     default:
       return e.message;
   }

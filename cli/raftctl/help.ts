@@ -34,6 +34,12 @@ export function generalHelp(): string {
     "  --json            machine-readable output",
     "  --timeout ms      deadline of each request, retries included (default 10000)",
     "  --ca-file file    CA certificate (PEM) that signs the cluster's HTTPS certificates (default $RAFTLOCK_CA_FILE)",
+    "  --user name       log in as this user when auth is on (default $RAFTLOCK_USER); the token is renewed as needed",
+    "  --password-file f its password, first line of the file (default $RAFTLOCK_PASSWORD_FILE; typed at a prompt when",
+    "                    stdin is a terminal)",
+    "  --token t         send this bearer token instead (default $RAFTLOCK_TOKEN; get one with raftctl auth token)",
+    "  --no-discover     talk only to --endpoints, not to the members the cluster lists (for a node that serves",
+    "                    only local clients until auth is on)",
     "  -h, --help        help for any command: raftctl <command> --help",
     "",
     "Exit codes: 0 success, 1 error, 2 usage error.",
@@ -48,7 +54,8 @@ export function commandHelp(c: Command): string {
     `${c.summary[0].toUpperCase()}${c.summary.slice(1)}.`,
     ...(c.details ? ["", c.details] : []),
     "",
-    "Global flags: --endpoints urls, --json, --timeout ms, --ca-file file, --help",
+    "Global flags: --endpoints urls, --json, --timeout ms, --ca-file file, --user name,",
+    "  --password-file file, --token t, --no-discover, --help (see raftctl --help)",
   ].join("\n");
 }
 

@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { Client, RaftlockError } from "../../src/client/mod.ts";
 import { type Command, optInt } from "./command.ts";
+import { credentialsFrom } from "./credentials.ts";
 import { CliError, describeError, UsageError } from "./errors.ts";
 import { commandHelp, generalHelp, groupHelp, usageLine } from "./help.ts";
 import { print } from "./output.ts";
@@ -168,7 +169,14 @@ export async function main(argv: string[]): Promise<number> {
         );
       }
     }
-    const client = new Client({ endpoints, timeoutMs, caCerts });
+    const credentials = command.offline ? {} : await credentialsFrom(flags);
+    const client = new Client({
+      endpoints,
+      timeoutMs,
+      caCerts,
+      discover: flags["no-discover"] !== true,
+      ...credentials,
+    });
     try {
       const code = await command.run({
         client,
@@ -177,6 +185,7 @@ export async function main(argv: string[]): Promise<number> {
         args,
         flags,
         rest,
+        credentials,
       });
       return typeof code === "number" ? code : 0;
     } finally {

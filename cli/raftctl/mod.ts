@@ -1,6 +1,8 @@
 /**
  * raftctl, the raftlock command line, one file per command group:
- * `cluster.ts`, `kv.ts`, `lease.ts`, `lock.ts`, `snapshot.ts`. To add a
+ * `cluster.ts`, `kv.ts`, `lease.ts`, `lock.ts`, `snapshot.ts`, `auth.ts`,
+ * `user.ts`, `role.ts`. Who raftctl is to the cluster comes from
+ * `credentials.ts`. To add a
  * group, write a file exporting a {@linkcode CommandGroup} and list it in
  * `registry.ts`. `cli/raftctl.ts` is the program.
  *

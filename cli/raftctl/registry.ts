@@ -10,15 +10,18 @@
  */
 
 import type { ParseArgsOptionsConfig } from "node:util";
+import { authCommands } from "./auth.ts";
 import { clusterCommands } from "./cluster.ts";
 import type { Command, CommandGroup } from "./command.ts";
 import { electCommands } from "./elect.ts";
 import { kvCommands } from "./kv.ts";
 import { leaseCommands } from "./lease.ts";
 import { lockCommands } from "./lock.ts";
+import { roleCommands } from "./role.ts";
 import { rwlockCommands } from "./rwlock.ts";
 import { semCommands } from "./sem.ts";
 import { snapshotCommands } from "./snapshot.ts";
+import { userCommands } from "./user.ts";
 
 /** Where raftctl connects without `--endpoints` or `$RAFTLOCK_ENDPOINTS`. */
 export const DEFAULT_ENDPOINTS = "http://127.0.0.1:8001";
@@ -30,6 +33,10 @@ export const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   help: { type: "boolean", short: "h" },
   timeout: { type: "string" },
   "ca-file": { type: "string" },
+  user: { type: "string" },
+  "password-file": { type: "string" },
+  token: { type: "string" },
+  "no-discover": { type: "boolean" },
 };
 
 /** The command groups, in the order general help lists them. */
@@ -42,6 +49,9 @@ export const GROUPS: readonly CommandGroup[] = [
   semCommands,
   rwlockCommands,
   snapshotCommands,
+  authCommands,
+  userCommands,
+  roleCommands,
 ];
 
 /** Every command, in help order. */

@@ -59,6 +59,7 @@ export const snapshotCommands: CommandGroup = {
       usage: "<file>",
       summary: "check a backup file and show what it holds",
       args: [1, 1],
+      offline: true,
       async run({ json, args }) {
         const backup = await verify(await readFile(args[0]), args[0]);
         const sm = new ServiceStateMachine();
@@ -95,6 +96,7 @@ export const snapshotCommands: CommandGroup = {
         "the byte offset of the damage); the data directory must be new or empty.\n" +
         "--cluster-id defaults to the backup's. Leases get their full TTL again once\n" +
         "the new cluster has a leader.",
+      offline: true,
       options: {
         "data-dir": { type: "string" },
         id: { type: "string" },

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { AuthAdmin } from "./auth_admin.ts";
 import { isRaftlockError, RaftlockError } from "./errors.ts";
 import { type CampaignOptions, Election } from "./election.ts";
 import { renewedAt } from "./held.ts";
@@ -152,6 +153,17 @@ export interface AddMemberOptions extends CallOptions {
   httpAddress?: string;
   /** Add it as a voter at once (default: a learner, to promote later). */
   voter?: boolean;
+  /** Skip the leader's safety check (a voter added at once, say). */
+  force?: boolean;
+}
+
+/** Options of {@linkcode Client.removeMember} and {@linkcode Client.promote}. */
+export interface MemberChangeOptions extends CallOptions {
+  /**
+   * Skip the leader's safety check (a removal that leaves no quorum, a
+   * learner promoted before it caught up).
+   */
+  force?: boolean;
 }
 
 /** Options of {@linkcode Client.status}. */
@@ -210,6 +222,12 @@ const enc = encodeURIComponent;
  * write carries `X-Request-Id: <clientId>/<seq>`; its retries reuse the id
  * so the cluster applies it once. Failures are {@linkcode RaftlockError}s.
  *
+ * With auth on, give `token` (sent as it is), or `user` and `password`:
+ * the client logs in (`POST /v1/auth/token`), sends
+ * `Authorization: Bearer …` on every request and watch, renews the token
+ * before it expires, and after a 401 logs in again and retries once; a
+ * watch cut off by an expired token resumes where it stopped.
+ *
  * @example
  * ```ts
  * import { Client } from "./mod.ts";
@@ -228,10 +246,19 @@ const enc = encodeURIComponent;
  */
 export class Client implements AsyncDisposable {
   readonly #t: Transport;
+  #auth: AuthAdmin | undefined;
 
-  /** Creates a client; it connects lazily. */
+  /**
+   * Creates a client; it connects lazily. With `user` and `password` it
+   * logs in when it first needs a token and renews the token by itself.
+   */
   constructor(options: ClientOptions = {}) {
     this.#t = new Transport(options);
+  }
+
+  /** Auth administration: the switch, tokens, users, roles, key rotation. */
+  get auth(): AuthAdmin {
+    return this.#auth ??= new AuthAdmin(this.#t);
   }
 
   /** The configured endpoints (normalized). */
@@ -1052,6 +1079,7 @@ export class Client implements AsyncDisposable {
         peerAddress,
         httpAddress: options.httpAddress,
         learner: !options.voter,
+        force: options.force || undefined,
       },
       kind: "unsafe",
       extraMs: 3000,
@@ -1062,11 +1090,12 @@ export class Client implements AsyncDisposable {
   /** Removes a member. */
   removeMember(
     id: string,
-    options: CallOptions = {},
+    options: MemberChangeOptions = {},
   ): Promise<{ id: string; removed: true }> {
     return this.#t.request({
       method: "DELETE",
       path: `/v1/cluster/members/${enc(id)}`,
+      query: { force: options.force ? "true" : undefined },
       kind: "unsafe",
       extraMs: 3000,
       options,
@@ -1076,11 +1105,12 @@ export class Client implements AsyncDisposable {
   /** Promotes a learner to voter. */
   promote(
     id: string,
-    options: CallOptions = {},
+    options: MemberChangeOptions = {},
   ): Promise<{ id: string; role: "voter" }> {
     return this.#t.request({
       method: "POST",
       path: `/v1/cluster/members/${enc(id)}/promote`,
+      query: { force: options.force ? "true" : undefined },
       kind: "unsafe",
       extraMs: 3000,
       options,

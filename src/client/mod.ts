@@ -31,6 +31,7 @@ export {
   type FollowOptions,
   type GetOptions,
   type ListOptions,
+  type MemberChangeOptions,
   type PrefixChange,
   type PrefixOptions,
   type PrefixValues,
@@ -46,6 +47,8 @@ export {
   type RaftlockErrorCode,
   type RaftlockErrorDetails,
 } from "./errors.ts";
+export { AuthAdmin } from "./auth_admin.ts";
+export type { AuthOptions } from "./auth.ts";
 export { Lock, type LockBackend, type LockOptions } from "./lock.ts";
 export { Held, type HeldBackend, type HeldOptions } from "./held.ts";
 export {

@@ -112,6 +112,8 @@ export class Observer implements AsyncIterable<ElectionEvent> {
     this.#started = true;
     const signal = this.#signal;
     let failures = 0;
+    // Logins in a row that did not get a stream going.
+    let renewals = 0;
     try {
       while (!signal.aborted) {
         if (failures > 0) {
@@ -124,13 +126,24 @@ export class Observer implements AsyncIterable<ElectionEvent> {
         this.#url = url;
         const opened = Date.now();
         let delivered = false;
+        const auth = { header: undefined as string | undefined };
         try {
-          for await (const e of this.#connect(url, signal)) {
+          for await (const e of this.#connect(url, signal, auth)) {
             delivered = true;
+            renewals = 0;
             yield e;
           }
         } catch (e) {
           if (signal.aborted) return;
+          // An expired token: log in again and resume (as a watch does).
+          if (
+            e instanceof RaftlockError && e.code === "unauthenticated" &&
+            renewals < 2 && this.#transport.invalidateAuth(auth.header)
+          ) {
+            if (Date.now() - opened > 1000) renewals = 0;
+            renewals++;
+            continue;
+          }
           if (e instanceof RaftlockError && !RETRIABLE.has(e.code)) throw e;
         }
         if (signal.aborted) return;
@@ -152,13 +165,20 @@ export class Observer implements AsyncIterable<ElectionEvent> {
   async *#connect(
     url: string,
     outer: AbortSignal,
+    auth: { header?: string },
   ): AsyncGenerator<ElectionEvent> {
     const conn = new AbortController();
     const signal = AbortSignal.any([outer, conn.signal]);
+    auth.header = await this.#transport.authHeader(signal);
     const res = await this.#transport.openStream(
       url,
       `/v1/elections/${encodeURIComponent(this.#name)}/observe`,
-      this.#last === undefined ? {} : { "last-event-id": String(this.#last) },
+      {
+        ...(this.#last === undefined
+          ? {}
+          : { "last-event-id": String(this.#last) }),
+        ...(auth.header ? { authorization: auth.header } : {}),
+      },
       signal,
       this.#transport.attemptTimeoutMs,
     );

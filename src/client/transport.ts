@@ -6,14 +6,19 @@
  * @module
  */
 
+import { type AuthOptions, Credentials } from "./auth.ts";
 import { RaftlockError, type RaftlockErrorCode } from "./errors.ts";
-import type { ClusterInfo } from "./types.ts";
+import type { ClusterInfo, IssuedToken } from "./types.ts";
 
 /** The default endpoint list. */
 export const DEFAULT_ENDPOINTS: readonly string[] = ["http://127.0.0.1:8001"];
 
-/** Options shared by the client and its transport. */
-export interface ClientOptions {
+/**
+ * Options shared by the client and its transport. With auth on in the
+ * cluster, give `token`, or `user` and `password` (see
+ * {@linkcode AuthOptions}).
+ */
+export interface ClientOptions extends AuthOptions {
   /** Base URLs of cluster members (default `["http://127.0.0.1:8001"]`). */
   endpoints?: string[];
   /** Deadline of one call, retries included, in ms (default 10 000). */
@@ -83,6 +88,8 @@ export interface ApiRequest {
   noDiscover?: boolean;
   /** Internal: override the retry count. */
   retries?: number;
+  /** Internal: send no Authorization header (logging in). */
+  noAuth?: boolean;
   /** Ask only this endpoint (no failover, no discovery). */
   endpoint?: string;
 }
@@ -224,6 +231,7 @@ export class Transport {
   readonly #httpClient: Deno.HttpClient | undefined;
   readonly #scheme: "http" | "https";
   readonly #discover: boolean;
+  readonly #auth: Credentials;
   #seq = 0;
   #discovered: string[] = [];
   #leader: string | undefined;
@@ -261,7 +269,51 @@ export class Transport {
       ? (input, init) => fetcher(input, { ...init, client })
       : fetcher;
     this.#discover = options.discover ?? true;
+    this.#auth = new Credentials(options);
     this.closed = this.#closer.signal;
+  }
+
+  /** The client's credentials (token, or user and password). */
+  get credentials(): Credentials {
+    return this.#auth;
+  }
+
+  /**
+   * The `Authorization` header to send (undefined: none), logging in
+   * first when the client has a user and password and no fresh token.
+   */
+  authHeader(signal: AbortSignal): Promise<string | undefined> {
+    return this.#auth.header(
+      (user, password, s) => this.login(user, password, s),
+      signal,
+    );
+  }
+
+  /**
+   * After a 401 `unauthenticated` for a request sent with `header`: drops
+   * that token so the next {@linkcode Transport.authHeader} logs in again.
+   * Answers whether that may help (the client has a user and password).
+   */
+  invalidateAuth(header: string | undefined): boolean {
+    return this.#auth.invalidate(header);
+  }
+
+  /** Trades a user and password for a token (`POST /v1/auth/token`). */
+  login(
+    user: string,
+    password: string,
+    signal?: AbortSignal,
+  ): Promise<IssuedToken> {
+    return this.request<IssuedToken>({
+      method: "POST",
+      path: "/v1/auth/token",
+      body: { user, password },
+      // Asking twice only issues two tokens.
+      kind: "read",
+      noAuth: true,
+      noDiscover: true,
+      options: { signal },
+    });
   }
 
   /** The highest X-Raft-Revision seen. */
@@ -389,6 +441,10 @@ export class Transport {
       await this.#refresh(deadline, signal);
     }
     const requestId = req.kind === "write" ? this.nextRequestId() : undefined;
+    let auth = req.noAuth ? undefined : await this.authHeader(signal);
+    // A 401 gets one new login and one more try (the token may have
+    // expired in flight, or been cut off by a key rotation).
+    let reauthenticated = false;
     const retries = only ? 0 : req.retries ?? this.retries;
     const order = only ? [only] : this.order();
     let qs = "";
@@ -432,6 +488,8 @@ export class Transport {
       let resHeaders: Headers;
       let text = "";
       let bytes: Uint8Array | undefined;
+      if (auth !== undefined) headers.authorization = auth;
+      else delete headers.authorization;
       try {
         const res = await this.#fetch(`${url}${req.path}${qs}`, {
           method: req.method,
@@ -479,7 +537,20 @@ export class Transport {
         this.markGood(url);
         return null as T;
       }
-      if (status === 503 || (status === 504 && req.kind !== "unsafe")) {
+      if (
+        status === 401 && err.code === "unauthenticated" && !req.noAuth &&
+        !reauthenticated && this.#auth.invalidate(auth)
+      ) {
+        // Refused before anything was applied: safe to send again.
+        reauthenticated = true;
+        auth = await this.authHeader(signal);
+        attempt--;
+        continue;
+      }
+      if (
+        status === 503 || status === 429 ||
+        (status === 504 && req.kind !== "unsafe")
+      ) {
         this.markBad(url);
         lastServer = err;
         continue;

@@ -137,6 +137,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
         this.#transport.retries,
         3 * this.#transport.order().length,
       );
+      // Logins in a row that did not get a stream going (see below).
+      let renewals = 0;
       while (!signal.aborted) {
         if (failures >= 2) {
           await sleep(
@@ -149,13 +151,26 @@ export class Watch implements AsyncIterable<WatchEvent> {
         const opened = Date.now();
         let delivered = false;
         let error: unknown;
+        const auth = { header: undefined as string | undefined };
         try {
-          for await (const batch of this.#connect(url, signal)) {
+          for await (const batch of this.#connect(url, signal, auth)) {
             delivered = true;
+            renewals = 0;
             yield batch;
           }
         } catch (e) {
           if (signal.aborted) return;
+          // The token expired (or was cut off): log in again and resume
+          // from the last event delivered; twice in a row without a
+          // working stream means the new token does not help either.
+          if (
+            e instanceof RaftlockError && e.code === "unauthenticated" &&
+            renewals < 2 && this.#transport.invalidateAuth(auth.header)
+          ) {
+            if (Date.now() - opened > 1000) renewals = 0;
+            renewals++;
+            continue;
+          }
           if (
             e instanceof RaftlockError &&
             !["unreachable", "timeout", "unavailable", "http_error"].includes(
@@ -196,6 +211,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
   async *#connect(
     url: string,
     outer: AbortSignal,
+    auth: { header?: string },
   ): AsyncGenerator<WatchEvent[]> {
     const conn = new AbortController();
     const signal = AbortSignal.any([outer, conn.signal]);
@@ -208,10 +224,14 @@ export class Watch implements AsyncIterable<WatchEvent> {
       ? this.#partialRev - 1
       : this.#after!;
     this.#skip = this.#partialRev !== undefined ? this.#partialCount : 0;
+    auth.header = await this.#transport.authHeader(signal);
     const res = await this.#transport.openStream(
       url,
       `/v1/watch?${q}`,
-      { "last-event-id": String(resumeAfter) },
+      {
+        "last-event-id": String(resumeAfter),
+        ...(auth.header ? { authorization: auth.header } : {}),
+      },
       signal,
       this.#transport.attemptTimeoutMs,
     );
@@ -258,6 +278,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
         }
         arm();
         const batch: WatchEvent[] = [];
+        let ended: RaftlockError | undefined;
         for (const m of parser.push(chunk.value)) {
           if (m.event === "put" || m.event === "delete") {
             const e = JSON.parse(m.data) as WatchEvent;
@@ -272,6 +293,18 @@ export class Watch implements AsyncIterable<WatchEvent> {
               this.#partialRev = undefined;
               this.#partialCount = 0;
             }
+          } else if (m.event === "error") {
+            // The server ended the stream: with `unauthenticated` when the
+            // token expired or its user changed.
+            const e = (JSON.parse(m.data) as {
+              error?: { code?: string; message?: string };
+            }).error;
+            ended = new RaftlockError(
+              (e?.code ?? "http_error") as RaftlockError["code"],
+              e?.message ?? "The watch stream ended with an error",
+              { endpoint: url },
+            );
+            break;
           } else if (m.event === "compacted") {
             const c = (JSON.parse(m.data) as { compactRevision: number })
               .compactRevision;
@@ -284,7 +317,9 @@ export class Watch implements AsyncIterable<WatchEvent> {
             );
           }
         }
+        // Events before the end are delivered, or resuming would skip them.
         if (batch.length > 0) yield batch;
+        if (ended) throw ended;
       }
     } finally {
       clearTimeout(idle);

@@ -30,6 +30,13 @@ import { TcpTransport, transportMetricsText } from "../transport/tcp.ts";
 import { HttpListener } from "./http_listener.ts";
 import { httpListenerMetricsText } from "./http_metrics.ts";
 
+/**
+ * How a joining node proves to the cluster that it may add itself (root,
+ * when client auth is on): a token, or a user and password it logs in
+ * with (and again whenever a token stops working).
+ */
+export type JoinAuth = { token: string } | { user: string; password: string };
+
 /** How to run a server. */
 export interface ServerOptions {
   /** This node's id. */
@@ -44,6 +51,8 @@ export interface ServerOptions {
   peers?: Record<NodeId, string>;
   /** Join an existing cluster through this member's HTTP URL. */
   join?: string;
+  /** Credentials for the join's calls when the cluster has auth on. */
+  joinAuth?: JoinAuth;
   /** The peer address other nodes should dial (default: the bound `listen` address). */
   advertisePeer?: string;
   /** The HTTP address clients should use (default: the bound `http` address). */
@@ -429,6 +438,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   if (options.join && fresh) {
     joining = join(options.join, {
       id,
+      auth: options.joinAuth,
       client: internalClient,
       peerAddress,
       httpAddress,
@@ -511,6 +521,7 @@ async function join(
   url: string,
   self: {
     id: NodeId;
+    auth: JoinAuth | undefined;
     client: Deno.HttpClient | undefined;
     peerAddress: string;
     httpAddress: string;
@@ -523,27 +534,33 @@ async function join(
   const { id, client, peerAddress, httpAddress, node, transport, log, signal } =
     self;
   const base = url.replace(/\/$/, "");
+  const authorization = joinAuthorization(base, self.auth, client);
   // A 409 to the add means this node is a member already (an earlier try
   // got through); to the promote it may also mean "not caught up yet".
   const post = async (path: string, body?: unknown, accept409 = true) => {
+    const auth = await authorization.header();
     const r = await fetch(`${base}${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...auth },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
       client,
     });
     const text = await r.text();
+    if (r.status === 401) authorization.refused(auth);
     if (r.ok || (r.status === 409 && accept409)) return;
     if (r.status === 409 && /already a voter/.test(text)) return;
     throw new Error(`${r.status} ${text}`);
   };
   for (let attempt = 1; !signal.aborted; attempt++) {
     try {
+      const auth = await authorization.header();
       const r = await fetch(`${base}/v1/cluster`, {
+        headers: auth,
         signal: AbortSignal.timeout(10_000),
         client,
       });
+      if (r.status === 401) authorization.refused(auth);
       if (!r.ok) throw new Error(`${r.status} ${await r.text()}`);
       const cluster = await r.json() as {
         members: { id: string; peerAddress?: string }[];
@@ -571,6 +588,12 @@ async function join(
         step: "add failed, retrying",
         attempt,
         error: String(e),
+        ...(/\b40[13]\b/.test(String(e))
+          ? {
+            hint:
+              "The cluster has client auth on: joining needs root (raftd --join-user root --join-password-file FILE, or --join-token-file FILE)",
+          }
+          : {}),
       });
       await new Promise((r) => setTimeout(r, Math.min(5000, 200 * attempt)));
     }
@@ -598,4 +621,49 @@ async function join(
     }
     await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
   }
+}
+
+// The Authorization header of a join's calls: a fixed token, or a token
+// got with a user and password and got again once it is refused or near
+// its end. None while the cluster says auth is off (409 to a login).
+function joinAuthorization(
+  base: string,
+  auth: JoinAuth | undefined,
+  client: Deno.HttpClient | undefined,
+): {
+  header(): Promise<Record<string, string>>;
+  refused(header: Record<string, string>): void;
+} {
+  let held: { header: Record<string, string>; renewAt: number } | undefined;
+  return {
+    async header() {
+      if (!auth) return {};
+      if ("token" in auth) return { authorization: `Bearer ${auth.token}` };
+      if (held && Date.now() < held.renewAt) return held.header;
+      const sentAt = Date.now();
+      const r = await fetch(`${base}/v1/auth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: auth.user, password: auth.password }),
+        signal: AbortSignal.timeout(10_000),
+        client,
+      });
+      const text = await r.text();
+      if (r.status === 409) return {};
+      if (!r.ok) {
+        throw new Error(`Cannot log in as ${auth.user}: ${r.status} ${text}`);
+      }
+      const t = JSON.parse(text) as { token: string; ttl: number };
+      // Whole seconds on the node's clock: a second may be gone already.
+      const life = Math.max(0, t.ttl * 1000 - 1000);
+      held = {
+        header: { authorization: `Bearer ${t.token}` },
+        renewAt: sentAt + life / 2,
+      };
+      return held.header;
+    },
+    refused(header) {
+      if (held?.header === header) held = undefined;
+    },
+  };
 }

@@ -501,3 +501,118 @@ export interface RwlockInfo {
   /** Waiters, first in line first. */
   waiters: RwlockWaiter[];
 }
+
+// ------------------------------------------------------------------- auth
+
+/**
+ * Read and/or write access to every key and lock whose name starts with
+ * `prefix` (`""` covers everything), as a role lists it.
+ */
+export interface AuthPermission {
+  /** The name prefix covered. */
+  prefix: string;
+  /** Reads: get, list, watch, lock status. */
+  read: boolean;
+  /** Writes: put, delete, txn writes, lock acquire and release. */
+  write: boolean;
+}
+
+/** A permission as given to `PUT /v1/auth/roles/{name}` (absent: false). */
+export interface AuthPermissionInput {
+  /** The name prefix covered. */
+  prefix: string;
+  /** Allow reads (default false). */
+  read?: boolean;
+  /** Allow writes (default false). */
+  write?: boolean;
+}
+
+/** `GET /v1/auth/status`. */
+export interface AuthStatus {
+  /** Whether client authentication is on. */
+  enabled: boolean;
+}
+
+/** The body of `POST /v1/auth/token`. */
+export interface TokenRequest {
+  /** The user name. */
+  user: string;
+  /** Its password. */
+  password: string;
+}
+
+/** An issued token (`POST /v1/auth/token`). */
+export interface IssuedToken {
+  /** The bearer token: send it as `Authorization: Bearer <token>`. */
+  token: string;
+  /** When it expires, in ms since the epoch (by the issuing node's clock). */
+  expiresAt: number;
+  /** Its lifetime, in seconds. */
+  ttl: number;
+}
+
+/** The answer to `POST /v1/auth/enable` and `POST /v1/auth/disable`. */
+export interface AuthToggleResult {
+  /** Whether auth is now on. */
+  enabled: boolean;
+  /** Counts every change of users, roles, keys and the switch. */
+  authRevision: number;
+}
+
+/** The answer to `POST /v1/auth/rotate-key`. */
+export interface RotateKeyResult {
+  /** The new signing key's id. */
+  kid: string;
+  /** Counts every change of users, roles, keys and the switch. */
+  authRevision: number;
+}
+
+/** A user as listed (`GET /v1/auth/users[/{name}]`); never the hash. */
+export interface AuthUser {
+  /** The user name. */
+  name: string;
+  /** Its roles. */
+  roles: string[];
+}
+
+/** The answer to a user change (put, grant, revoke). */
+export interface AuthUserResult extends AuthUser {
+  /** Counts every change of users, roles, keys and the switch. */
+  authRevision: number;
+}
+
+/** The body of `PUT /v1/auth/users/{name}`. */
+export interface UserPut {
+  /** The password (required to create; given on a change, a new password). */
+  password?: string;
+  /** The roles (replace the user's roles; absent: kept). */
+  roles?: string[];
+}
+
+/** A role (`GET /v1/auth/roles[/{name}]`). */
+export interface AuthRole {
+  /** The role name. */
+  name: string;
+  /** What it allows. */
+  permissions: AuthPermission[];
+}
+
+/** The answer to `PUT /v1/auth/roles/{name}`. */
+export interface AuthRoleResult {
+  /** The role name. */
+  name: string;
+  /** The permissions as stored (absent flags as false). */
+  permissions: AuthPermission[];
+  /** Counts every change of users, roles, keys and the switch. */
+  authRevision: number;
+}
+
+/** The answer to deleting a user or a role. */
+export interface AuthDeleteResult {
+  /** The user or role name. */
+  name: string;
+  /** Always true. */
+  deleted: true;
+  /** Counts every change of users, roles, keys and the switch. */
+  authRevision: number;
+}

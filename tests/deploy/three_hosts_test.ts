@@ -4,9 +4,10 @@
  * three raftd processes start with exactly the flags of the systemd unit,
  * filled in from n1.env..n3.env (the hosts' addresses mapped to loopback
  * ports, the credentials to the files the README installs); they must
- * elect a leader over authenticated TLS. Flags raftd does not have yet
- * (see PENDING_FLAGS) are left out, with their values; once they exist the
- * test runs them too (HTTPS, checked with the example's CA).
+ * elect a leader over authenticated TLS and serve HTTPS (checked with the
+ * example's CA). Then the README's raftctl commands (root, auth on, a role
+ * and a user for the application) run as written, on the mapped
+ * addresses, and the application's write reads back.
  *
  * @module
  */
@@ -16,12 +17,17 @@ import {
   EXAMPLE,
   parseEnvFile,
   parseUnit,
-  PENDING_FLAGS,
   raftdFlags,
   ROOT,
   UNIT,
 } from "./unit_files.ts";
 import { reservePorts, sleep } from "../e2e/harness.ts";
+
+/** The README's shell blocks. */
+async function readmeBlocks(): Promise<string[]> {
+  const readme = await Deno.readTextFile(`${EXAMPLE}/README.md`);
+  return [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
 
 /** The README's shell block that makes the certificates and the secret. */
 async function certificateScript(): Promise<string> {
@@ -45,7 +51,7 @@ if (!openssl) {
 
 Deno.test({
   name: openssl
-    ? "three-host example: README certificates + unit flags + env files elect a leader over authenticated TLS"
+    ? "three-host example: README certificates + unit flags + env files elect a leader over authenticated TLS; the README's raftctl steps turn auth on"
     : "three-host example: SKIPPED (openssl is not installed)",
   ignore: !openssl,
   sanitizeResources: false,
@@ -67,7 +73,6 @@ Deno.test({
 
     // 2. Each host's command line: the unit's ExecStart, its env file.
     const known = await raftdFlags();
-    const https = !PENDING_FLAGS.some((f) => !known.has(f));
     const exec = parseUnit(await Deno.readTextFile(UNIT)).get("Service")!
       .get("ExecStart")![0].split(/\s+/);
     const ports = reservePorts(6);
@@ -75,6 +80,8 @@ Deno.test({
       `127.0.0.1:${ports[(host - 1) * 2 + (port === 7001 ? 0 : 1)]}`;
     const toLoopback = (v: string) =>
       v.replace(/192\.0\.2\.1([123]):(7001|8001)/g, (_, h, p) => addr(+h, +p));
+    // Each host serves HTTP on all its addresses: here, its own port.
+    const httpPort = (host: number) => addr(host, 8001).split(":")[1];
     for (const i of [1, 2, 3]) {
       // The files the README installs under /etc/raftlock on host i.
       const creds = `${dir}/host${i}`;
@@ -95,7 +102,11 @@ Deno.test({
         const plain = word.match(/^\$([A-Z_]+)$/);
         if (plain) {
           // $VAR: split at spaces, nothing when empty.
-          args.push(...(env.get(plain[1]) ?? "").split(/\s+/).filter(Boolean));
+          args.push(
+            ...(env.get(plain[1]) ?? "").split(/\s+/).filter(Boolean).map(
+              toLoopback,
+            ),
+          );
           continue;
         }
         args.push(
@@ -106,10 +117,12 @@ Deno.test({
           ),
         );
       }
-      for (const flag of PENDING_FLAGS) {
-        const at = args.indexOf(flag);
-        if (!known.has(flag) && at >= 0) args.splice(at, 2);
+      for (const flag of args.filter((a) => a.startsWith("--"))) {
+        assert.ok(known.has(flag), `raftd has no ${flag}`);
       }
+      const at = args.indexOf("--http");
+      assert.equal(args[at + 1], "0.0.0.0:8001");
+      args[at + 1] = `0.0.0.0:${httpPort(i)}`;
       const child = new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", `${ROOT}cli/raftd.ts`, ...args],
         stdin: "null",
@@ -127,12 +140,10 @@ Deno.test({
     }
 
     // 3. A leader that all three agree on.
-    const client = https
-      ? Deno.createHttpClient({
-        caCerts: [await Deno.readTextFile(`${dir}/ca.pem`)],
-      })
-      : undefined;
-    const scheme = https ? "https" : "http";
+    const client = Deno.createHttpClient({
+      caCerts: [await Deno.readTextFile(`${dir}/ca.pem`)],
+    });
+    const scheme = "https";
     const deadline = Date.now() + 30_000;
     let leaders: (string | undefined)[] = [];
     while (Date.now() < deadline) {
@@ -150,7 +161,7 @@ Deno.test({
       if (leaders[0] && leaders.every((l) => l === leaders[0])) break;
       await sleep(200);
     }
-    client?.close();
+    client.close();
     assert.ok(
       leaders[0] && leaders.every((l) => l === leaders[0]),
       `no agreed leader: ${JSON.stringify(leaders)}\n${logs.join("\n")}`,
@@ -160,6 +171,40 @@ Deno.test({
       logs[0],
       /"message":"Transport listening"[^\n]*"tls":true,"auth":true/,
     );
+
+    // 4 and 5. The README's raftctl commands, as written: raftctl and the
+    // files it names map to this checkout and this directory, the hosts'
+    // addresses to the loopback ports.
+    const steps = (await readmeBlocks()).filter((b) => /^raftctl /m.test(b));
+    assert.equal(steps.length, 3, "the README's raftctl blocks changed");
+    const script = [
+      `raftctl() { "${Deno.execPath()}" run -A --quiet "${ROOT}cli/raftctl.ts" "$@"; }`,
+      ...steps.map((b) =>
+        toLoopback(b)
+          .replaceAll("/etc/raftlock/ca.pem", `${dir}/ca.pem`)
+          .replaceAll(
+            "https://127.0.0.1:8001",
+            `https://127.0.0.1:${httpPort(1)}`,
+          )
+      ),
+    ].join("\n");
+    const ran = await new Deno.Command("bash", {
+      args: ["-euo", "pipefail", "-c", script],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const out = new TextDecoder().decode(ran.stdout);
+    assert.ok(
+      ran.success,
+      `${out}\n${new TextDecoder().decode(ran.stderr)}\n${logs.join("\n")}`,
+    );
+    // `raftctl status`: three members, one leader; the app's write.
+    assert.match(out, /^ID\s+ADDRESS\s+ROLE/m);
+    assert.equal((out.match(/\sleader\s/g) ?? []).length, 1, out);
+    assert.match(out, /user app added with roles app-rw/);
+    assert.match(out, /^on$/m);
   } finally {
     for (const c of children) {
       try {

@@ -15,11 +15,11 @@ export const UNIT: string = `${ROOT}deploy/systemd/raftd.service`;
 export const EXAMPLE: string = `${ROOT}deploy/examples/three-hosts`;
 
 /**
- * Flags the unit passes that raftd does not have yet: client TLS (issue
- * 12), being added in parallel. Remove them here once `raftd --help` lists
- * them.
+ * Flags the unit may pass before raftd has them (a feature being added in
+ * parallel); empty now that client TLS exists. Remove a flag here once
+ * `raftd --help` lists it.
  */
-export const PENDING_FLAGS: readonly string[] = ["--cert-file", "--key-file"];
+export const PENDING_FLAGS: readonly string[] = [];
 
 /** Variables systemd sets itself; the env file need not. */
 export const SYSTEMD_VARS: ReadonlySet<string> = new Set([

@@ -10,6 +10,9 @@
  *   that never throw, polling helpers (leader agreement, catch-up, logs).
  * - {@linkcode withCluster} runs a test body, prints every node's log tail
  *   when it fails, and always kills the processes and removes the data.
+ * - With client auth on, {@linkcode E2ECluster.auth} gives the helpers a
+ *   token, or a user and password they log in with (and again after a
+ *   401), so `status`, `waitForLeader`, `put`, `get` and `list` still work.
  *
  * The benchmarks in `bench/` reuse this module.
  *
@@ -115,15 +118,26 @@ export async function http<T = Record<string, unknown>>(
     body?: unknown;
     timeoutMs?: number;
     signal?: AbortSignal;
+    /** Sent as `Authorization: Bearer <token>`. */
+    token?: string;
+    /** More request headers. */
+    headers?: Record<string, string>;
+    /** A `Deno.HttpClient` (for HTTPS with a test CA). */
+    client?: Deno.HttpClient;
   } = {},
 ): Promise<HttpResult<T>> {
   const t0 = performance.now();
   try {
     const r = await fetch(url, {
       method: init.method ?? "GET",
-      headers: init.body === undefined
-        ? undefined
-        : { "content-type": "application/json" },
+      headers: {
+        ...(init.body === undefined
+          ? {}
+          : { "content-type": "application/json" }),
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        ...init.headers,
+      },
+      client: init.client,
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
       signal: init.signal
         ? AbortSignal.any([
@@ -392,10 +406,25 @@ export interface ClusterOptions {
   baseDir?: string;
 }
 
+/**
+ * How the cluster helpers authenticate once client auth is on: a fixed
+ * token, or a user and password to log in with.
+ */
+export type HarnessAuth = { token: string } | {
+  user: string;
+  password: string;
+};
+
 /** A cluster of raftd processes. */
 export class E2ECluster {
   /** The temp dir holding every data directory. */
   readonly dir: string;
+  /**
+   * Credentials for the helpers (`status`, `waitForLeader`, `put`, `get`,
+   * `list`); set it once auth is on. Undefined: no token is sent.
+   */
+  auth: HarnessAuth | undefined;
+  #token: string | undefined;
   /** Nodes by id (running or not). */
   readonly nodes: Map<string, RaftdProcess> = new Map();
   /** Things to close with the cluster (proxies, sockets). */
@@ -483,9 +512,46 @@ export class E2ECluster {
     return p;
   }
 
+  /**
+   * The token the helpers send: the fixed one, or one got by logging in
+   * with {@linkcode E2ECluster.auth} on any running node (kept until a
+   * 401; `fresh` logs in again). Undefined without `auth`.
+   */
+  async token(fresh = false): Promise<string | undefined> {
+    const a = this.auth;
+    if (!a) return undefined;
+    if ("token" in a) return a.token;
+    if (this.#token && !fresh) return this.#token;
+    this.#token = undefined;
+    for (const id of this.running()) {
+      const r = await http<{ token: string }>(`${this.url(id)}/v1/auth/token`, {
+        method: "POST",
+        body: { user: a.user, password: a.password },
+        timeoutMs: 5000,
+      });
+      if (r.status === 200) return this.#token = r.body.token;
+    }
+    return undefined;
+  }
+
+  /**
+   * A request with the helpers' token ({@linkcode E2ECluster.auth}); after a
+   * 401 it logs in once more and tries again.
+   */
+  async call<T = Record<string, unknown>>(
+    url: string,
+    init: Parameters<typeof http>[1] = {},
+  ): Promise<HttpResult<T>> {
+    const r = await http<T>(url, { ...init, token: await this.token() });
+    if (r.status !== 401 || !this.auth || "token" in this.auth) return r;
+    return await http<T>(url, { ...init, token: await this.token(true) });
+  }
+
   /** A node's `/v1/status`, or undefined when it does not answer. */
   async status(id: string, timeoutMs = 1000): Promise<Status | undefined> {
-    const r = await http<Status>(`${this.url(id)}/v1/status`, { timeoutMs });
+    const r = await this.call<Status>(`${this.url(id)}/v1/status`, {
+      timeoutMs,
+    });
     return r.status === 200 ? r.body : undefined;
   }
 
@@ -564,7 +630,7 @@ export class E2ECluster {
     timeoutMs = 3000,
     signal?: AbortSignal,
   ): Promise<HttpResult<{ revision: number }>> {
-    return http(`${this.url(id)}/v1/kv/${key}`, {
+    return this.call(`${this.url(id)}/v1/kv/${key}`, {
       method: "PUT",
       body: { value },
       timeoutMs,
@@ -597,7 +663,9 @@ export class E2ECluster {
     key: string,
     consistency: "linearizable" | "serializable" = "linearizable",
   ): Promise<HttpResult<KeyValue>> {
-    return http(`${this.url(id)}/v1/kv/${key}?consistency=${consistency}`);
+    return this.call(
+      `${this.url(id)}/v1/kv/${key}?consistency=${consistency}`,
+    );
   }
 
   /** Every key under `prefix` on one node (one page of up to 10 000). */
@@ -606,7 +674,7 @@ export class E2ECluster {
     prefix: string,
     consistency: "linearizable" | "serializable" = "linearizable",
   ): Promise<KeyValue[]> {
-    const r = await http<{ kvs: KeyValue[]; more: boolean }>(
+    const r = await this.call<{ kvs: KeyValue[]; more: boolean }>(
       `${this.url(id)}/v1/kv?prefix=${
         encodeURIComponent(prefix)
       }&limit=10000&consistency=${consistency}`,

@@ -13,9 +13,14 @@ export interface TestCerts {
   makeCa(name: string): Promise<{ cert: string; key: string }>;
   /**
    * Makes a certificate signed by CA `ca` (made earlier with `makeCa`):
-   * `<dir>/<name>.pem` and `<dir>/<name>.key`.
+   * `<dir>/<name>.pem` and `<dir>/<name>.key`. `extraNames` are more
+   * subject alternative names, e.g. `IP:192.0.2.2`.
    */
-  makeCert(name: string, ca: string): Promise<{ cert: string; key: string }>;
+  makeCert(
+    name: string,
+    ca: string,
+    extraNames?: string[],
+  ): Promise<{ cert: string; key: string }>;
   /** Deletes the directory. */
   remove(): Promise<void>;
 }
@@ -89,10 +94,11 @@ export async function testCerts(): Promise<TestCerts | undefined> {
       );
       return files(name);
     },
-    async makeCert(name, ca) {
+    async makeCert(name, ca, extraNames = []) {
+      const names = ["IP:127.0.0.1", "DNS:localhost", ...extraNames].join(",");
       await Deno.writeTextFile(
         `${dir}/${name}.ext`,
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n",
+        `subjectAltName=${names}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n`,
       );
       await run(
         "req",

@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import type * as wire from "../../src/wire/types.ts";
 import type { RaftlockErrorDetails } from "../../src/client/errors.ts";
 import type * as state from "../../src/state/mod.ts";
+import type { IssuedToken } from "../../src/auth/mod.ts";
 import type {
   Granted,
   LeaseView,
@@ -174,8 +175,21 @@ type ServiceAnswers = [
   Assert<Equal<Granted, wire.LockGrant>>,
 ];
 
+// Auth: users, roles and permissions as the service answers them.
+type AuthShapes = [
+  Assert<Equal<state.Permission, wire.AuthPermission>>,
+  Assert<Equal<state.UserInfo, wire.AuthUser>>,
+  Assert<Equal<state.RoleRecord, wire.AuthRole>>,
+  Assert<Equal<Answer<"users">, wire.AuthUser[]>>,
+  Assert<Equal<Answer<"user">, wire.AuthUser | null>>,
+  Assert<Equal<Answer<"roles">, wire.AuthRole[]>>,
+  Assert<Equal<Answer<"role">, wire.AuthRole | null>>,
+  Assert<Equal<IssuedToken, wire.IssuedToken>>,
+];
+
 type Checks = [
   ...SameShapes,
+  ...AuthShapes,
   ...CommandResults,
   ...RecipeShapes,
   ...InternalShapes,

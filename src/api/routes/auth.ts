@@ -62,9 +62,14 @@ export function authRoutes(options: AppOptions): Hono {
   app.post("/auth/enable", async (c) => {
     guardOf(c).root();
     const opts = writeOptions(c);
-    // Every node must verify the same tokens: the key is replicated.
+    // Every node must verify the same tokens: the key is replicated. The
+    // request's id goes with the switch only: with it, the key would be
+    // remembered as that request's answer and the switch deduplicated.
     if (!svc.state.auth.current) {
-      await svc.setSigningKey(Authenticator.newSigningKey(), opts);
+      await svc.setSigningKey(Authenticator.newSigningKey(), {
+        ...opts,
+        requestId: undefined,
+      });
     }
     const r = await svc.setAuthEnabled(true, opts);
     return c.json({ enabled: true, authRevision: r.authRevision });
