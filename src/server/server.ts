@@ -293,6 +293,27 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   const state = new ServiceStateMachine();
   const authOn = options.authEnabled ?? (() => state.auth.enabled);
   // A network-facing API serves only loopback clients until auth is on.
+  // Before auth is on, a gated node serves this host (loopback, or one of
+  // its own addresses: a node bound to one address sees local clients
+  // come from it) and the hosts of the cluster's members (a follower
+  // forwards some requests to the leader over HTTP).
+  const ownAddresses = new Set<string>();
+  try {
+    for (const i of Deno.networkInterfaces()) ownAddresses.add(i.address);
+  } catch { /* no --allow-sys: loopback only */ }
+  const trustedBeforeAuth = (host: string): boolean => {
+    if (isLoopbackHost(host) || ownAddresses.has(host)) return true;
+    for (const m of ref.node?.status().members ?? []) {
+      for (const a of [m.httpAddress, m.peerAddress]) {
+        if (
+          a && a.slice(0, a.lastIndexOf(":")).replace(/^\[|\]$/g, "") === host
+        ) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
   const gated = !options.insecure && !isLoopbackHost(
     options.http.slice(0, options.http.lastIndexOf(":")) || "127.0.0.1",
   );
@@ -334,13 +355,15 @@ export async function startServer(options: ServerOptions): Promise<Server> {
             new ApiError("unavailable", "The node is starting; retry shortly"),
           );
         }
-        if (gated && !authOn() && !isLoopbackHost(info.remoteAddr.hostname)) {
+        if (
+          gated && !authOn() && !trustedBeforeAuth(info.remoteAddr.hostname)
+        ) {
           const path = new URL(req.url).pathname;
           if (!OPEN_PATHS.has(path)) {
             return errorResponse(
               new ApiError(
                 "permission_denied",
-                "Client authentication is off and this node's API listens on a network address, so only clients on this host are served: create the root user and enable auth from here (raftctl user add root, raftctl auth enable), or restart raftd with --insecure to serve everyone without auth",
+                "Client authentication is off and this node's API listens on a network address, so only clients on this host (and the cluster's members) are served: create the root user and enable auth from here (raftctl --no-discover user add root, raftctl --no-discover auth enable), or restart raftd with --insecure to serve everyone without auth",
               ),
             );
           }

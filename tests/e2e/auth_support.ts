@@ -145,9 +145,15 @@ export interface CtlRun {
 export async function raftctl(
   args: string[],
   env: Record<string, string> = {},
+  options: { netns?: string } = {},
 ): Promise<CtlRun> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  // In a network namespace of its own (a client on another host), if asked.
+  const wrap = options.netns
+    ? ["ip", "netns", "exec", options.netns, Deno.execPath()]
+    : [Deno.execPath()];
+  const out = await new Deno.Command(wrap[0], {
     args: [
+      ...wrap.slice(1),
       "run",
       "-A",
       "--quiet",
