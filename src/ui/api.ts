@@ -60,39 +60,75 @@ function headers(json: boolean): Record<string, string> {
   return hs;
 }
 
+// This tab's client id for X-Request-Id, and its sequence.
+const CLIENT = `console-${crypto.randomUUID().slice(0, 13)}`;
+let sequence = 0;
+
+// Writes the node applies once per X-Request-Id, so a retry is safe.
+const IDEMPOTENT =
+  /^\/v1\/(kv|txn|leases|locks|elections|semaphores|rwlocks)(\/|$|\?)/;
+
+/** Attempts of a request that may be retried (reads, idempotent writes). */
+const ATTEMPTS = 5;
+
+async function once(
+  method: string,
+  path: string,
+  body: unknown,
+  requestId: string | undefined,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const hs = headers(body !== undefined);
+  if (requestId) hs["x-request-id"] = requestId;
+  let r: Response;
+  try {
+    r = await fetch(path, {
+      method,
+      headers: hs,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    return {
+      status: 0,
+      json: { error: { code: "unavailable", message: (e as Error).message } },
+    };
+  }
+  const text = await r.text();
+  try {
+    return { status: r.status, json: text ? JSON.parse(text) : {} };
+  } catch {
+    return {
+      status: r.status,
+      json: { error: { code: "internal", message: text.slice(0, 200) } },
+    };
+  }
+}
+
 /**
  * Calls the API; resolves with the JSON answer, rejects with an
- * {@linkcode ApiFailure}.
+ * {@linkcode ApiFailure}. While no leader is known (503, 504, no answer)
+ * a read, or a write the node applies once per `X-Request-Id` (keys,
+ * leases, locks and their relatives), is tried again with the same id;
+ * membership and auth changes are not.
  */
 export async function call<T>(
   method: string,
   path: string,
   body?: unknown,
 ): Promise<T> {
-  let r: Response;
-  try {
-    r = await fetch(path, {
-      method,
-      headers: headers(body !== undefined),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (e) {
-    throw new ApiFailure(0, {
-      error: { code: "unavailable", message: (e as Error).message },
-    });
+  const read = method === "GET";
+  const retriable = read || IDEMPOTENT.test(path);
+  const requestId = !read && retriable ? `${CLIENT}/${++sequence}` : undefined;
+  let a = await once(method, path, body, requestId);
+  for (let i = 1; i < ATTEMPTS && retriable; i++) {
+    if (a.status !== 0 && a.status !== 503 && a.status !== 504) break;
+    await new Promise((r) => setTimeout(r, 250 * i));
+    a = await once(method, path, body, requestId);
   }
-  const text = await r.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    json = { error: { code: "internal", message: text.slice(0, 200) } };
+  if (a.status < 200 || a.status >= 300) {
+    if (a.status === 401) onUnauthenticated();
+    throw new ApiFailure(a.status, a.json);
   }
-  if (!r.ok) {
-    if (r.status === 401) onUnauthenticated();
-    throw new ApiFailure(r.status, json);
-  }
-  return json as T;
+  return a.json as T;
 }
 
 /** `GET path`. */

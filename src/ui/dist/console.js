@@ -36,39 +36,64 @@ function headers(json) {
   if (t) hs.authorization = `Bearer ${t}`;
   return hs;
 }
-async function call(method, path, body) {
+var CLIENT = `console-${crypto.randomUUID().slice(0, 13)}`;
+var sequence = 0;
+var IDEMPOTENT = /^\/v1\/(kv|txn|leases|locks|elections|semaphores|rwlocks)(\/|$|\?)/;
+var ATTEMPTS = 5;
+async function once(method, path, body, requestId) {
+  const hs = headers(body !== void 0);
+  if (requestId) hs["x-request-id"] = requestId;
   let r;
   try {
     r = await fetch(path, {
       method,
-      headers: headers(body !== void 0),
+      headers: hs,
       body: body === void 0 ? void 0 : JSON.stringify(body)
     });
   } catch (e) {
-    throw new ApiFailure(0, {
-      error: {
-        code: "unavailable",
-        message: e.message
-      }
-    });
-  }
-  const text = await r.text();
-  let json = {};
-  try {
-    json = text ? JSON.parse(text) : {};
-  } catch {
-    json = {
-      error: {
-        code: "internal",
-        message: text.slice(0, 200)
+    return {
+      status: 0,
+      json: {
+        error: {
+          code: "unavailable",
+          message: e.message
+        }
       }
     };
   }
-  if (!r.ok) {
-    if (r.status === 401) onUnauthenticated();
-    throw new ApiFailure(r.status, json);
+  const text = await r.text();
+  try {
+    return {
+      status: r.status,
+      json: text ? JSON.parse(text) : {}
+    };
+  } catch {
+    return {
+      status: r.status,
+      json: {
+        error: {
+          code: "internal",
+          message: text.slice(0, 200)
+        }
+      }
+    };
   }
-  return json;
+}
+async function call(method, path, body) {
+  const read = method === "GET";
+  const retriable = read || IDEMPOTENT.test(path);
+  const requestId = !read && retriable ? `${CLIENT}/${++sequence}` : void 0;
+  let a = await once(method, path, body, requestId);
+  for (let i = 1; i < ATTEMPTS && retriable; i++) {
+    if (a.status !== 0 && a.status !== 503 && a.status !== 504) break;
+    await new Promise((r) => setTimeout(r, 250 * i));
+    a = await once(method, path, body, requestId);
+  }
+  if (a.status < 200 || a.status >= 300) {
+    if (a.status === 401) onUnauthenticated();
+    throw new ApiFailure(a.status, a.json);
+  }
+  return a.json;
 }
 function get(path) {
   return call("GET", path);
