@@ -105,7 +105,25 @@ function fields(s: Json): HTMLElement {
   );
 }
 
-function operation(method: string, path: string, op: Operation): HTMLElement {
+/** A request body: its name and, inline, its fields. */
+function bodyOf(s: Json, schemas: Record<string, Json>): HTMLElement {
+  const name = typeof s.$ref === "string" ? s.$ref.slice(REF.length) : "";
+  const target = name ? schemas[name] : s;
+  return h(
+    "div",
+    { class: "body" },
+    h("strong", {}, "Body: "),
+    typeOf(s),
+    target?.type === "object" ? fields(target) : null,
+  );
+}
+
+function operation(
+  method: string,
+  path: string,
+  op: Operation,
+  schemas: Record<string, Json>,
+): HTMLElement {
   const params = op.parameters ?? [];
   const body = op.requestBody?.content["application/json"]?.schema;
   return h(
@@ -151,7 +169,7 @@ function operation(method: string, path: string, op: Operation): HTMLElement {
         ),
       )
       : null,
-    body ? h("p", {}, h("strong", {}, "Body: "), typeOf(body)) : null,
+    body ? bodyOf(body, schemas) : null,
     h(
       "ul",
       { class: "responses" },
@@ -188,7 +206,7 @@ async function main(): Promise<void> {
   for (const [path, item] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(item)) {
       count++;
-      byTag.get(op.tags[0])?.push(operation(method, path, op));
+      byTag.get(op.tags[0])?.push(operation(method, path, op, schemas));
     }
   }
   fill(

@@ -166,7 +166,7 @@ export const keysPage: Page = {
             ifModRevision: kv.modRevision,
           });
           notice(`Saved ${key} at revision ${r.revision}`);
-          await select(key);
+          await Promise.all([select(key), list()]);
         } catch (e) {
           if (e instanceof ApiFailure && e.code === "conflict") {
             showConflict(

@@ -390,7 +390,9 @@ Deno.test({
           `${OPERATIONS.length} operations on /docs`,
         );
         await docs.page.locator("#postLocksNameAcquire").click();
-        await docs.page.locator("#tag-locks").scrollIntoViewIfNeeded();
+        await docs.page.evaluate(
+          "document.getElementById('tag-locks').scrollIntoView()",
+        );
         await screenshot(docs.page, "api-docs", false);
         assert.deepEqual(docs.problems, []);
         await docs.page.close();

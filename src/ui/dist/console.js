@@ -734,7 +734,10 @@ var keysPage = {
             ifModRevision: kv.modRevision
           });
           notice(`Saved ${key} at revision ${r.revision}`);
-          await select(key);
+          await Promise.all([
+            select(key),
+            list()
+          ]);
         } catch (e) {
           if (e instanceof ApiFailure && e.code === "conflict") {
             showConflict(conflict, key, e.body.current ?? null);

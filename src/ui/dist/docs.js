@@ -76,7 +76,14 @@ function fields(s) {
     class: "fields"
   }, Object.entries(props).map(([name, p]) => h("li", {}, h("code", {}, name), required.has(name) ? "" : h("small", {}, " optional"), ": ", typeOf(p), p.default !== void 0 ? ` (default ${JSON.stringify(p.default)})` : "")));
 }
-function operation(method, path, op) {
+function bodyOf(s, schemas) {
+  const name = typeof s.$ref === "string" ? s.$ref.slice(REF.length) : "";
+  const target = name ? schemas[name] : s;
+  return h("div", {
+    class: "body"
+  }, h("strong", {}, "Body: "), typeOf(s), target?.type === "object" ? fields(target) : null);
+}
+function operation(method, path, op, schemas) {
   const params = op.parameters ?? [];
   const body = op.requestBody?.content["application/json"]?.schema;
   return h("details", {
@@ -93,7 +100,7 @@ function operation(method, path, op) {
     "in",
     "type",
     "what"
-  ].map((t) => h("th", {}, t)))), h("tbody", {}, params.map((p) => h("tr", {}, h("td", {}, h("code", {}, p.name)), h("td", {}, p.in), h("td", {}, typeOf(p.schema)), h("td", {}, p.description ?? ""))))) : null, body ? h("p", {}, h("strong", {}, "Body: "), typeOf(body)) : null, h("ul", {
+  ].map((t) => h("th", {}, t)))), h("tbody", {}, params.map((p) => h("tr", {}, h("td", {}, h("code", {}, p.name)), h("td", {}, p.in), h("td", {}, typeOf(p.schema)), h("td", {}, p.description ?? ""))))) : null, body ? bodyOf(body, schemas) : null, h("ul", {
     class: "responses"
   }, Object.entries(op.responses).map(([status, r]) => {
     const content = r.content ?? {};
@@ -116,7 +123,7 @@ async function main() {
   for (const [path, item] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(item)) {
       count++;
-      byTag.get(op.tags[0])?.push(operation(method, path, op));
+      byTag.get(op.tags[0])?.push(operation(method, path, op, schemas));
     }
   }
   fill(document.getElementById("nav"), [
