@@ -99,6 +99,7 @@ export {
   HttpListener,
   type HttpListenerOptions,
   type HttpListenerStats,
+  type JoinAuth,
   type ServedConnection,
   type ServeOnConnection,
   type Server,

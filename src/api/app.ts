@@ -29,6 +29,8 @@ import {
 import type { AppOptions } from "./options.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { clusterRoutes } from "./routes/cluster.ts";
+import { clusterStatusRoutes } from "./routes/cluster_status.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { electionRoutes } from "./routes/elections.ts";
 import { kvRoutes } from "./routes/kv.ts";
 import { leaseRoutes } from "./routes/leases.ts";
@@ -36,6 +38,8 @@ import { lockRoutes } from "./routes/locks.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { rwlockRoutes } from "./routes/rwlocks.ts";
 import { semaphoreRoutes } from "./routes/semaphores.ts";
+import { statsRoutes } from "./routes/stats.ts";
+import { uiRoutes } from "./routes/ui.ts";
 import { watchRoutes } from "./routes/watch.ts";
 
 export type { AppOptions } from "./options.ts";
@@ -84,6 +88,10 @@ export function createApp(appOptions: AppOptions): Hono {
         ),
       ),
   }));
+  // The console's assets and the API's reference hold no data: they are
+  // served before authentication (the console then sends its token).
+  app.route("/", uiRoutes());
+  app.route("/", docsRoutes());
   app.use(authenticate(options.authenticator!));
   app.onError((e, _c) => {
     // bearer-auth's refusals carry our JSON answer.
@@ -101,7 +109,9 @@ export function createApp(appOptions: AppOptions): Hono {
   app.route("/v1", electionRoutes(options));
   app.route("/v1", semaphoreRoutes(options));
   app.route("/v1", rwlockRoutes(options));
+  app.route("/v1", clusterStatusRoutes(options));
   app.route("/v1", clusterRoutes(options));
+  app.route("/v1", statsRoutes(options));
   app.route("/v1", authRoutes(options));
   app.route("/", opsRoutes(options));
   return app;

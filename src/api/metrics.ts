@@ -29,6 +29,10 @@ export class Counter {
     const k = labelKey(labels);
     this.#values.set(k, (this.#values.get(k) ?? 0) + n);
   }
+  /** The count of one label set (0 when never raised). */
+  get(labels?: Labels): number {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
   /** Renders the exposition lines. */
   render(): string {
     const lines = [
@@ -55,11 +59,23 @@ export class Gauge {
   }
 }
 
+/** One labelled series of a {@linkcode Histogram}, read-only. */
+export interface HistogramSeries {
+  /** Its labels. */
+  readonly labels: Readonly<Labels>;
+  /** Observations at or below each bound (cumulative), one per bound. */
+  readonly buckets: readonly number[];
+  /** Sum of the observations, in seconds. */
+  readonly sum: number;
+  /** Number of observations. */
+  readonly count: number;
+}
+
 /** Observations counted into fixed buckets (seconds). */
 export class Histogram {
   readonly #series = new Map<
     string,
-    { buckets: number[]; sum: number; count: number }
+    { labels: Labels; buckets: number[]; sum: number; count: number }
   >();
   /** Name, help text and bucket upper bounds in seconds. */
   constructor(
@@ -86,7 +102,12 @@ export class Histogram {
     const k = labelKey(labels);
     let s = this.#series.get(k);
     if (!s) {
-      s = { buckets: new Array(this.bounds.length).fill(0), sum: 0, count: 0 };
+      s = {
+        labels: { ...labels },
+        buckets: new Array(this.bounds.length).fill(0),
+        sum: 0,
+        count: 0,
+      };
       this.#series.set(k, s);
     }
     for (let i = 0; i < this.bounds.length; i++) {
@@ -94,6 +115,20 @@ export class Histogram {
     }
     s.sum += seconds;
     s.count++;
+  }
+  /**
+   * Each series as it stands: its labels, cumulative bucket counts (one per
+   * bound), sum and count. For readers in the process (`GET /v1/stats`).
+   */
+  *series(): IterableIterator<HistogramSeries> {
+    for (const s of this.#series.values()) {
+      yield {
+        labels: s.labels,
+        buckets: s.buckets,
+        sum: s.sum,
+        count: s.count,
+      };
+    }
   }
   /** Renders the exposition lines. */
   render(): string {

@@ -24,7 +24,12 @@
  * @module
  */
 
-export { type Server, type ServerOptions, startServer } from "./server.ts";
+export {
+  type JoinAuth,
+  type Server,
+  type ServerOptions,
+  startServer,
+} from "./server.ts";
 export {
   type HttpErrorHandler,
   type HttpHandler,

@@ -616,3 +616,63 @@ export interface AuthDeleteResult {
   /** Counts every change of users, roles, keys and the switch. */
   authRevision: number;
 }
+
+/** A member with its own status, as one node gathers it. */
+export interface MemberStatus extends Member {
+  /** The member's `GET /v1/status`, or null when it did not answer. */
+  status: NodeStatus | null;
+  /** Why there is no status (unreachable, timed out, refused). */
+  error?: string;
+}
+
+/**
+ * Every member's status, gathered by the answering node
+ * (`GET /v1/cluster/status`): what the console shows.
+ */
+export interface ClusterStatus {
+  /** The node that gathered the statuses. */
+  id: string;
+  /** The leader it knows, or "". */
+  leader: string;
+  /** Its term. */
+  term: number;
+  /** Voters and learners, each with its status or why there is none. */
+  members: MemberStatus[];
+}
+
+/** Cumulative latency buckets of a node's requests. */
+export interface LatencyBuckets {
+  /** Upper bounds of the buckets, in seconds, ascending. */
+  bounds: number[];
+  /** Requests at or below each bound (cumulative), one per bound. */
+  buckets: number[];
+  /** Every request counted (the `+Inf` bucket). */
+  count: number;
+  /** Their summed latency, in seconds. */
+  sum: number;
+}
+
+/**
+ * A node's counters since it started (`GET /v1/stats`): sample twice and
+ * subtract for rates and latency percentiles over the interval.
+ */
+export interface NodeStats {
+  /** The node. */
+  id: string;
+  /** Its clock, in ms since the epoch, when the counters were read. */
+  time: number;
+  /** Its role. */
+  role: string;
+  /** The leader it knows, or "". */
+  leader: string;
+  /** Its term. */
+  term: number;
+  /** Write requests answered (keys, transactions, leases, locks, recipes). */
+  writes: number;
+  /** Read requests answered on the same routes (streams left out). */
+  reads: number;
+  /** Latency of those reads and writes. */
+  latency: LatencyBuckets;
+  /** Leader changes this node has seen. */
+  leaderChanges: number;
+}

@@ -107,6 +107,11 @@ export const CASES: MatrixCase[] = [
   { need: "open", ok: 200, prepare: same(req("GET", "/readyz")) },
   { need: "open", ok: 200, prepare: same(req("GET", "/metrics")) },
   { need: "open", ok: 200, prepare: same(req("GET", "/v1/auth/status")) },
+  { need: "open", ok: 200, prepare: same(req("GET", "/openapi.json")) },
+  { need: "open", ok: 200, prepare: same(req("GET", "/docs")) },
+  { need: "open", ok: 200, prepare: same(req("GET", "/ui")) },
+  { need: "open", ok: 301, prepare: same(req("GET", "/ui/")) },
+  { need: "open", ok: 200, prepare: same(req("GET", "/ui/console.js")) },
   {
     need: "open",
     ok: 200,
@@ -117,6 +122,8 @@ export const CASES: MatrixCase[] = [
   // Any user.
   { need: "user", ok: 200, prepare: same(req("GET", "/v1/status")) },
   { need: "user", ok: 200, prepare: same(req("GET", "/v1/cluster")) },
+  { need: "user", ok: 200, prepare: same(req("GET", "/v1/cluster/status")) },
+  { need: "user", ok: 200, prepare: same(req("GET", "/v1/stats")) },
   {
     need: "user",
     ok: 201,

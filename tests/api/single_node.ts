@@ -22,6 +22,7 @@ import { LockService } from "../../src/service/mod.ts";
 import { ServiceStateMachine } from "../../src/state/machine.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import { MemoryHub } from "../../src/transport/memory.ts";
+import { checkAnswer, RouteMatcher } from "./openapi_check.ts";
 
 /** How to start the node and the app. */
 export interface SingleNodeOptions {
@@ -39,6 +40,11 @@ export interface SingleNodeOptions {
   storage?: MemoryStorage;
   /** Token lifetime, clock, password hashing and limiter settings. */
   authOptions?: AuthenticatorOptions;
+  /**
+   * Check every answer of {@linkcode SingleNode.call} against the OpenAPI
+   * spec (default true).
+   */
+  checkSpec?: boolean;
 }
 
 /** An answer, with its body parsed as JSON when it is JSON. */
@@ -65,6 +71,7 @@ export class SingleNode {
   readonly authenticator: Authenticator;
   readonly #hub: MemoryHub;
   readonly #shutdown = new AbortController();
+  readonly #matcher: RouteMatcher | undefined;
 
   private constructor(hub: MemoryHub, options: SingleNodeOptions) {
     this.#hub = hub;
@@ -92,6 +99,9 @@ export class SingleNode {
       shutdown: this.#shutdown.signal,
       authenticator: this.authenticator,
     });
+    if (options.checkSpec ?? true) {
+      this.#matcher = new RouteMatcher(this.app.routes);
+    }
   }
 
   /**
@@ -109,19 +119,31 @@ export class SingleNode {
     return n;
   }
 
-  /** Sends one request; a non-string body is sent as JSON. */
-  call(
+  /**
+   * Sends one request; a non-string body is sent as JSON. The answer must
+   * fit the OpenAPI spec of its route and status (unless `checkSpec` was
+   * false).
+   */
+  async call(
     method: string,
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<Answer> {
-    return callJson(
+    const a = await callJson(
       (init) => this.app.request(path, init),
       method,
       body,
       headers,
     );
+    if (this.#matcher) {
+      await checkAnswer(this.#matcher, method, path, {
+        status: a.status,
+        contentType: a.headers.get("content-type"),
+        body: a.json,
+      });
+    }
+    return a;
   }
 
   /** Ends watches, stops the service and the node, and closes the hub. */

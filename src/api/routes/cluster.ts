@@ -23,6 +23,8 @@ import {
   type BackupMember,
   encodeBackup,
 } from "../../storage/backup.ts";
+import type { LockService } from "../../service/service.ts";
+import type { NodeStatus } from "../../wire/types.ts";
 import { guardOf } from "../auth.ts";
 import { ApiError } from "../errors.ts";
 import { forwardToLeader, mustForward } from "../forward.ts";
@@ -41,24 +43,7 @@ export function clusterRoutes(options: AppOptions): Hono {
 
   app.get("/status", (c) => {
     guardOf(c).user();
-    const s = node.status();
-    return c.json({
-      id: s.id,
-      role: s.role,
-      term: s.term,
-      leader: s.leader,
-      commit: s.commit,
-      applied: s.applied,
-      lastIndex: s.lastIndex,
-      snapshotIndex: s.snapshotIndex,
-      revision: svc.state.revision,
-      space: {
-        stateBytes: svc.state.stateBytes(),
-        quotaBytes: svc.limits.quotaBytes,
-        noSpace: svc.noSpace,
-        alarms: svc.state.alarms(),
-      },
-    });
+    return c.json(nodeStatusOf(svc));
   });
 
   app.get("/cluster", async (c) => {
@@ -227,4 +212,26 @@ function refuseUnsafe(why: string | undefined, force?: boolean): void {
 function forced(req: { query(name: string): string | undefined }): boolean {
   const f = req.query("force");
   return f === "" || f === "true" || f === "1";
+}
+
+/** This node's `GET /v1/status` answer. */
+export function nodeStatusOf(svc: LockService): NodeStatus {
+  const s = svc.node.status();
+  return {
+    id: s.id,
+    role: s.role,
+    term: s.term,
+    leader: s.leader,
+    commit: s.commit,
+    applied: s.applied,
+    lastIndex: s.lastIndex,
+    snapshotIndex: s.snapshotIndex,
+    revision: svc.state.revision,
+    space: {
+      stateBytes: svc.state.stateBytes(),
+      quotaBytes: svc.limits.quotaBytes,
+      noSpace: svc.noSpace,
+      alarms: svc.state.alarms(),
+    },
+  };
 }
