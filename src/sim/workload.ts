@@ -310,7 +310,7 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
         propose(
           c,
           "lock",
-          { f: "keepalive", lease },
+          { f: "keepalive", lock, lease },
           node,
           { type: "leaseKeepalive", id: lease },
           (c, res) => {

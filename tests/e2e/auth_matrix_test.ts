@@ -48,6 +48,8 @@ async function statusOf(
     },
     body: r.body === undefined ? undefined : JSON.stringify(r.body),
     signal: AbortSignal.timeout(15_000),
+    // The answer itself (a redirect is what the route says), as in-process.
+    redirect: "manual",
   });
   // A watch stream is left at once; other bodies are read to the end.
   await res.body?.cancel();

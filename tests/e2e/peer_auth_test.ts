@@ -248,11 +248,20 @@ Deno.test({
       // A member that never runs (a learner), so its id is free to forge:
       // a member whose connection is alive cannot be impersonated.
       const [port] = reservePorts(1);
-      const learner = await http(`${c.url("n1")}/v1/cluster/members`, {
-        method: "POST",
-        body: { id: "n4", peerAddress: `127.0.0.1:${port}` },
-        timeoutMs: 10_000,
-      });
+      await c.waitForLeader();
+      // A follower forwards to the leader once it has published its HTTP
+      // address (503 until then): retry while it is not known yet.
+      let learner;
+      const until = Date.now() + 30_000;
+      do {
+        learner = await http(`${c.url("n1")}/v1/cluster/members`, {
+          method: "POST",
+          body: { id: "n4", peerAddress: `127.0.0.1:${port}` },
+          timeoutMs: 10_000,
+        });
+        if (learner.status !== 503) break;
+        await new Promise((r) => setTimeout(r, 100));
+      } while (Date.now() < until);
       assert.ok([201, 409].includes(learner.status), JSON.stringify(learner));
       const before = await settled(c);
       const leader = before.n1.leader;
