@@ -14,13 +14,10 @@
  */
 
 import { parseArgs } from "node:util";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { type Server, startServer } from "../src/server/server.ts";
 import { type FaultSettings, parseFaults } from "../src/server/faults.ts";
 import { createLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
 import { LOG_FORMATS, type LogFormat } from "../src/node/log_format.ts";
-import { setMemoryReclaimer } from "../src/node/node.ts";
 import { readPeerSecretFile } from "../src/transport/tcp.ts";
 
 const USAGE = `Usage: raftd [options]
@@ -95,23 +92,6 @@ function positive(flag: string, v: string): number {
     fail(`--${flag} takes a positive whole number, got "${v}"`);
   }
   return n;
-}
-
-// A full garbage collection for the node to run after a snapshot is
-// restored, installed or written (see setMemoryReclaimer): V8 offers
-// `gc()` only with --expose-gc, which would also put it on the global
-// object. Turned on just long enough to take `gc` from a fresh context,
-// it stays private to this module; contexts made later do not get it.
-function fullGc(): (() => void) | undefined {
-  try {
-    v8.setFlagsFromString("--expose-gc");
-    const gc = vm.runInNewContext("typeof gc === 'function' ? gc : undefined");
-    return typeof gc === "function" ? () => gc() : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    v8.setFlagsFromString("--no-expose-gc");
-  }
 }
 
 async function main(): Promise<void> {
@@ -250,7 +230,6 @@ async function main(): Promise<void> {
         "Peers are not authenticated (--insecure): anyone who reaches this port can send Raft messages as a member",
     });
   }
-  setMemoryReclaimer(fullGc());
   // Set once started; a removal noticed during start-up waits for it.
   const started: { server?: Server } = {};
   let stopping = false;
