@@ -61,6 +61,14 @@ single-node cluster; the data directory keeps its state across restarts.
   --insecure           allow peer traffic without a secret on a non-loopback
                        --listen address: anyone who reaches the port can
                        take over the node
+  --max-watchers N     watch streams this node serves at once; more are
+                       refused with 429 too_many_requests (default 10000)
+  --watch-queue-bytes N
+                       bytes of events queued for one watcher before it is
+                       told "lagging" and dropped; it resumes from the
+                       history (default 1048576)
+  --watch-queue-events N
+                       the same bound in events (default 10000)
   --log-level LEVEL    debug, info, warn or error (default info)
   --log-format FORMAT  pretty (one readable line an event), json (JSON
                        lines) or auto (default: pretty when stderr is a
@@ -115,6 +123,9 @@ async function main(): Promise<void> {
         "heartbeat-ticks": { type: "string", default: "5" },
         "snapshot-every": { type: "string", default: "10000" },
         "read-mode": { type: "string", default: "lease" },
+        "max-watchers": { type: "string", default: "10000" },
+        "watch-queue-bytes": { type: "string", default: "1048576" },
+        "watch-queue-events": { type: "string", default: "10000" },
         "peer-cert": { type: "string" },
         "peer-key": { type: "string" },
         "peer-ca": { type: "string" },
@@ -259,6 +270,11 @@ async function main(): Promise<void> {
     heartbeatTicks: positive("heartbeat-ticks", v["heartbeat-ticks"]!),
     snapshotEvery: positive("snapshot-every", v["snapshot-every"]!),
     readLease: v["read-mode"] === "lease",
+    maxWatchers: positive("max-watchers", v["max-watchers"]!),
+    watchQueue: {
+      maxBytes: positive("watch-queue-bytes", v["watch-queue-bytes"]!),
+      maxEvents: positive("watch-queue-events", v["watch-queue-events"]!),
+    },
     peerSecrets,
     tls: v["peer-cert"]
       ? {

@@ -29,6 +29,10 @@ export class Counter {
     const k = labelKey(labels);
     this.#values.set(k, (this.#values.get(k) ?? 0) + n);
   }
+  /** The count of the series with `labels` (0 if never incremented). */
+  value(labels?: Labels): number {
+    return this.#values.get(labelKey(labels)) ?? 0;
+  }
   /** Renders the exposition lines. */
   render(): string {
     const lines = [

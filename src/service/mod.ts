@@ -22,3 +22,4 @@
 
 export * from "./service.ts";
 export * from "./errors.ts";
+export * from "./watch_feed.ts";
