@@ -190,7 +190,9 @@ export {
   ServiceError,
   type ServiceErrorCode,
   type ServiceErrorDetails,
-  type WatchHandle,
+  WatchFeed,
+  type WatchFeedOptions,
+  type WatchQueueLimits,
   type WriteOptions,
 } from "./src/service/mod.ts";
 export type {
