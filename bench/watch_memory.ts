@@ -143,9 +143,15 @@ function readingWatch(url: string, signal: AbortSignal) {
       const r = await fetch(`${url}/v1/watch?prefix=w/`, { signal });
       if (!r.ok) throw new Error(`watch: ${r.status} ${await r.text()}`);
       w.open = true;
+      const reader = r.body!.getReader();
+      // Aborting the fetch does not always end a pending read of its
+      // body (Deno 2.9), so the reader is cancelled too.
+      signal.addEventListener("abort", () => reader.cancel().catch(() => {}));
       const dec = new TextDecoder();
-      for await (const chunk of r.body!) {
-        const text = dec.decode(chunk, { stream: true });
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const text = dec.decode(value, { stream: true });
         for (let i = text.indexOf("event: put"); i >= 0;) {
           w.events++;
           i = text.indexOf("event: put", i + 1);
@@ -262,8 +268,10 @@ async function idle(n: Node, count: number): Promise<Result> {
     await sleep(100);
   }
   const opened = watchers.filter((w) => w.open).length;
+  console.error(`  ${opened} watchers open`);
   await sleep(2000);
   const idleRss = await n.rss();
+  console.error(`  idle: ${round(idleRss)} MB; writing…`);
   let writes = 0;
   const peak = await peakDuring(n, async () => {
     const end = Date.now() + 10_000;
@@ -277,10 +285,12 @@ async function idle(n: Node, count: number): Promise<Result> {
       );
       await sleep(Math.max(0, 100 - (Date.now() - tick)));
     }
+    console.error(`  ${writes} writes; settling…`);
     await sleep(2000);
   });
   const busyRss = await n.rss();
   const got = watchers.map((w) => w.events);
+  console.error(`  closing…`);
   ctl.abort();
   await Promise.all(watchers.map((w) => w.done));
   return {

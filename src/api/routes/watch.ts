@@ -267,6 +267,29 @@ export function watchRoutes(options: AppOptions): Hono {
   return app;
 }
 
+// The SSE text of recent events, made once however many watchers send
+// them (events are frozen and shared by every watcher and the history):
+// at most about 4 MiB of text, oldest dropped first.
+const CACHE_CHARS = 4 * 1024 * 1024;
+const encoded = new Map<WatchEvent, string>();
+let encodedChars = 0;
+
+function sseOf(e: WatchEvent): string {
+  let t = encoded.get(e);
+  if (t !== undefined) return t;
+  t = sse(e.type, JSON.stringify(e), String(e.revision));
+  if (t.length <= CACHE_CHARS / 64) {
+    encoded.set(e, t);
+    encodedChars += t.length;
+    for (const [old, text] of encoded) {
+      if (encodedChars <= CACHE_CHARS) break;
+      encoded.delete(old);
+      encodedChars -= text.length;
+    }
+  }
+  return t;
+}
+
 // The SSE text of a slice of events, leaving out those `canRead` refuses
 // (roles as they are now: a revoked read stops at once).
 function encodeEvents(
@@ -275,8 +298,7 @@ function encodeEvents(
 ): string {
   let text = "";
   for (const e of events) {
-    if (!canRead(e.key)) continue;
-    text += sse(e.type, JSON.stringify(e), String(e.revision));
+    if (canRead(e.key)) text += sseOf(e);
   }
   return text;
 }
