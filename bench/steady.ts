@@ -113,12 +113,21 @@ interface NodeSample {
   applied?: number;
   snapshotIndex?: number;
   rssMb?: number;
+  /** CPU seconds (user + system) the process has used. */
+  cpuSeconds?: number;
   heapUsedMb?: number;
   leaderChanges?: number;
   /** Cumulative counts of raftlock_event_loop_delay_seconds by bucket bound. */
   delayBuckets?: [number, number][];
   delayCount?: number;
   delaySum?: number;
+}
+
+// CPU seconds (user + system) of a process, from /proc/<pid>/stat.
+async function cpuSeconds(pid: number | "self"): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 async function scrape(
@@ -148,9 +157,11 @@ async function scrape(
       return m ? Number(m[1]) : undefined;
     };
     let rssMb: number | undefined;
+    let cpu: number | undefined;
     if (pid !== undefined) {
       const st = await Deno.readTextFile(`/proc/${pid}/status`);
       rssMb = Number(st.match(/VmRSS:\s+(\d+)/)![1]) / 1024;
+      cpu = await cpuSeconds(pid);
     }
     return {
       t,
@@ -161,6 +172,7 @@ async function scrape(
       applied: status.applied,
       snapshotIndex: status.snapshotIndex,
       rssMb,
+      cpuSeconds: cpu,
       heapUsedMb: (value("process_memory_heap_used_bytes") ?? NaN) / 2 ** 20,
       leaderChanges: value("raftlock_leader_changes_total"),
       delayBuckets: buckets,
@@ -424,6 +436,7 @@ async function main(): Promise<void> {
     const endAt = t0 + minutes * 60_000;
     let prev = first;
     let watchEvents = 0;
+    let lastSelfCpu = await cpuSeconds("self");
     while (performance.now() < endAt) {
       await sleep(Math.min(sampleMs, endAt - performance.now()));
       const t = Math.round((performance.now() - t0) / 1000);
@@ -437,14 +450,22 @@ async function main(): Promise<void> {
       const nodes = now.map((s, i) => {
         if (!s.up) return `${s.id} down`;
         const d = delayBetween(prev[i], s);
-        return `${s.id} ${
-          s.rssMb?.toFixed(0)
-        } MB p99 ${d.p99Ms} ms max≤${d.maxAtMostMs}`;
+        const cpu = ((s.cpuSeconds ?? 0) - (prev[i].cpuSeconds ?? 0)) /
+          ((s.t - prev[i].t) || 1) * 100;
+        return `${s.id} ${s.rssMb?.toFixed(0)} MB cpu ${
+          cpu.toFixed(0)
+        }% p99 ${d.p99Ms} ms max≤${d.maxAtMostMs}`;
       }).join(", ");
+      const selfCpu = await cpuSeconds("self");
+      const benchCpu = (selfCpu - lastSelfCpu) / secs * 100;
+      lastSelfCpu = selfCpu;
+      const load = (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
       console.log(
-        `${String(t).padStart(4)} s: put ${rate("put")}/s, get ${
-          rate("get")
-        }/s, lock ${rate("lock")}/s, errors ${errs}, watch ${
+        `${String(t).padStart(4)} s (load ${load}, bench cpu ${
+          benchCpu.toFixed(0)
+        }%): put ${rate("put")}/s, get ${rate("get")}/s, lock ${
+          rate("lock")
+        }/s, errors ${errs}, watch ${
           Math.round((events - watchEvents) / secs)
         } ev/s; leader ${leader?.id ?? "?"}@${leader?.term ?? "?"}; ${nodes}`,
       );
@@ -477,8 +498,19 @@ async function main(): Promise<void> {
         Number(r.ms)
       )
     );
+    // What each node logged that explains a delay: stalls, snapshots,
+    // installs, leadership changes (with their times).
+    const notable = new Set([
+      "node.eventLoopStall",
+      "node.snapshot",
+      "node.snapshotInstalled",
+      "node.leadership",
+    ]);
     const perNode = ids.map((id, i) => ({
       id,
+      events: c.node(id).findLogs((r) => notable.has(r.event ?? "")).map((
+        r,
+      ) => ({ ts: r.ts, event: r.event, ms: r.ms, role: r.role })),
       leaderChangesSeen: changes[i],
       eventLoopDelay: {
         ...delayBetween(first[i], last[i]),
