@@ -279,6 +279,9 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
 
+  // raftd's defaults: a 10 ms tick, 15 and 5 ticks.
+  const electionTicks = Number(v["election-ticks"] ?? 15);
+  const heartbeatTicks = Number(v["heartbeat-ticks"] ?? 5);
   const extraArgs: string[] = [];
   if (v["election-ticks"]) {
     extraArgs.push("--election-ticks", v["election-ticks"]);
@@ -313,7 +316,9 @@ async function main(): Promise<void> {
     `\n== raftlock failover: ${results.length} trials (${failures.length} failed), cores ${navigator.hardwareConcurrency}, deno ${Deno.version.deno}`,
   );
   console.log(
-    "   times in ms from SIGKILL of the leader (election timeout 150-300 ms, heartbeat 50 ms)\n",
+    `   times in ms from SIGKILL of the leader (election timeout ${
+      electionTicks * 10
+    }-${electionTicks * 20} ms, heartbeat ${heartbeatTicks * 10} ms)\n`,
   );
   console.log(table(
     ["measure", "p50", "p90", "max", "min", "mean", "target"],
