@@ -238,6 +238,7 @@ export type {
   PutResult as StatePutResult,
   ReleaseResult as StateReleaseResult,
   ResignResult as StateResignResult,
+  SinceLimit,
   TxnOp as StateTxnOp,
   TxnResult as StateTxnResult,
   WatchFilter as StateWatchFilter,
@@ -247,6 +248,7 @@ export { ByteWriter } from "./src/codec/mod.ts";
 // The service on one node (what the HTTP API calls).
 export {
   type Consistency,
+  type FeedItem,
   type Granted,
   type LeaseView,
   LockService,
@@ -256,7 +258,9 @@ export {
   ServiceError,
   type ServiceErrorCode,
   type ServiceErrorDetails,
-  type WatchHandle,
+  WatchFeed,
+  type WatchFeedOptions,
+  type WatchQueueLimits,
   type WriteOptions,
 } from "./src/service/mod.ts";
 export type {

@@ -33,11 +33,14 @@ const USAGE = `Usage: deno run -A bench/failover_bench.ts [options]
   --trials N        leader kills (default 20)
   --probe-ms N      a new probe PUT every N ms after the kill (default 10)
   --write-ms N      pause between the background writer's PUTs (default 0)
+  --election-ticks N  raftd --election-ticks (default: raftd's, 15)
+  --heartbeat-ticks N raftd --heartbeat-ticks (default: raftd's, 5)
   --dir DIR         parent directory for the data dirs (default: system temp)
+  --json FILE       also write the trials and the summary as JSON
   -h, --help        this help`;
 
 /** One trial's measurements. */
-interface Trial {
+export interface Trial {
   killed: string;
   term: number;
   /** SIGKILL → first PUT acknowledged by a survivor. */
@@ -135,6 +138,118 @@ function table(head: string[], rows: string[][]): string {
   ].join("\n");
 }
 
+/** How to run failover trials. */
+export interface FailoverOptions {
+  /** Leader kills. */
+  trials: number;
+  /** A new probe PUT every this many ms after the kill. */
+  probeMs: number;
+  /** Pause between the background writer's PUTs. */
+  writeMs: number;
+  /** Where each trial's line goes (default console.log). */
+  log?: (line: string) => void;
+}
+
+/**
+ * Runs failover trials on a running 3-node cluster (n1..n3): each kills
+ * the leader with SIGKILL, measures the time to the first acknowledged
+ * write and to a new leader, then restarts the killed node and waits
+ * until it caught up.
+ */
+export async function runFailoverTrials(
+  c: E2ECluster,
+  options: FailoverOptions,
+): Promise<{ results: Trial[]; failures: string[] }> {
+  const { trials, probeMs, writeMs } = options;
+  const log = options.log ?? console.log;
+  const results: Trial[] = [];
+  const failures: string[] = [];
+  const ids = ["n1", "n2", "n3"];
+  for (let t = 1; t <= trials; t++) {
+    const leader = await c.waitForLeader({ ids });
+    await c.waitApplied(ids);
+    const term = (await c.status(leader))!.term;
+    const survivors = ids.filter((id) => id !== leader);
+    const w = writer(c, survivors, writeMs);
+    await sleep(300); // the writer is in full swing
+
+    const t0 = performance.now();
+    await c.node(leader).kill("SIGKILL");
+    try {
+      const [first, elected] = await Promise.all([
+        firstSuccessfulPut(c, survivors, `probe/${t}`, {
+          t0,
+          everyMs: probeMs,
+          timeoutMs: 15_000,
+        }),
+        waitNewLeader(c, survivors, term, t0, probeMs),
+      ]);
+      await sleep(200);
+      const writerGap = await w.stop();
+
+      const r0 = performance.now();
+      c.node(leader).start();
+      await c.waitForLeader({ ids, timeoutMs: 20_000 });
+      await c.waitApplied(ids, { timeoutMs: 20_000 });
+      const recover = performance.now() - r0;
+      const trial: Trial = {
+        killed: leader,
+        term,
+        write: first.ms,
+        elected: elected.ms,
+        newLeader: elected.id,
+        writerGap,
+        recover,
+      };
+      results.push(trial);
+      log(
+        `trial ${
+          String(t).padStart(2)
+        }/${trials}: SIGKILL ${leader} (term ${term}) → ${elected.id} leads after ${
+          elected.ms.toFixed(0)
+        } ms, first write ${
+          first.ms.toFixed(0)
+        } ms (on ${first.node}, ${first.attempts} probes); writer gap ${
+          writerGap.toFixed(0)
+        } ms, ${w.writes} writer PUTs; restarted node caught up in ${
+          recover.toFixed(0)
+        } ms`,
+      );
+    } catch (e) {
+      await w.stop();
+      const msg = `trial ${t}: ${(e as Error).message}`;
+      failures.push(msg);
+      log(msg);
+      if (!c.node(leader).running) c.node(leader).start();
+      await c.waitForLeader({ ids, timeoutMs: 30_000 });
+    }
+  }
+  return { results, failures };
+}
+
+/** p50 and max of each measure, in ms. */
+export function failoverSummary(results: Trial[]): Record<
+  string,
+  { p50: number; p90: number; max: number }
+> {
+  const out: Record<string, { p50: number; p90: number; max: number }> = {};
+  const measures: [string, (t: Trial) => number][] = [
+    ["firstWrite", (t) => t.write],
+    ["elected", (t) => t.elected],
+    ["writerGap", (t) => t.writerGap],
+    ["recover", (t) => t.recover],
+  ];
+  for (const [name, f] of measures) {
+    const xs = results.map(f).sort((a, b) => a - b);
+    out[name] = {
+      p50: Math.round(pct(xs, 0.5)),
+      p90: Math.round(pct(xs, 0.9)),
+      max: Math.round(xs[xs.length - 1] ?? NaN),
+    };
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     args: Deno.args,
@@ -142,7 +257,10 @@ async function main(): Promise<void> {
       trials: { type: "string", default: "20" },
       "probe-ms": { type: "string", default: "10" },
       "write-ms": { type: "string", default: "0" },
+      "election-ticks": { type: "string" },
+      "heartbeat-ticks": { type: "string" },
       dir: { type: "string" },
+      json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -161,83 +279,35 @@ async function main(): Promise<void> {
     Deno.exit(2);
   }
 
+  // raftd's defaults: a 10 ms tick, 15 and 5 ticks.
+  const electionTicks = Number(v["election-ticks"] ?? 15);
+  const heartbeatTicks = Number(v["heartbeat-ticks"] ?? 5);
+  const extraArgs: string[] = [];
+  if (v["election-ticks"]) {
+    extraArgs.push("--election-ticks", v["election-ticks"]);
+  }
+  if (v["heartbeat-ticks"]) {
+    extraArgs.push("--heartbeat-ticks", v["heartbeat-ticks"]);
+  }
   console.log(
-    `raftlock failover bench: 3 raftd processes on 127.0.0.1, ${trials} trials`,
+    `raftlock failover bench: 3 raftd processes on 127.0.0.1, ${trials} trials${
+      extraArgs.length ? ` (${extraArgs.join(" ")})` : ""
+    }`,
   );
   console.log(
     `  cores ${navigator.hardwareConcurrency}, deno ${Deno.version.deno}, ${Deno.build.target}`,
   );
-  const c = await E2ECluster.start({ nodes: 3, baseDir: v.dir });
-  const results: Trial[] = [];
-  const failures: string[] = [];
+  const c = await E2ECluster.start({ nodes: 3, baseDir: v.dir, extraArgs });
+  let run: { results: Trial[]; failures: string[] };
   try {
-    const ids = ["n1", "n2", "n3"];
-    for (let t = 1; t <= trials; t++) {
-      const leader = await c.waitForLeader({ ids });
-      await c.waitApplied(ids);
-      const term = (await c.status(leader))!.term;
-      const survivors = ids.filter((id) => id !== leader);
-      const w = writer(c, survivors, writeMs);
-      await sleep(300); // the writer is in full swing
-
-      const t0 = performance.now();
-      await c.node(leader).kill("SIGKILL");
-      try {
-        const [first, elected] = await Promise.all([
-          firstSuccessfulPut(c, survivors, `probe/${t}`, {
-            t0,
-            everyMs: probeMs,
-            timeoutMs: 15_000,
-          }),
-          waitNewLeader(c, survivors, term, t0, probeMs),
-        ]);
-        await sleep(200);
-        const writerGap = await w.stop();
-
-        const r0 = performance.now();
-        c.node(leader).start();
-        await c.waitForLeader({ ids, timeoutMs: 20_000 });
-        await c.waitApplied(ids, { timeoutMs: 20_000 });
-        const recover = performance.now() - r0;
-        const trial: Trial = {
-          killed: leader,
-          term,
-          write: first.ms,
-          elected: elected.ms,
-          newLeader: elected.id,
-          writerGap,
-          recover,
-        };
-        results.push(trial);
-        console.log(
-          `trial ${
-            String(t).padStart(2)
-          }/${trials}: SIGKILL ${leader} (term ${term}) → ${elected.id} leads after ${
-            elected.ms.toFixed(0)
-          } ms, first write ${
-            first.ms.toFixed(0)
-          } ms (on ${first.node}, ${first.attempts} probes); writer gap ${
-            writerGap.toFixed(0)
-          } ms, ${w.writes} writer PUTs; restarted node caught up in ${
-            recover.toFixed(0)
-          } ms`,
-        );
-      } catch (e) {
-        await w.stop();
-        const msg = `trial ${t}: ${(e as Error).message}`;
-        failures.push(msg);
-        console.log(msg);
-        if (!c.node(leader).running) c.node(leader).start();
-        await c.waitForLeader({ ids, timeoutMs: 30_000 });
-      }
-    }
+    run = await runFailoverTrials(c, { trials, probeMs, writeMs });
   } catch (e) {
     c.printLogs((e as Error).message, 40);
     throw e;
   } finally {
     await c.close();
   }
-
+  const { results, failures } = run;
   const col = (f: (t: Trial) => number) => results.map(f);
   const writes = col((t) => t.write).sort((a, b) => a - b);
   const p50 = pct(writes, 0.5);
@@ -246,7 +316,9 @@ async function main(): Promise<void> {
     `\n== raftlock failover: ${results.length} trials (${failures.length} failed), cores ${navigator.hardwareConcurrency}, deno ${Deno.version.deno}`,
   );
   console.log(
-    "   times in ms from SIGKILL of the leader (election timeout 150-300 ms, heartbeat 50 ms)\n",
+    `   times in ms from SIGKILL of the leader (election timeout ${
+      electionTicks * 10
+    }-${electionTicks * 20} ms, heartbeat ${heartbeatTicks * 10} ms)\n`,
   );
   console.log(table(
     ["measure", "p50", "p90", "max", "min", "mean", "target"],
@@ -269,6 +341,24 @@ async function main(): Promise<void> {
     })`,
   );
   for (const f of failures) console.log(`failed: ${f}`);
+  if (v.json) {
+    await Deno.writeTextFile(
+      v.json,
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          cores: navigator.hardwareConcurrency,
+          deno: Deno.version.deno,
+          raftdArgs: extraArgs,
+          summary: failoverSummary(results),
+          trials: results,
+          failures,
+        },
+        null,
+        2,
+      ),
+    );
+  }
 }
 
 if (import.meta.main) await main();

@@ -14,8 +14,6 @@
  */
 
 import { parseArgs } from "node:util";
-import v8 from "node:v8";
-import vm from "node:vm";
 import {
   type JoinAuth,
   type Server,
@@ -24,7 +22,6 @@ import {
 import { type FaultSettings, parseFaults } from "../src/server/faults.ts";
 import { createLogger, LEVELS, type LogLevel } from "../src/node/logger.ts";
 import { LOG_FORMATS, type LogFormat } from "../src/node/log_format.ts";
-import { setMemoryReclaimer } from "../src/node/node.ts";
 import { readPeerSecretFile } from "../src/transport/tcp.ts";
 
 const USAGE = `Usage: raftd [options]
@@ -112,6 +109,14 @@ single-node cluster; the data directory keeps its state across restarts.
                        network-facing node serves only clients on this host
                        until auth is enabled): anyone who reaches the ports
                        can take over the node
+  --max-watchers N     watch streams this node serves at once; more are
+                       refused with 429 too_many_requests (default 10000)
+  --watch-queue-bytes N
+                       bytes of events queued for one watcher before it is
+                       told "lagging" and dropped; it resumes from the
+                       history (default 1048576)
+  --watch-queue-events N
+                       the same bound in events (default 10000)
   --log-level LEVEL    debug, info, warn or error (default info)
   --log-format FORMAT  pretty (one readable line an event), json (JSON
                        lines) or auto (default: pretty when stderr is a
@@ -178,23 +183,6 @@ function positive(flag: string, v: string): number {
     fail(`--${flag} takes a positive whole number, got "${v}"`);
   }
   return n;
-}
-
-// A full garbage collection for the node to run after a snapshot is
-// restored, installed or written (see setMemoryReclaimer): V8 offers
-// `gc()` only with --expose-gc, which would also put it on the global
-// object. Turned on just long enough to take `gc` from a fresh context,
-// it stays private to this module; contexts made later do not get it.
-function fullGc(): (() => void) | undefined {
-  try {
-    v8.setFlagsFromString("--expose-gc");
-    const gc = vm.runInNewContext("typeof gc === 'function' ? gc : undefined");
-    return typeof gc === "function" ? () => gc() : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    v8.setFlagsFromString("--no-expose-gc");
-  }
 }
 
 // The first line of a credentials file, or exit naming the flag.
@@ -278,6 +266,9 @@ async function main(): Promise<void> {
         "disk-reserve-bytes": { type: "string", default: "16MiB" },
         "max-lock-waiters": { type: "string", default: "10000" },
         "max-lock-waiters-per-lock": { type: "string", default: "1000" },
+        "max-watchers": { type: "string", default: "10000" },
+        "watch-queue-bytes": { type: "string", default: "1048576" },
+        "watch-queue-events": { type: "string", default: "10000" },
         "peer-cert": { type: "string" },
         "peer-key": { type: "string" },
         "peer-ca": { type: "string" },
@@ -449,7 +440,6 @@ async function main(): Promise<void> {
       exposed,
     });
   }
-  setMemoryReclaimer(fullGc());
   // Set once started; a removal noticed during start-up waits for it.
   const started: { server?: Server } = {};
   let stopping = false;
@@ -496,6 +486,11 @@ async function main(): Promise<void> {
       "max-lock-waiters-per-lock",
       v["max-lock-waiters-per-lock"]!,
     ),
+    maxWatchers: positive("max-watchers", v["max-watchers"]!),
+    watchQueue: {
+      maxBytes: positive("watch-queue-bytes", v["watch-queue-bytes"]!),
+      maxEvents: positive("watch-queue-events", v["watch-queue-events"]!),
+    },
     peerSecrets,
     httpTls,
     httpCaFile: v["http-ca-file"],

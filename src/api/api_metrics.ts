@@ -1,9 +1,9 @@
 /**
  * The metrics a node exposes at `GET /metrics`: Raft (term, indexes, leader
- * changes, proposals, WAL persist latency), HTTP latency by route, the
- * service's keys, leases, locks and watchers, its limits (lock waiters,
- * the space quota and its alarm, the duplicate-request table), and client
- * auth.
+ * changes, proposals, WAL persist latency), the event loop's delay, HTTP
+ * latency by route, the service's keys, leases, locks and watchers (with
+ * their send queues and overflows), its limits (lock waiters, the space
+ * quota and its alarm, the duplicate-request table), and client auth.
  *
  * @module
  */
@@ -31,7 +31,31 @@ export class UpDown {
   dec(): void {
     this.value--;
   }
+  /** Adds `n` (negative to remove). */
+  add(n: number): void {
+    this.value += n;
+  }
 }
+
+/**
+ * Buckets of `raftlock_event_loop_delay_seconds`: 1 ms to 1 s. Past the
+ * election timeout (150 ms by default) a leader's followers stop hearing
+ * from it.
+ */
+export const EVENT_LOOP_DELAY_BUCKETS: readonly number[] = [
+  0.001,
+  0.002,
+  0.005,
+  0.01,
+  0.02,
+  0.05,
+  0.1,
+  0.15,
+  0.2,
+  0.3,
+  0.5,
+  1,
+];
 
 /** The node's metrics. */
 export interface ApiMetrics {
@@ -43,10 +67,18 @@ export interface ApiMetrics {
   persist: Histogram;
   /** Leader changes seen by this node. */
   leaderChanges: Counter;
+  /** How late each Raft tick came (the event loop's delay). */
+  eventLoopDelay: Histogram;
   /** Locks granted through this node. */
   lockGrants: Counter;
   /** Open watch streams. */
   watchers: UpDown;
+  /** Bytes of events queued for watchers and not yet handed to their streams. */
+  watchQueueBytes: UpDown;
+  /** Watchers closed with a `lagging` event because their queue filled. */
+  watchOverflows: Counter;
+  /** Watches refused (429) because the node had `--max-watchers` open. */
+  watchRefused: Counter;
 }
 
 /** Creates the metrics; call {@linkcode bindNodeMetrics} once the node and service exist. */
@@ -69,7 +101,14 @@ export function createMetrics(): ApiMetrics {
     leaderChanges: registry.add(
       new Counter(
         "raftlock_leader_changes_total",
-        "Leader changes seen by this node",
+        "Leaders seen by this node: each new leader or new term of a leader, the first one included",
+      ),
+    ),
+    eventLoopDelay: registry.add(
+      new Histogram(
+        "raftlock_event_loop_delay_seconds",
+        "How late each Raft tick ran: the event loop's delay, sampled every tick",
+        EVENT_LOOP_DELAY_BUCKETS,
       ),
     ),
     lockGrants: registry.add(
@@ -79,6 +118,19 @@ export function createMetrics(): ApiMetrics {
       ),
     ),
     watchers: new UpDown(),
+    watchQueueBytes: new UpDown(),
+    watchOverflows: registry.add(
+      new Counter(
+        "raftlock_watch_overflows_total",
+        "Watchers closed with a lagging event because their send queue filled",
+      ),
+    ),
+    watchRefused: registry.add(
+      new Counter(
+        "raftlock_watch_refused_total",
+        "Watches refused with 429 because the node had --max-watchers open",
+      ),
+    ),
   };
 }
 
@@ -208,8 +260,26 @@ export function bindNodeMetrics(
     ),
   );
   bindLimitMetrics(r, service);
+  r.add(
+    new Gauge(
+      "raftlock_watch_queue_bytes",
+      "Bytes of events queued for this node's watchers, not yet handed to their streams",
+      () => m.watchQueueBytes.value,
+    ),
+  );
   r.add(new ProcessMemory());
-  node.onRoleChange(() => m.leaderChanges.inc());
+  // A leader change is a new leader, or the same one in a new term (it was
+  // deposed and won again): an election either way. Role changes that
+  // leave the leader as it was (a follower's candidacy that failed) are not.
+  let seen = { leader: "", term: -1 };
+  node.onRoleChange((_role, leader, term) => {
+    if (leader === "" || (leader === seen.leader && term === seen.term)) {
+      return;
+    }
+    seen = { leader, term };
+    m.leaderChanges.inc();
+  });
+  node.onEventLoopDelay((s) => m.eventLoopDelay.observe(s));
 }
 
 // The limits: each one's setting, how full it is, and its refusals.

@@ -6,6 +6,7 @@
 
 import type { Authenticator, AuthenticatorOptions } from "../auth/mod.ts";
 import type { LockService } from "../service/service.ts";
+import type { WatchQueueLimits } from "../service/watch_feed.ts";
 import type { ApiMetrics } from "./api_metrics.ts";
 
 /** Options for `createApp` and for each route group. */
@@ -18,6 +19,15 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /** Seconds between idle watch progress events (default 5). */
   watchProgressSeconds?: number;
+  /** Watch streams this node serves at once; more get 429 (default 10 000). */
+  maxWatchers?: number;
+  /** Bounds of each watcher's send queue (default 1 MiB, 10 000 events). */
+  watchQueue?: WatchQueueLimits;
+  /**
+   * Ms a watch stream that ends (lagging, compacted) may take to be read
+   * to its end before it is cut off (default 10 000).
+   */
+  watchEndGraceMs?: number;
   /** Aborted when the server stops: open watch streams end. */
   shutdown?: AbortSignal;
   /** The cluster's id, recorded in backups (default "raftlock"). */

@@ -2,7 +2,9 @@
  * Watches over Server-Sent Events that survive disconnects, node failures
  * and leader changes: the watch reconnects to the next endpoint and resumes
  * from the last revision it delivered, so every event is seen exactly once
- * and in revision order.
+ * and in revision order. A node that drops the watch for reading too
+ * slowly (a `lagging` event) is asked again at once, and serves the rest
+ * from its history.
  *
  * @module
  */
@@ -11,6 +13,16 @@ import { RaftlockError } from "./errors.ts";
 import { SseParser } from "./sse.ts";
 import { netReason, sleep, type Transport } from "./transport.ts";
 import type { WatchEvent } from "./types.ts";
+
+// Errors after which a watch reconnects (to the next endpoint): a node
+// that is down, slow, leaderless or serving its most watchers.
+const RETRIABLE = [
+  "unreachable",
+  "timeout",
+  "unavailable",
+  "http_error",
+  "too_many_requests",
+];
 
 /** What to watch: one key, or every key under a prefix ("" for all). */
 export type WatchFilter = { key: string } | { prefix: string };
@@ -66,6 +78,8 @@ export class Watch implements AsyncIterable<WatchEvent> {
   #partialCount = 0;
   #skip = 0;
   #url: string | undefined;
+  // The last stream ended with a `lagging` event.
+  #lagging = false;
 
   /** Creates a watch (use `client.watch`); it connects when iterated. */
   constructor(
@@ -152,6 +166,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
         let delivered = false;
         let error: unknown;
         const auth = { header: undefined as string | undefined };
+        this.#lagging = false;
         try {
           for await (const batch of this.#connect(url, signal, auth)) {
             delivered = true;
@@ -173,13 +188,17 @@ export class Watch implements AsyncIterable<WatchEvent> {
           }
           if (
             e instanceof RaftlockError &&
-            !["unreachable", "timeout", "unavailable", "http_error"].includes(
-              e.code,
-            )
+            !RETRIABLE.includes(e.code)
           ) throw e;
           error = e;
         }
         if (signal.aborted) return;
+        if (this.#lagging) {
+          // The node dropped this watcher for reading too slowly: resume
+          // at once, on the same node, from the history.
+          failures = 0;
+          continue;
+        }
         this.#transport.markBad(url);
         this.#url = undefined;
         // A connection that worked for a while starts the count afresh.
@@ -305,6 +324,9 @@ export class Watch implements AsyncIterable<WatchEvent> {
               { endpoint: url },
             );
             break;
+          } else if (m.event === "lagging") {
+            // The stream ends here; the events before it were delivered.
+            this.#lagging = true;
           } else if (m.event === "compacted") {
             const c = (JSON.parse(m.data) as { compactRevision: number })
               .compactRevision;
@@ -320,6 +342,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
         // Events before the end are delivered, or resuming would skip them.
         if (batch.length > 0) yield batch;
         if (ended) throw ended;
+        if (this.#lagging) return;
       }
     } finally {
       clearTimeout(idle);

@@ -20,7 +20,6 @@ export {
   type NodeTestingKnobs,
   type PeerDirectory,
   RaftNode,
-  setMemoryReclaimer,
 } from "./node.ts";
 export type { MemberInfo } from "./envelope.ts";
 export { type ForcedCluster, forceNewCluster } from "./force_new_cluster.ts";

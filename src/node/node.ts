@@ -49,7 +49,6 @@ import { NodeSnapshots } from "./snapshots.ts";
 import type { StateMachine } from "./state_machine.ts";
 
 export type { PeerDirectory } from "./membership.ts";
-export { setMemoryReclaimer } from "./snapshots.ts";
 
 /** How to run a node. */
 export interface NodeOptions {
@@ -219,6 +218,7 @@ export class RaftNode {
   readonly #roleListeners = new Set<
     (role: Role, leader: NodeId, term: number) => void
   >();
+  readonly #delayListeners = new Set<(seconds: number) => void>();
 
   private constructor(options: NodeOptions) {
     this.id = options.id;
@@ -342,6 +342,12 @@ export class RaftNode {
           id: node.id,
           ms: Math.round(now - last),
         });
+      }
+      // How late this tick came is the event loop's delay: what every
+      // timer, heartbeat and request waited on top of its own time.
+      if (node.#delayListeners.size > 0) {
+        const late = Math.max(0, now - last - node.#tickMs) / 1000;
+        for (const fn of node.#delayListeners) fn(late);
       }
       last = now;
       node.#raft.tick();
@@ -562,6 +568,17 @@ export class RaftNode {
     return () => this.#roleListeners.delete(fn);
   }
 
+  /**
+   * Calls `fn` on every tick with how late it came, in seconds (0 when on
+   * time): the event loop's delay, sampled every tick (10 ms by default).
+   * A delay near the election timeout deposes a leader, so it is a metric.
+   * Returns a function that unsubscribes.
+   */
+  onEventLoopDelay(fn: (seconds: number) => void): () => void {
+    this.#delayListeners.add(fn);
+    return () => this.#delayListeners.delete(fn);
+  }
+
   /** The election timeout in ms (the longest randomized one), for lease extension on failover. */
   get electionTimeoutMs(): number {
     return this.#electionTimeoutMs;
@@ -627,7 +644,6 @@ export class RaftNode {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#ticker);
-    this.#snapshots.clearTimers();
     this.#kick();
     await this.#loop;
     await this.#snapshots.writing;
@@ -734,7 +750,6 @@ export class RaftNode {
     this.#fatal = e;
     this.#stopped = true;
     clearInterval(this.#ticker);
-    this.#snapshots.clearTimers();
     this.#log("node.fatal", { level: "error", id: this.id, error: e.message });
     this.#failAll(
       new UnavailableError(

@@ -1,8 +1,12 @@
 /**
  * Snapshots for a {@linkcode RaftNode}: when to take one, writing it beside
  * the Ready loop, restoring one (at start or from the leader), the node
- * snapshot's format (the member directory plus the state machine's bytes),
- * and giving the memory back afterwards.
+ * snapshot's format (the member directory plus the state machine's bytes).
+ *
+ * Nothing here forces a garbage collection: a full collection of a large
+ * state stops the event loop for hundreds of ms, past the election timeout
+ * (see docs/operations.md#memory). The snapshot's bytes are dropped as soon
+ * as they are written, and V8 collects them with the rest.
  *
  * @module
  */
@@ -17,22 +21,6 @@ import { StorageFatalError } from "../storage/errors.ts";
 import type { MemberInfo } from "./envelope.ts";
 import type { Logger } from "./logger.ts";
 import type { StateMachine } from "./state_machine.ts";
-
-// Set by the process (cli/raftd.ts); tests and embedders leave it unset.
-let reclaimMemory: (() => void) | undefined;
-
-/**
- * Sets what every node in this process calls shortly after a large one-off
- * allocation turned into garbage: a snapshot restored at start or
- * installed from the leader, or (once the node has applied nothing for a
- * second) a snapshot written; tens of MB each with 100 000 keys. `cli/raftd.ts` passes a full garbage collection: V8 runs
- * a full collection only when its heap grows, and an idle node allocates
- * too little for that, so without it the garbage (and a young generation
- * grown during the burst) stays resident. `undefined` turns it off.
- */
-export function setMemoryReclaimer(fn: (() => void) | undefined): void {
-  reclaimMemory = fn;
-}
 
 /** What snapshots need from the node that owns them. */
 export interface SnapshotHost {
@@ -87,8 +75,6 @@ export class NodeSnapshots {
   // Nodes reach the snapshot point at different entries, so they do not
   // all snapshot at once.
   #jitter: number;
-  #reclaimTimer: ReturnType<typeof setTimeout> | undefined;
-  #quietTimer: ReturnType<typeof setInterval> | undefined;
 
   /** Creates the snapshots of the node behind `host`. */
   constructor(host: SnapshotHost, options: NodeSnapshotsOptions) {
@@ -114,9 +100,6 @@ export class NodeSnapshots {
     // The snapshot's bytes (tens of MB with many keys) are needed again
     // only to catch up a follower; the store reads them back then.
     this.#host.storage.releaseSnapshotData?.();
-    // Not at once: a forced collection of a large restored state takes
-    // most of a second, and the node should be ready first.
-    if (snap.data.byteLength > 0) this.#reclaimWhenQuiet();
   }
 
   /** Replaces the state machine and the member directory with a snapshot's. */
@@ -133,12 +116,11 @@ export class NodeSnapshots {
 
   /**
    * A snapshot from the leader was restored and the node's applied index
-   * moved to `index`: drop its bytes and give the memory back soon.
+   * moved to `index`: drop its bytes.
    */
   installed(index: number): void {
     this.#index = index;
     this.#host.storage.releaseSnapshotData?.();
-    this.#reclaimSoon();
     this.#host.log("node.snapshotInstalled", {
       level: "info",
       id: this.#host.id,
@@ -152,12 +134,6 @@ export class NodeSnapshots {
       !this.#writing &&
       this.#host.applied() - this.#index >= this.#every + this.#jitter
     ) this.#start();
-  }
-
-  /** Cancels the memory reclaim timers (the node is stopping). */
-  clearTimers(): void {
-    clearTimeout(this.#reclaimTimer);
-    clearInterval(this.#quietTimer);
   }
 
   #start(): void {
@@ -178,7 +154,6 @@ export class NodeSnapshots {
       await host.storage.createSnapshot(index, conf, data);
       this.#index = Math.max(this.#index, index);
       host.storage.releaseSnapshotData?.();
-      this.#reclaimWhenQuiet();
       // Spread the next snapshot point so nodes do not all write at once.
       this.#jitter = Math.floor(Math.random() * (this.#every / 4));
       host.log("node.snapshot", {
@@ -197,40 +172,6 @@ export class NodeSnapshots {
           error: String(e),
         });}
     }).finally(() => (this.#writing = undefined));
-  }
-
-  // Runs the process's memory reclaimer (see setMemoryReclaimer) once the
-  // current task is done, so the released snapshot bytes and references
-  // still on this stack are gone by then; calls close together run it
-  // once. At start and after installing a snapshot the pause is harmless:
-  // the node is a follower catching up, and a follower's pause starts no
-  // election.
-  #reclaimSoon(): void {
-    if (!reclaimMemory || this.#reclaimTimer !== undefined) return;
-    this.#reclaimTimer = setTimeout(() => {
-      this.#reclaimTimer = undefined;
-      if (!this.#host.stopped()) reclaimMemory?.();
-    }, 0);
-  }
-
-  // After a snapshot was written: a node busy applying entries allocates
-  // enough for V8 to collect on its own (incrementally, with short
-  // pauses), and a forced full collection on a busy leader is a pause of
-  // up to a few hundred ms on a loaded machine. So the reclaimer runs only
-  // once nothing was applied for a second; a node that stays busy never
-  // needs it.
-  #reclaimWhenQuiet(): void {
-    if (!reclaimMemory || this.#quietTimer !== undefined) return;
-    let seen = this.#host.applied();
-    this.#quietTimer = setInterval(() => {
-      if (this.#host.applied() !== seen) {
-        seen = this.#host.applied();
-        return;
-      }
-      clearInterval(this.#quietTimer);
-      this.#quietTimer = undefined;
-      this.#reclaimSoon();
-    }, 1000);
   }
 }
 

@@ -20,7 +20,11 @@ import { type Logger, nullLogger } from "../node/logger.ts";
 import { type NodeTestingKnobs, RaftNode } from "../node/node.ts";
 import { forceNewCluster } from "../node/force_new_cluster.ts";
 import type { ConfState, NodeId } from "../raft/types.ts";
-import { LockService, type ServiceTestingKnobs } from "../service/mod.ts";
+import {
+  LockService,
+  type ServiceTestingKnobs,
+  type WatchQueueLimits,
+} from "../service/mod.ts";
 import { ServiceStateMachine } from "../state/machine.ts";
 import { DiskStorage } from "../storage/disk_storage.ts";
 import type { FileSystem } from "../storage/fs.ts";
@@ -121,6 +125,13 @@ export interface ServerOptions {
   onRemoved?: () => void;
   /** File operations for storage (default: the real file system); chaos runs inject faults here. */
   fs?: FileSystem;
+  /** Watch streams served at once; more get 429 (default 10 000; `raftd --max-watchers`). */
+  maxWatchers?: number;
+  /**
+   * Bounds of each watcher's send queue (default 1 MiB and 10 000 events;
+   * `raftd --watch-queue-bytes`, `--watch-queue-events`).
+   */
+  watchQueue?: WatchQueueLimits;
   /** Lifetime of client tokens in seconds (default 600; `raftd --token-ttl`). */
   tokenTtlSeconds?: number;
   /**
@@ -431,6 +442,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     shutdown: stopping.signal,
     clusterId,
     authOptions: { tokenTtlSeconds: options.tokenTtlSeconds },
+    maxWatchers: options.maxWatchers,
+    watchQueue: options.watchQueue,
   });
   // Once this node has caught up with the log, it knows whether auth is on.
   if (!isLoopbackHost(addr.hostname)) {

@@ -25,3 +25,4 @@
 export * from "./service.ts";
 export * from "./errors.ts";
 export * from "./recipes.ts";
+export * from "./watch_feed.ts";

@@ -35,12 +35,13 @@ import type { Queued } from "../state/results.ts";
 import type { RwlockDetail } from "../state/rwlocks.ts";
 import type { SemaphoreDetail } from "../state/semaphores.ts";
 import { ServiceError } from "./errors.ts";
-import type {
-  LockService,
-  ReadOptions,
-  WatchHandle,
-  WriteOptions,
-} from "./service.ts";
+import type { LockService, ReadOptions, WriteOptions } from "./service.ts";
+
+/** An election observer: `close()` stops its events. */
+export interface ObserveHandle {
+  /** Stops the events; idempotent. */
+  close(): void;
+}
 
 /** How an acquire of a recipe holds and waits. */
 export interface RecipeAcquireOptions {
@@ -188,7 +189,7 @@ export class RecipeService {
     name: string,
     after: number | undefined,
     onEvent: (event: ElectionEvent) => void,
-  ): WatchHandle {
+  ): ObserveHandle {
     const state = this.#svc.state;
     let last = after ?? -1;
     let closed = false;

@@ -30,7 +30,7 @@ import {
   type TxnCommand,
 } from "../state/commands.ts";
 import type { RoleRecord, UserInfo } from "../state/auth.ts";
-import type { EventsSince, WatchEvent, WatchFilter } from "../state/history.ts";
+import type { WatchFilter } from "../state/history.ts";
 import { LeaseClock } from "../state/lease_clock.ts";
 import type {
   RangeQuery,
@@ -42,6 +42,7 @@ import type { LeaseDetail, LeaseSummary } from "../state/leases.ts";
 import type { LockInfo } from "../state/locks.ts";
 import { UnavailableError } from "../node/errors.ts";
 import { ServiceError } from "./errors.ts";
+import { WatchFeed, type WatchFeedOptions } from "./watch_feed.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
 import type { PutResult } from "../wire/types.ts";
 
@@ -163,12 +164,6 @@ export interface LeaseView extends LeaseDetail {
   remaining: number | null;
 }
 
-/** A live watch: events after a revision, then every new event. */
-export interface WatchHandle {
-  /** Stops the watch. */
-  close(): void;
-}
-
 /**
  * An acquire that may queue (a lock's, an election's, a semaphore's or a
  * read-write lock's), for {@linkcode LockService.waitQueued}.
@@ -251,7 +246,7 @@ export class LockService {
   readonly #alarmProposedAt = new Map<string, number>();
   // Wakes every acquire that is waiting in a lock queue.
   readonly #waits = new Set<() => void>();
-  readonly #watchers = new Set<{ resync(): void }>();
+  readonly #watchers = new Set<WatchFeed>();
   /** Requests served, by outcome, for metrics. */
   readonly counters: {
     proposals: number;
@@ -347,7 +342,7 @@ export class LockService {
     for (const wake of this.#waits) wake();
     clearInterval(this.#clockTimer);
     for (const u of this.#unsubscribe) u();
-    for (const w of [...this.#watchers]) w.resync = () => {};
+    for (const w of [...this.#watchers]) w.close();
     this.#watchers.clear();
   }
 
@@ -1039,56 +1034,29 @@ export class LockService {
   // ----------------------------------------------------------------- watches
 
   /**
-   * Watches keys: first the retained events after `afterRevision`, then
-   * every new one, each exactly once and in revision order. `onCompacted`
-   * is called (and the watch ends) when the history no longer reaches back
-   * to `afterRevision`.
+   * Watches keys after `afterRevision`: a {@linkcode WatchFeed} that hands
+   * out the retained events, a slice per `take`, then every new one
+   * through a bounded queue, each exactly once and in revision order. It
+   * ends with `compacted` when the history no longer reaches back to
+   * where it is, or `lagging` when its queue goes past its bounds; close
+   * it when done.
    */
   watch(
     filter: WatchFilter,
     afterRevision: number,
-    handlers: {
-      onEvents(events: WatchEvent[]): void;
-      onCompacted(compactRevision: number): void;
-    },
-  ): WatchHandle {
-    let last = afterRevision;
-    let closed = false;
-    const matches = (e: WatchEvent) =>
-      filter.key !== undefined
-        ? e.key === filter.key
-        : filter.prefix === undefined || e.key.startsWith(filter.prefix);
-    const deliver = (events: WatchEvent[]) => {
-      const fresh = events.filter((e) => e.revision > last && matches(e));
-      if (fresh.length === 0) return;
-      last = fresh[fresh.length - 1].revision;
-      handlers.onEvents(fresh);
-    };
-    const catchUp = () => {
-      const since: EventsSince = this.#state.eventsSince(last, filter);
-      if (since.compacted) {
-        handle.close();
-        handlers.onCompacted(since.compactRevision);
-        return;
-      }
-      deliver(since.events);
-    };
-    const entry = { resync: () => !closed && catchUp() };
-    // Subscribing and reading history in one synchronous step leaves no gap.
-    const unsubscribe = this.#state.onEvents((events) =>
-      !closed && deliver([...events])
-    );
-    this.#watchers.add(entry);
-    const handle: WatchHandle = {
-      close: () => {
-        if (closed) return;
-        closed = true;
-        unsubscribe();
-        this.#watchers.delete(entry);
+    options: WatchFeedOptions = {},
+  ): WatchFeed {
+    const feed: WatchFeed = new WatchFeed(this.#state, filter, afterRevision, {
+      ...options,
+      onEnd: () => {
+        this.#watchers.delete(feed);
+        options.onEnd?.();
       },
-    };
-    catchUp();
-    return handle;
+    });
+    // A restored snapshot replaced the history: live feeds read it again.
+    this.#watchers.add(feed);
+    if (this.#closing) feed.close();
+    return feed;
   }
 
   /** Live watches, for metrics. */

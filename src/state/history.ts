@@ -26,6 +26,12 @@ export type EventsSince =
     compacted: false;
     /** The matching events with revision > the asked one, oldest first. */
     events: WatchEvent[];
+    /**
+     * With a {@linkcode SinceLimit} only: true when the answer stopped at
+     * the limit and later events remain (ask again after the last
+     * event's revision).
+     */
+    more?: boolean;
   }
   | {
     /** The asked revision's events are gone. */
@@ -33,6 +39,19 @@ export type EventsSince =
     /** The oldest revision whose events are all still available. */
     compactRevision: number;
   };
+
+/**
+ * Bounds one answer of {@linkcode History.since}: a watcher catching up
+ * reads the history a slice at a time, as its stream takes them.
+ */
+export interface SinceLimit {
+  /**
+   * Stop once the events' approximate size ({@linkcode eventBytes})
+   * reaches this. An answer holds whole revisions (every event of a
+   * transaction), so it may go past it by one revision's events.
+   */
+  maxBytes: number;
+}
 
 /** Whether `event` passes `filter`. */
 export function matchesFilter(
@@ -45,8 +64,12 @@ export function matchesFilter(
   return true;
 }
 
-// What an event costs in the byte budget: its strings plus some overhead.
-function eventCost(e: WatchEvent): number {
+/**
+ * The approximate size of an event: its key and value plus some overhead
+ * (about what its fields take as JSON). It counts against the history's
+ * byte budget and a watcher's send queue.
+ */
+export function eventBytes(e: WatchEvent): number {
   return 64 + e.key.length + (e.type === "put" ? e.value.length : 0);
 }
 
@@ -95,7 +118,7 @@ export class History {
       this.#ring[(this.#head + this.#count) % this.#capacity] = e;
     }
     this.#count++;
-    this.#bytes += eventCost(e);
+    this.#bytes += eventBytes(e);
     while (this.#bytes > this.#maxBytes && this.#count > 1) {
       this.#evict();
     }
@@ -103,9 +126,15 @@ export class History {
 
   /**
    * The events with revision > `revision` that pass `filter`, oldest first;
-   * or "compacted" if some of them may have been evicted.
+   * or "compacted" if some of them may have been evicted. With `limit`,
+   * only the first ones up to its size (whole revisions), and `more` says
+   * whether later ones remain.
    */
-  since(revision: number, filter?: WatchFilter): EventsSince {
+  since(
+    revision: number,
+    filter?: WatchFilter,
+    limit?: SinceLimit,
+  ): EventsSince {
     if (!Number.isFinite(revision)) revision = 0;
     if (revision + 1 < this.#compactRevision) {
       return { compacted: true, compactRevision: this.#compactRevision };
@@ -119,11 +148,28 @@ export class History {
       else hi = mid;
     }
     const events: WatchEvent[] = [];
+    if (!limit) {
+      for (let i = lo; i < this.#count; i++) {
+        const e = this.#at(i);
+        if (matchesFilter(e, filter)) events.push(e);
+      }
+      return { compacted: false, events };
+    }
+    let bytes = 0;
+    let last = -1;
     for (let i = lo; i < this.#count; i++) {
       const e = this.#at(i);
-      if (matchesFilter(e, filter)) events.push(e);
+      // Full, and past the last taken revision: the rest is for next time.
+      if (bytes >= limit.maxBytes && e.revision !== last) {
+        return { compacted: false, events, more: true };
+      }
+      if (matchesFilter(e, filter)) {
+        events.push(e);
+        bytes += eventBytes(e);
+        last = e.revision;
+      }
     }
-    return { compacted: false, events };
+    return { compacted: false, events, more: false };
   }
 
   /** Every kept event, oldest first. */
@@ -168,7 +214,7 @@ export class History {
     this.#ring[this.#head] = undefined;
     this.#head = (this.#head + 1) % this.#capacity;
     this.#count--;
-    this.#bytes -= eventCost(e);
+    this.#bytes -= eventBytes(e);
     // Other events of the same revision may remain, but the revision is no
     // longer complete.
     if (e.revision + 1 > this.#compactRevision) {

@@ -60,6 +60,9 @@ export class KvStore {
   // new keys and one merge) only when something reads it in order.
   #sorted: string[] = [];
   #pending: Set<string> = new Set();
+  // Open captures (snapshots being encoded): each keeps the records that
+  // writes replaced or removed since it began.
+  #captures: Set<KvCapture> = new Set();
 
   /** How many keys there are. */
   get size(): number {
@@ -74,6 +77,7 @@ export class KvStore {
   /** Stores a record (replacing the key's previous one). */
   set(kv: KeyValue): void {
     const frozen = Object.freeze(kv);
+    if (this.#captures.size > 0) this.#keepOld(kv.key);
     if (!this.#map.has(kv.key)) {
       // A key after every sorted one (a restore adds all keys in order)
       // goes straight to the end of the index: no set of 100 000 pending
@@ -94,6 +98,7 @@ export class KvStore {
   delete(key: string): KeyValue | undefined {
     const prev = this.#map.get(key);
     if (prev === undefined) return undefined;
+    if (this.#captures.size > 0) this.#keepOld(key);
     this.#map.delete(key);
     if (!this.#pending.delete(key)) {
       this.#sorted.splice(this.#lowerBound(key), 1);
@@ -139,11 +144,36 @@ export class KvStore {
     for (const k of this.#sorted) yield this.#map.get(k)!;
   }
 
+  /**
+   * A view of every record as they are now, in key order, to be read a
+   * chunk at a time while writes go on: costs a copy of the sorted key
+   * list now (not of the records), and, until it is closed, one map entry
+   * for each key written after it began. Close it when done.
+   */
+  capture(): KvCapture {
+    this.#merge();
+    const c = new KvCapture(this.#sorted.slice(), this.#map, (x) => {
+      this.#captures.delete(x);
+    });
+    this.#captures.add(c);
+    return c;
+  }
+
   /** Removes every key. */
   clear(): void {
+    if (this.#captures.size > 0) {
+      for (const k of this.#map.keys()) this.#keepOld(k);
+    }
     this.#map.clear();
     this.#sorted = [];
     this.#pending.clear();
+  }
+
+  // The write barrier of open captures: the record a write is about to
+  // replace or remove (undefined for a key that did not exist).
+  #keepOld(key: string): void {
+    const prev = this.#map.get(key);
+    for (const c of this.#captures) c.keep(key, prev);
   }
 
   // Folds the keys added since the last read in order into #sorted.
@@ -184,5 +214,70 @@ export class KvStore {
       else hi = mid;
     }
     return lo;
+  }
+}
+
+/**
+ * The records of a {@linkcode KvStore} as they were when
+ * {@linkcode KvStore.capture} was called, however it changed since: read
+ * them by position (key order), a chunk at a time, then close it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KvStore } from "./kv.ts";
+ *
+ * const kv = new KvStore();
+ * const rec = { createRevision: 1, modRevision: 1, version: 1 };
+ * kv.set({ key: "a", value: "1", ...rec });
+ * const c = kv.capture();
+ * kv.set({ key: "a", value: "2", ...rec }); // after the capture: not seen
+ * kv.set({ key: "b", value: "3", ...rec });
+ * assert.equal(c.length, 1);
+ * assert.equal(c.at(0).value, "1");
+ * c.close();
+ * ```
+ */
+export class KvCapture {
+  readonly #keys: string[];
+  readonly #map: ReadonlyMap<string, KeyValue>;
+  // Keys written since the capture began, with their record before that
+  // (undefined: the key did not exist then).
+  readonly #old = new Map<string, KeyValue | undefined>();
+  readonly #onClose: (c: KvCapture) => void;
+
+  /** Made by {@linkcode KvStore.capture}. */
+  constructor(
+    keys: string[],
+    map: ReadonlyMap<string, KeyValue>,
+    onClose: (c: KvCapture) => void,
+  ) {
+    this.#keys = keys;
+    this.#map = map;
+    this.#onClose = onClose;
+  }
+
+  /** How many records were captured. */
+  get length(): number {
+    return this.#keys.length;
+  }
+
+  /** The `i`-th record in key order (0 ≤ i < length). */
+  at(i: number): KeyValue {
+    const k = this.#keys[i];
+    const rec = this.#old.has(k) ? this.#old.get(k) : this.#map.get(k);
+    if (rec === undefined) throw new RangeError(`No captured record at ${i}`);
+    return rec;
+  }
+
+  /** Called by the store before a write replaces or removes `key`. */
+  keep(key: string, prev: KeyValue | undefined): void {
+    if (!this.#old.has(key)) this.#old.set(key, prev);
+  }
+
+  /** Stops following writes; the capture must not be read afterwards. */
+  close(): void {
+    this.#onClose(this);
+    this.#old.clear();
   }
 }

@@ -64,6 +64,7 @@ import { DedupeTable } from "./dedupe.ts";
 import {
   type EventsSince,
   History,
+  type SinceLimit,
   type WatchEvent,
   type WatchFilter,
 } from "./history.ts";
@@ -547,10 +548,15 @@ export class ServiceStateMachine {
   /**
    * The key events with revision > `revision` that pass `filter`, oldest
    * first, or `{compacted: true, compactRevision}` when the history no
-   * longer reaches back that far.
+   * longer reaches back that far; with `limit`, a slice at a time (see
+   * {@linkcode History.since}).
    */
-  eventsSince(revision: number, filter?: WatchFilter): EventsSince {
-    return this.#history.since(revision, filter);
+  eventsSince(
+    revision: number,
+    filter?: WatchFilter,
+    limit?: SinceLimit,
+  ): EventsSince {
+    return this.#history.since(revision, filter, limit);
   }
 
   /** The lease in detail, or null. */

@@ -40,6 +40,7 @@ export {
   type EventsSince,
   matchesFilter,
   type PutEvent,
+  type SinceLimit,
   type WatchEvent,
   type WatchFilter,
 } from "./history.ts";

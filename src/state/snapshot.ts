@@ -141,53 +141,70 @@ export async function encodeSnapshotInto(
   state: StateTables,
   chunkBytes: number,
 ): Promise<void> {
-  // Capture: records and events are frozen, the other tables become
-  // fresh tuples.
-  const kvs = [...state.kv.entries()];
-  const history = state.history.toArray();
-  // The stamped batches never change: held, not copied.
-  const dedupe = state.dedupe.capture();
-  const fields: [string, unknown][] = [
-    ["v", SNAPSHOT_VERSION],
-    ["revision", state.revision],
-    ["nextLeaseId", state.leases.nextId],
-    ["compactRevision", state.history.compactRevision],
-    ["leases", [...state.leases.values()].map(leaseTuple)],
-    ["locks", state.locks.sorted().map(lockTuple)],
-    ...Object.entries(state.recipes.toSnapshot()),
-    ["auth", state.auth.toTuple()],
-    ["time", state.time],
-    ["alarms", state.alarms.map(alarmTuple)],
-  ];
-  // A msgpack map written by hand: the three big arrays ("dedupe",
-  // "history" and "kvs") are written as separately encoded chunks of about
-  // `chunkBytes`, with a yield to the event loop after each.
-  // A fixmap holds at most 15 entries.
-  if (fields.length + 3 > 15) {
-    throw new Error("Snapshot map has too many fields");
+  // Capture, all before the first await: the keys through a capture of
+  // the store (a copy of its sorted key list, not of 100 000 records: the
+  // store keeps the old record of any key written meanwhile), the history's
+  // frozen events, the stamped dedupe batches (they never change: held,
+  // not copied), the other (small) tables as fresh tuples.
+  const kvs = state.kv.capture();
+  try {
+    const history = state.history.toArray();
+    const dedupe = state.dedupe.capture();
+    const fields: [string, unknown][] = [
+      ["v", SNAPSHOT_VERSION],
+      ["revision", state.revision],
+      ["nextLeaseId", state.leases.nextId],
+      ["compactRevision", state.history.compactRevision],
+      ["leases", [...state.leases.values()].map(leaseTuple)],
+      ["locks", state.locks.sorted().map(lockTuple)],
+      ...Object.entries(state.recipes.toSnapshot()),
+      ["auth", state.auth.toTuple()],
+      ["time", state.time],
+      ["alarms", state.alarms.map(alarmTuple)],
+    ];
+    // A msgpack map written by hand: the three big arrays ("dedupe",
+    // "history" and "kvs") are written as separately encoded chunks of
+    // about `chunkBytes`, with a yield to the event loop after each.
+    // A fixmap holds at most 15 entries.
+    if (fields.length + 3 > 15) {
+      throw new Error("Snapshot map has too many fields");
+    }
+    const head: Uint8Array[] = [Uint8Array.of(0x80 | (fields.length + 3))];
+    for (const [k, v] of fields) head.push(encode(k), encode(v));
+    // Room for everything at once (about 30 bytes of framing and numbers
+    // per item; more is needed only for non-ASCII text), so the buffer is
+    // allocated once instead of grown by copying. Summed a slice at a
+    // time: 100 000 keys take a few ms.
+    let estimate = 64;
+    for (const h of head) estimate += h.byteLength;
+    for (const e of history) estimate += 32 + eventWeight(e);
+    for (let i = 0; i < kvs.length; i++) {
+      estimate += 32 + kvWeight(kvs.at(i));
+      if (i % ESTIMATE_SLICE === ESTIMATE_SLICE - 1) await yieldNow();
+    }
+    estimate += 2 * state.dedupe.bytes;
+    await out.reserve(estimate);
+    for (const h of head) out.write(h);
+    await encodeDedupeChunked(out, dedupe.batches, chunkBytes);
+    await encodeChunked(
+      out,
+      "history",
+      history,
+      eventTuple,
+      eventWeight,
+      chunkBytes,
+    );
+    await encodeChunked(out, "kvs", kvs, kvTuple, kvWeight, chunkBytes);
+  } finally {
+    kvs.close();
   }
-  const head: Uint8Array[] = [Uint8Array.of(0x80 | (fields.length + 3))];
-  for (const [k, v] of fields) head.push(encode(k), encode(v));
-  // Room for everything at once (about 30 bytes of framing and numbers
-  // per item; more is needed only for non-ASCII text), so the buffer is
-  // allocated once instead of grown by copying.
-  let estimate = 64;
-  for (const h of head) estimate += h.byteLength;
-  for (const e of history) estimate += 32 + eventWeight(e);
-  for (const kv of kvs) estimate += 32 + kvWeight(kv);
-  estimate += 2 * state.dedupe.bytes;
-  await out.reserve(estimate);
-  for (const h of head) out.write(h);
-  await encodeDedupeChunked(out, dedupe.batches, chunkBytes);
-  await encodeChunked(
-    out,
-    "history",
-    history,
-    eventTuple,
-    eventWeight,
-    chunkBytes,
-  );
-  await encodeChunked(out, "kvs", kvs, kvTuple, kvWeight, chunkBytes);
+}
+
+// Records summed between yields when estimating a snapshot's size.
+const ESTIMATE_SLICE = 20_000;
+
+function yieldNow(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
 }
 
 /**
@@ -248,7 +265,7 @@ function batchWeight(b: DedupeBatch): number {
 async function encodeChunked<T>(
   out: ByteWriter,
   key: string,
-  items: readonly T[],
+  items: { readonly length: number; at(i: number): T | undefined },
   tuple: (item: T) => unknown,
   weight: (item: T) => number,
   chunkBytes: number,
@@ -262,16 +279,19 @@ async function encodeChunked<T>(
   while (start < items.length) {
     let end = start;
     let bytes = 0;
+    const chunk: unknown[] = [];
     while (end < items.length && (end === start || bytes < chunkBytes)) {
-      bytes += 16 + weight(items[end++]);
+      const item = items.at(end++)!;
+      bytes += 16 + weight(item);
+      chunk.push(tuple(item));
     }
     await out.reserve(bytes + 16 * (end - start));
     // Copied out before anything else can encode, so the encoder's buffer
     // is reused for the next chunk rather than left behind.
-    const packed = encodeTransient(items.slice(start, end).map(tuple));
+    const packed = encodeTransient(chunk);
     out.write(packed.subarray(arrayHeaderLength(packed[0])));
     start = end;
-    await new Promise((r) => setTimeout(r, 0));
+    await yieldNow();
   }
 }
 

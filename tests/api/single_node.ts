@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import {
   type ApiMetrics,
+  type AppOptions,
   bindNodeMetrics,
   createApp,
   createMetrics,
@@ -36,6 +37,8 @@ export interface SingleNodeOptions {
   maxBodyBytes?: number;
   /** Seconds between idle watch progress events. */
   watchProgressSeconds?: number;
+  /** Watch limits (`maxWatchers`, `watchQueue`, `watchEndGraceMs`). */
+  watch?: Pick<AppOptions, "maxWatchers" | "watchQueue" | "watchEndGraceMs">;
   /** The node's store (default a fresh MemoryStorage with `voters`). */
   storage?: MemoryStorage;
   /** Token lifetime, clock, password hashing and limiter settings. */
@@ -96,6 +99,7 @@ export class SingleNode {
       metrics: this.metrics,
       maxBodyBytes: options.maxBodyBytes,
       watchProgressSeconds: options.watchProgressSeconds,
+      ...options.watch,
       shutdown: this.#shutdown.signal,
       authenticator: this.authenticator,
     });
