@@ -109,7 +109,14 @@ function stopAll(members: readonly Starting[], dir: string): Promise<void> {
  * `basePort` at 17100 or above unless one is given.
  */
 export async function startRaftlock(
-  options: { basePort?: number; nodes?: number } = {},
+  options: {
+    basePort?: number;
+    nodes?: number;
+    /** Extra `deno run` flags for the i-th member (`--inspect=…`, say). */
+    denoFlags?: (i: number) => string[];
+    /** Extra raftd flags for every member. */
+    raftdFlags?: string[];
+  } = {},
 ): Promise<RunningCluster> {
   const n = options.nodes ?? 3;
   const base = options.basePort ?? freeBase(17100, PORTS);
@@ -120,13 +127,16 @@ export async function startRaftlock(
   const peerSecretFile = await ensurePeerSecretFile(`${dir}/peer.secret`);
   const children: Starting[] = [];
   const endpoints = members.map((m) => `http://${m.http}`);
-  for (const m of members) {
-    children.push(spawn(
-      Deno.execPath(),
-      raftdArgs(m, members, ["--log-level", "warn"], { peerSecretFile }),
-      `${m.dataDir}.log`,
-    ));
-  }
+  members.forEach((m, i) => {
+    const args = raftdArgs(m, members, [
+      "--log-level",
+      "warn",
+      ...(options.raftdFlags ?? []),
+    ], { peerSecretFile });
+    // raftdArgs starts `run -A <script>`: deno's own flags go before the script.
+    args.splice(2, 0, ...(options.denoFlags?.(i) ?? []));
+    children.push(spawn(Deno.execPath(), args, `${m.dataDir}.log`));
+  });
   try {
     for (const e of endpoints) {
       await waitFor(`${e}/readyz`, (r) => r.status === 200, 30_000, children);
