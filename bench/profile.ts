@@ -234,24 +234,37 @@ async function leaderIndex(endpoints: string[]): Promise<number> {
   throw new Error("no leader within 10 s");
 }
 
-async function walSyncs(endpoint: string): Promise<{ sum: number; n: number }> {
+/** Sum and count of a histogram, over its series whose labels include `having`. */
+async function histogram(
+  endpoint: string,
+  name: string,
+  having = "",
+): Promise<{ sum: number; n: number }> {
   const text = await (await fetch(`${endpoint}/metrics`)).text();
-  const get = (suffix: string) =>
-    Number(
-      text.match(
-        new RegExp(
-          `^raftlock_wal_persist_duration_seconds_${suffix} (\\S+)`,
-          "m",
-        ),
-      )?.[1] ?? 0,
-    );
-  return { sum: get("sum"), n: get("count") };
+  const total = (suffix: string) => {
+    let t = 0;
+    for (const line of text.split("\n")) {
+      if (!line.startsWith(`${name}_${suffix}`) || !line.includes(having)) {
+        continue;
+      }
+      t += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+    return t;
+  };
+  return { sum: total("sum"), n: total("count") };
 }
+
+const walSyncs = (endpoint: string) =>
+  histogram(endpoint, "raftlock_wal_persist_duration_seconds");
+const serverPuts = (endpoint: string) =>
+  histogram(endpoint, "raftlock_http_request_duration_seconds", 'method="PUT"');
 
 interface RunResult {
   connections: number;
   puts: number;
   wrk: WrkReport;
+  /** The leader's own mean time per PUT, from its request histogram. */
+  serverPutMsMean: number;
   nodes: {
     role: string;
     cpuUsPerPut: Record<Stage, number>;
@@ -287,6 +300,7 @@ async function profileRun(
   const syncsBefore = await Promise.all(
     watched.map((i) => walSyncs(endpoints[i])),
   );
+  const httpBefore = await serverPuts(endpoints[leader]);
   for (const s of sessions) {
     await s.send("Profiler.enable");
     await s.send("Profiler.setSamplingInterval", { interval: 100 });
@@ -309,6 +323,7 @@ async function profileRun(
   const syncsAfter = await Promise.all(
     watched.map((i) => walSyncs(endpoints[i])),
   );
+  const httpAfter = await serverPuts(endpoints[leader]);
   for (const s of sessions) s.close();
   const puts = wrk.requests - wrk.errors.status;
   const nodes = profiles.map((p, k) => {
@@ -338,7 +353,16 @@ async function profileRun(
       );
     }
   }
-  return { connections, puts, wrk, nodes };
+  const served = httpAfter.n - httpBefore.n;
+  return {
+    connections,
+    puts,
+    wrk,
+    serverPutMsMean: served
+      ? (httpAfter.sum - httpBefore.sum) * 1000 / served
+      : 0,
+    nodes,
+  };
 }
 
 function report(r: RunResult, seconds: number): string {
@@ -348,7 +372,9 @@ function report(r: RunResult, seconds: number): string {
       r.connections === 1 ? "" : "s"
     }: ${rate.toFixed(0)} puts/s, wrk p50 ${
       (r.wrk.latency_us.p50 / 1000).toFixed(2)
-    } ms, p99 ${(r.wrk.latency_us.p99 / 1000).toFixed(2)} ms`,
+    } ms, p99 ${(r.wrk.latency_us.p99 / 1000).toFixed(2)} ms; wrk mean ${
+      (r.wrk.latency_us.mean / 1000).toFixed(2)
+    } ms, the leader's own mean ${r.serverPutMsMean.toFixed(2)} ms`,
     "",
     `| stage | ${r.nodes.map((n) => `${n.role} µs/put`).join(" | ")} |`,
     `| --- | ${r.nodes.map(() => "---").join(" | ")} |`,
