@@ -103,7 +103,12 @@ function settled(p: Promise<unknown>): () => boolean {
 async function segmentSizes(dir: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for await (const e of Deno.readDir(join(dir, "wal"))) {
-    out[e.name] = (await Deno.stat(join(dir, "wal", e.name))).size;
+    // A retry's temp file may go between the listing and the stat.
+    const info = await Deno.stat(join(dir, "wal", e.name)).catch((err) => {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    });
+    if (info) out[e.name] = info.size;
   }
   return out;
 }
