@@ -176,8 +176,11 @@ export type GrantOutput = number | undefined;
 /**
  * The functions of the recipe models (besides `fencedWrite`, which they
  * share with the lock and register models): other models skip them.
+ * `recipeKeepalive` (a recipe holder renewing its lease) is recorded for
+ * readers of the history; no model reads it.
  */
 export const RECIPE_FUNCTIONS: ReadonlySet<string> = new Set([
+  "recipeKeepalive",
   "campaign",
   "proclaim",
   "resign",

@@ -196,7 +196,7 @@ function act(ctx: RecipeOpContext, h: RecipeHold): void {
     // Renew the lease, racing the janitor's expiry (no model reads it).
     ctx.propose(
       kind,
-      { f: "keepalive", [kind]: name, lease: h.lease },
+      { f: "recipeKeepalive", [kind]: name, lease: h.lease },
       { type: "leaseKeepalive", id: h.lease },
       needsHold,
     );
