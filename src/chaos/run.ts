@@ -181,7 +181,15 @@ export interface ClientPlan {
   recipes: Record<ChaosRecipe, number>;
 }
 
-/** The clients of a run: see {@linkcode ChaosOptions.workloads}. */
+/**
+ * The clients of a run: see {@linkcode ChaosOptions.workloads}.
+ *
+ * @example
+ * ```ts ignore
+ * const plan = clientPlan({ ...options, workloads: ["register", "semaphore"] });
+ * // plan.lockers === 0, plan.recipes.semaphore === 2
+ * ```
+ */
 export function clientPlan(o: ChaosOptions): ClientPlan {
   const on = new Set(o.workloads ?? ALL_WORKLOADS);
   const lockers = on.has("lock") ? Math.floor(o.clients / 3) : 0;
@@ -197,7 +205,14 @@ export function clientPlan(o: ChaosOptions): ClientPlan {
   };
 }
 
-/** The history names of a recipe's clients: `e0`, `s0`, `rw0`... */
+/**
+ * The history names of a recipe's clients: `e0`, `s0`, `rw0`...
+ *
+ * @example
+ * ```ts ignore
+ * recipeClientName("rwlock", 1); // "rw1"
+ * ```
+ */
 export function recipeClientName(kind: ChaosRecipe, i: number): string {
   return `${kind === "election" ? "e" : kind === "semaphore" ? "s" : "rw"}${i}`;
 }

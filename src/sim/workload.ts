@@ -160,10 +160,13 @@ export interface WorkloadResult {
   /** Faults by kind. */
   faults: Record<string, number>;
   /** The recorded histories (events), for reports and replays. */
-  histories: Record<Kind, HistoryRecorder>;
+  histories: Record<WorkloadKind, HistoryRecorder>;
 }
 
-type Kind = "register" | "lock" | RecipeKind;
+/** The kinds of client operation, each with a history of its own. */
+export type WorkloadKind = "register" | "lock" | RecipeKind;
+
+type Kind = WorkloadKind;
 
 interface Pending {
   kind: Kind;
