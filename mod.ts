@@ -178,6 +178,7 @@ export {
   ServiceStateMachine,
   type ServiceStateMachineOptions,
   type StateCounts,
+  type StateTestingKnobs,
   type TimeCommand,
   type TimeResult,
   type TxnCommand,

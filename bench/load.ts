@@ -7,7 +7,13 @@
  * ```sh
  * deno task bench:cluster                      # raftlock only
  * deno run -A bench/load.ts --seconds 5 --connections 1,64 --workloads puts,locks
+ * deno run -A bench/load.ts --seconds 5 --connections 1,64 --workloads campaigns,semaphores
  * ```
+ *
+ * `locks`, `campaigns` and `semaphores` measure cycles (acquire or
+ * campaign, then release or resign; a lease made with each grant), not
+ * contention: each connection has its own lock and election, and four
+ * connections share each semaphore of limit 4, so every acquire fits.
  *
  * Connections are spread over every node, and every request goes through
  * the Deno fetch client. For a comparison with etcd that favours neither
@@ -34,13 +40,19 @@ const WORKLOADS = [
   "locks",
   "leases",
   "watch",
+  "campaigns",
+  "semaphores",
 ] as const;
 type Workload = typeof WORKLOADS[number];
+/** The limit of the semaphores workload's semaphores (connections per semaphore). */
+const SEMAPHORE_LIMIT = 4;
 
 const USAGE = `Usage: deno run -A bench/load.ts [options]
 
   --targets LIST      raftlock,etcd (default raftlock; etcd is skipped with a message when not installed)
-  --workloads LIST    ${WORKLOADS.join(",")} (default all)
+  --workloads LIST    ${WORKLOADS.join(",")} (default all;
+                      campaigns: campaign+resign cycles, semaphores: acquire+release
+                      cycles of a permit of a semaphore of limit ${SEMAPHORE_LIMIT})
   --connections LIST  concurrent connections (default 1,16,64,256)
   --seconds N         measured seconds per run (default 5; plus 1 s warm-up)
   --watchers N        watchers for the watch workload (default 100)
@@ -116,6 +128,14 @@ async function runWorkload(
         return target.leaseCycle(conn);
       case "watch":
         return target.put(conn, `w/${randomKey()}`, VALUE);
+      case "campaigns":
+        return target.campaignCycle!(conn, `bench-election-${conn}`);
+      case "semaphores":
+        return target.semaphoreCycle!(
+          conn,
+          `bench-sem-${Math.floor(conn / SEMAPHORE_LIMIT)}`,
+          SEMAPHORE_LIMIT,
+        );
     }
   };
   const r = await runLoops(op, {
@@ -271,6 +291,12 @@ async function main(): Promise<void> {
       : new RaftlockTarget(cluster.endpoints);
     try {
       for (const w of workloads) {
+        const missing = (w === "campaigns" && !target.campaignCycle) ||
+          (w === "semaphores" && !target.semaphoreCycle);
+        if (missing) {
+          console.log(`  ${t} has no ${w} workload; skipped`);
+          continue;
+        }
         for (const c of conns) {
           results.push(await runWorkload(target, w, c, seconds, watchers));
         }

@@ -2,15 +2,17 @@
  * `deno task chaos`: a Jepsen-style run against real `raftd` processes.
  * Register clients read, write and compare-and-set a few keys, lock
  * clients cycle locks (acquire, fenced writes and keepalives, release, or
- * abandon), and watchers follow the registers, all through the HTTP API of
+ * abandon), election, semaphore and read-write lock clients do the same
+ * with their recipe through the typed client, and watchers follow the
+ * registers, all through the HTTP API of
  * every node, while a nemesis injects faults: kill -9 and restart, SIGSTOP
  * pauses, network partitions, a slow disk, a restart after cutting the
  * WAL's unsynced tail; and with `--net netns` (root), every node and every
  * client process in a network namespace of its own, with partitions of
  * any shape (clients too), loss, delay, duplication, reordering and
  * bandwidth limits between them. The run is bounded in time and
- * operations; then the cluster must recover, the register and lock
- * histories must be linearizable, lease timing must hold by the clients'
+ * operations; then the cluster must recover, the register, lock,
+ * election, semaphore and read-write lock histories must be linearizable, lease timing must hold by the clients'
  * clocks, and every watcher must have seen every event once, in order.
  * It writes the history and a summary.
  *
@@ -29,6 +31,7 @@
 import { type CommandLine, commandLine } from "./args.ts";
 import {
   ALL_NEMESES,
+  ALL_WORKLOADS,
   ChaosUnsupportedError,
   Cleanups,
   defaultNemeses,
@@ -43,6 +46,12 @@ const USAGE = `Usage: deno task chaos [options]
   --nodes N          cluster size (default 3)
   --clients N        concurrent register and lock clients (default 12;
                      a third cycle locks)
+  --workloads LIST   comma-separated client workloads, from: ${
+  ALL_WORKLOADS.join(", ")
+}
+                     (default: all)
+  --recipe-clients N clients of each recipe workload (election, semaphore,
+                     rwlock) besides --clients (default 2)
   --watchers N       watchers following the registers (default 3)
   --keys N           registers the clients share at a time (default 5)
   --key-period S     seconds before the clients move on to fresh keys
@@ -81,6 +90,8 @@ async function main(): Promise<void> {
     nodes: { type: "string", default: "3" },
     clients: { type: "string", default: "12" },
     watchers: { type: "string", default: "3" },
+    workloads: { type: "string" },
+    "recipe-clients": { type: "string", default: "2" },
     keys: { type: "string", default: "5" },
     "key-period": { type: "string", default: "5" },
     nemesis: { type: "string" },
@@ -127,6 +138,16 @@ async function main(): Promise<void> {
       cli.fail(`the ${k} nemesis needs --net netns`);
     }
   }
+  const workloads = v.workloads === undefined
+    ? [...ALL_WORKLOADS]
+    : v.workloads.split(",").filter((w) => w !== "");
+  for (const w of workloads) {
+    if (!ALL_WORKLOADS.includes(w)) {
+      cli.fail(
+        `unknown workload "${w}"; choose from ${ALL_WORKLOADS.join(", ")}`,
+      );
+    }
+  }
   if (v.plant !== undefined && !(KNOBS as string[]).includes(v.plant)) {
     cli.fail(`unknown --plant "${v.plant}"; choose from ${KNOBS.join(", ")}`);
   }
@@ -146,6 +167,8 @@ async function main(): Promise<void> {
       seconds: num("time", v.time!, 1, 24 * 3600),
       nodes: num("nodes", v.nodes!, 1, 9),
       clients: num("clients", v.clients!, 1, 200),
+      workloads,
+      recipeClients: num("recipe-clients", v["recipe-clients"]!, 0, 50),
       watchers: num("watchers", v.watchers!, 0, 100),
       keys: num("keys", v.keys!, 1, 100),
       keyPeriodMs: num("key-period", v["key-period"]!, 1, 86_400) * 1000,

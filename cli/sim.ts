@@ -5,6 +5,7 @@
  * deno task sim --seed 7 [--nodes 5] [--steps 3000]   # replay one seed, with a trace
  * deno task sim --seeds 1..300 [--nodes 5]            # sweep a range of seeds
  * deno task sim --workload --seeds 1..100             # client workload, histories checked
+ * deno task sim --workload --seed 3 --knob semaphoreExtraPermit   # a planted recipe bug
  * ```
  *
  * On a violation it prints the invariant, the failing seed and the command
@@ -23,6 +24,7 @@ import {
   type SimResult,
 } from "../src/sim/run.ts";
 import type { TestingKnobs } from "../src/raft/raft.ts";
+import type { StateTestingKnobs } from "../src/state/machine.ts";
 import {
   runWorkload,
   type WorkloadOptions,
@@ -36,11 +38,14 @@ const USAGE = `Usage: deno task sim [options]
   --nodes N          initial voters (default 3)
   --steps K          ticks of 10 ms under faults (default 3000)
   --nemesis a,b,...  faults to inject (default all: ${NEMESIS_KINDS.join(",")})
-  --knob NAME        plant a bug (voteTwice, commitPreviousTermByCounting, skipReadIndexQuorum)
+  --knob NAME        plant a bug (voteTwice, commitPreviousTermByCounting, skipReadIndexQuorum;
+                     with --workload also semaphoreExtraPermit, in the state machine)
   --failover N       time N leader failovers (crash to new leader) and print the distribution
   --workload         run simulated clients through the real state machine and
-                     check every register and lock history for linearizability
-                     (steps default 1500)
+                     check every register, lock, election, semaphore and
+                     read-write lock history for linearizability, and the
+                     recipes' bookkeeping (held + free permits == limit)
+                     after every entry (steps default 1500)
   --keep-going       with --workload: run on past a broken safety check, so the
                      histories alone show what a planted bug did
   --disk             with --seed: file-backed slow mode (real WAL and snapshot files in a temp dir)
@@ -92,14 +97,22 @@ async function main(): Promise<void> {
     });
   }
   let knobs: TestingKnobs | undefined;
-  if (v.knob) {
+  let stateKnobs: StateTestingKnobs | undefined;
+  if (v.knob === "semaphoreExtraPermit") {
+    if (!v.workload) cli.fail("--knob semaphoreExtraPermit needs --workload");
+    stateKnobs = { semaphoreExtraPermit: true };
+  } else if (v.knob) {
     const known = [
       "voteTwice",
       "commitPreviousTermByCounting",
       "skipReadIndexQuorum",
     ];
     if (!known.includes(v.knob)) {
-      cli.fail(`unknown knob "${v.knob}"; choose from ${known.join(", ")}`);
+      cli.fail(
+        `unknown knob "${v.knob}"; choose from ${
+          known.join(", ")
+        }, semaphoreExtraPermit`,
+      );
     }
     knobs = { [v.knob]: true };
   }
@@ -139,7 +152,14 @@ async function main(): Promise<void> {
   if (v.workload) {
     if (v.disk) cli.fail("--workload does not support --disk");
     workloadMain(
-      { nodes, steps, nemesis, knobs, stopOnViolation: !v["keep-going"] },
+      {
+        nodes,
+        steps,
+        nemesis,
+        knobs,
+        stateKnobs,
+        stopOnViolation: !v["keep-going"],
+      },
       v.seed,
       v.seeds,
       [
@@ -241,11 +261,12 @@ function workloadMain(
   let ok = 0, info = 0, ops = 0, unknown = 0;
   for (let seed = from; seed <= to; seed++) {
     const r = runWorkload({ ...base, seed });
-    ok += r.registerOps.ok + r.lockOps.ok;
-    info += r.registerOps.info + r.lockOps.info;
-    ops += r.registerOps.invoked + r.lockOps.invoked;
-    if (r.register.result === "unknown") unknown++;
-    if (r.lock.result === "unknown") unknown++;
+    for (const o of allOps(r)) {
+      ok += o.ok;
+      info += o.info;
+      ops += o.invoked;
+    }
+    for (const v of verdicts(r)) if (v.result === "unknown") unknown++;
     if (r.violation) {
       reportWorkload(r, extra);
       Deno.exit(1);
@@ -263,6 +284,16 @@ function workloadMain(
   );
 }
 
+const RECIPES = ["election", "semaphore", "rwlock"] as const;
+
+function allOps(r: WorkloadResult): WorkloadResult["registerOps"][] {
+  return [r.registerOps, r.lockOps, ...RECIPES.map((k) => r.recipeOps[k])];
+}
+
+function verdicts(r: WorkloadResult): WorkloadResult["register"][] {
+  return [r.register, r.lock, ...RECIPES.map((k) => r.recipes[k])];
+}
+
 function reportWorkload(r: WorkloadResult, extra: string): void {
   const c = (o: WorkloadResult["registerOps"]) =>
     `${o.invoked} invoked, ${o.ok} ok, ${o.fail} fail, ${o.info} info`;
@@ -270,15 +301,17 @@ function reportWorkload(r: WorkloadResult, extra: string): void {
     `seed ${r.seed}: register ops ${
       c(r.registerOps)
     } → ${r.register.result}; ` +
-      `lock ops ${c(r.lockOps)} → ${r.lock.result}; faults ${
-        JSON.stringify(r.faults)
-      }`,
+      `lock ops ${c(r.lockOps)} → ${r.lock.result}; ` +
+      RECIPES.map((k) =>
+        `${k} ops ${c(r.recipeOps[k])} → ${r.recipes[k].result}; `
+      ).join("") +
+      `faults ${JSON.stringify(r.faults)}`,
   );
   if (r.violation) {
     console.log(
       `VIOLATION of ${r.violation.invariant} at step ${r.violation.step}: ${r.violation.detail}`,
     );
-    for (const v of [r.register, r.lock]) {
+    for (const v of verdicts(r)) {
       if (v.report && r.violation.invariant !== "linearizability") {
         console.log(v.report);
       }

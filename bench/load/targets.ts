@@ -17,6 +17,10 @@ export interface Target {
   lockCycle(conn: number, name: string): Promise<void>;
   /** Grants then revokes a lease. */
   leaseCycle(conn: number): Promise<void>;
+  /** Campaigns in an election (a lease made with it), then resigns; absent when unsupported. */
+  campaignCycle?(conn: number, name: string): Promise<void>;
+  /** Acquires a permit of a semaphore of `limit`, then releases it; absent when unsupported. */
+  semaphoreCycle?(conn: number, name: string, limit: number): Promise<void>;
   /** Watches a prefix; calls `onEvent` per event. Resolves once the watch is established. */
   watch(
     conn: number,
@@ -76,6 +80,46 @@ export class RaftlockTarget implements Target {
     ) as { token: number };
     await ok(
       await fetch(`${base}/v1/locks/${name}/release`, {
+        method: "POST",
+        body: JSON.stringify({ token: g.token }),
+      }),
+      "release",
+    );
+  }
+
+  async campaignCycle(conn: number, name: string): Promise<void> {
+    const base = pick(this.endpoints, conn);
+    const g = await ok(
+      await fetch(`${base}/v1/elections/${name}/campaign`, {
+        method: "POST",
+        body: JSON.stringify({ value: `c${conn}`, ttl: 10, wait: 10_000 }),
+      }),
+      "campaign",
+    ) as { token: number };
+    await ok(
+      await fetch(`${base}/v1/elections/${name}/resign`, {
+        method: "POST",
+        body: JSON.stringify({ token: g.token }),
+      }),
+      "resign",
+    );
+  }
+
+  async semaphoreCycle(
+    conn: number,
+    name: string,
+    limit: number,
+  ): Promise<void> {
+    const base = pick(this.endpoints, conn);
+    const g = await ok(
+      await fetch(`${base}/v1/semaphores/${name}/acquire`, {
+        method: "POST",
+        body: JSON.stringify({ limit, ttl: 10, wait: 10_000 }),
+      }),
+      "acquire",
+    ) as { token: number };
+    await ok(
+      await fetch(`${base}/v1/semaphores/${name}/release`, {
         method: "POST",
         body: JSON.stringify({ token: g.token }),
       }),

@@ -1,6 +1,7 @@
 /**
  * A chaos client process: runs some of the chaos workloads (register
- * clients, lock clients, watchers) in a process of its own, so a
+ * clients, lock clients, election, semaphore and read-write lock clients,
+ * watchers) in a process of its own, so a
  * namespaced run can put it in a network namespace of its own
  * (`ip netns exec <ns> deno run -A src/chaos/client_proc.ts '<config>'`)
  * and cut it off from the nodes like any other host. It reports
@@ -36,13 +37,14 @@ import {
   watcher,
   type WorkloadContext,
 } from "./workloads.ts";
+import { type ChaosRecipe, recipeClient } from "./recipe_workloads.ts";
 
 /** One workload loop of a client process. */
 export interface ClientSpec {
   /** Its client name in the history (`c3`, `l0`, `w1`). */
   name: string;
   /** Which loop. */
-  kind: "register" | "lock" | "watch";
+  kind: "register" | "lock" | "watch" | ChaosRecipe;
 }
 
 /** What a client process runs: passed as its one argument, in JSON. */
@@ -128,6 +130,8 @@ async function main(config: ClientProcConfig): Promise<void> {
       loops.push(registerClient(ctx, c.name, config.keys, config.allClients));
     } else if (c.kind === "lock") {
       loops.push(lockClient(ctx, c.name));
+    } else if (c.kind !== "watch") {
+      loops.push(recipeClient(ctx, c.name, c.kind));
     } else {
       watchers.push(watcher(ctx, c.name));
     }

@@ -83,12 +83,22 @@ export {
 export { NfQueue, type QueuedPacket } from "./nfqueue.ts";
 export {
   ALL_NEMESES,
+  ALL_WORKLOADS,
   type ChaosOptions,
   ChaosUnsupportedError,
   Cleanups,
+  type ClientPlan,
+  clientPlan,
   defaultNemeses,
+  recipeClientName,
   runChaos,
 } from "./run.ts";
+export {
+  CHAOS_RECIPES,
+  CHAOS_SEMAPHORE_LIMIT,
+  type ChaosRecipe,
+  recipeClient,
+} from "./recipe_workloads.ts";
 export {
   type Failover,
   failovers,

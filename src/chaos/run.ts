@@ -2,8 +2,9 @@
  * One chaos run, start to verdict: the cluster (on loopback, or each node
  * in a network namespace of its own), the clients (in this process, or in
  * client processes in namespaces of their own), the nemesis, then the
- * checks (registers and locks linearizable, lease timing, watches
- * complete, the cluster recovered) and the summary. `cli/chaos.ts` parses
+ * checks (registers, locks, elections, semaphores and read-write locks
+ * linearizable, lease timing, watches complete, the cluster recovered) and
+ * the summary. `cli/chaos.ts` parses
  * the flags and calls {@linkcode runChaos}.
  *
  * Namespaced runs have two nemesis lanes at once: one for network faults
@@ -16,12 +17,16 @@
 import {
   check,
   checkLeaseTiming,
+  type CheckResult,
+  electionModel,
   formatReport,
   formatTimingReport,
   type HistoryEvent,
   HistoryRecorder,
   lockModel,
   registerModel,
+  rwlockModel,
+  semaphoreModel,
   stringifyHistory,
   toOperations,
 } from "../check/mod.ts";
@@ -63,6 +68,18 @@ import {
   watcher,
   type WorkloadContext,
 } from "./workloads.ts";
+import {
+  CHAOS_RECIPES,
+  type ChaosRecipe,
+  recipeClient,
+} from "./recipe_workloads.ts";
+
+/** Every client workload a run can name (watchers are counted apart). */
+export const ALL_WORKLOADS: readonly string[] = [
+  "register",
+  "lock",
+  ...CHAOS_RECIPES,
+];
 
 /** Every nemesis a run can name: node faults, and network faults (netns). */
 export const ALL_NEMESES: readonly string[] = [
@@ -77,6 +94,14 @@ export interface ChaosOptions {
   nodes: number;
   /** Register and lock clients (a third cycle locks). */
   clients: number;
+  /**
+   * The client workloads, from {@linkcode ALL_WORKLOADS} (default all):
+   * without `lock` every client of `clients` is a register client, and
+   * without `register` only the third that locks runs.
+   */
+  workloads?: readonly string[];
+  /** Clients of each recipe workload (elections, semaphores, read-write locks; default 2). */
+  recipeClients?: number;
   /** Watchers. */
   watchers: number;
   /** Registers shared at a time. */
@@ -146,9 +171,56 @@ interface ClientGroup {
   clients: ClientSpec[];
 }
 
-/** Splits the clients over lab members: each lock client alone, registers by 4, watchers together. */
-function clientGroups(clients: number, watchers: number): ClientGroup[] {
-  const lockers = Math.floor(clients / 3);
+/** How many clients of each workload a run has. */
+export interface ClientPlan {
+  /** Lock clients (`l0`...). */
+  lockers: number;
+  /** Register clients (`c<k>`, numbered after the lock clients). */
+  registers: number;
+  /** Clients of each recipe (`e0`..., `s0`..., `rw0`...). */
+  recipes: Record<ChaosRecipe, number>;
+}
+
+/**
+ * The clients of a run: see {@linkcode ChaosOptions.workloads}.
+ *
+ * @example
+ * ```ts ignore
+ * const plan = clientPlan({ ...options, workloads: ["register", "semaphore"] });
+ * // plan.lockers === 0, plan.recipes.semaphore === 2
+ * ```
+ */
+export function clientPlan(o: ChaosOptions): ClientPlan {
+  const on = new Set(o.workloads ?? ALL_WORKLOADS);
+  const lockers = on.has("lock") ? Math.floor(o.clients / 3) : 0;
+  const per = o.recipeClients ?? 2;
+  return {
+    lockers,
+    registers: on.has("register") ? o.clients - lockers : 0,
+    recipes: {
+      election: on.has("election") ? per : 0,
+      semaphore: on.has("semaphore") ? per : 0,
+      rwlock: on.has("rwlock") ? per : 0,
+    },
+  };
+}
+
+/**
+ * The history names of a recipe's clients: `e0`, `s0`, `rw0`...
+ *
+ * @example
+ * ```ts ignore
+ * recipeClientName("rwlock", 1); // "rw1"
+ * ```
+ */
+export function recipeClientName(kind: ChaosRecipe, i: number): string {
+  return `${kind === "election" ? "e" : kind === "semaphore" ? "s" : "rw"}${i}`;
+}
+
+/** Splits the clients over lab members: each lock client alone, registers by 4, each recipe's clients together, watchers together. */
+function clientGroups(plan: ClientPlan, watchers: number): ClientGroup[] {
+  const { lockers } = plan;
+  const clients = lockers + plan.registers;
   const groups: ClientGroup[] = [];
   for (let c = 0; c < lockers; c++) {
     groups.push({
@@ -164,6 +236,18 @@ function clientGroups(clients: number, watchers: number): ClientGroup[] {
       member: `r${g}`,
       host: 150 + g,
       clients: names.map((name) => ({ name, kind: "register" })),
+    });
+  }
+  for (const [i, kind] of CHAOS_RECIPES.entries()) {
+    const n = plan.recipes[kind];
+    if (n === 0) continue;
+    groups.push({
+      member: recipeClientName(kind, 0).replace(/0$/, "g"),
+      host: 120 + i,
+      clients: Array.from({ length: n }, (_, k) => ({
+        name: recipeClientName(kind, k),
+        kind,
+      })),
     });
   }
   if (watchers > 0) {
@@ -242,7 +326,8 @@ export async function runChaos(
 
   // ------------------------------------------------------------- network
   const nodeIds = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
-  const groups = netns ? clientGroups(o.clients, o.watchers) : [];
+  const plan = clientPlan(o);
+  const groups = netns ? clientGroups(plan, o.watchers) : [];
   let lab: NetnsLab | undefined;
   let faults: NetFaults | undefined;
   let sites: Map<string, string> | undefined;
@@ -336,14 +421,19 @@ export async function runChaos(
       timeoutMs,
       lockTtl,
     };
-    const lockers = Math.floor(o.clients / 3);
+    const { lockers } = plan;
     const loops = Array.from(
-      { length: o.clients },
+      { length: lockers + plan.registers },
       (_, c) =>
         c < lockers
           ? lockClient(ctx, `l${c}`)
           : registerClient(ctx, `c${c}`, o.keys, o.clients),
     );
+    for (const kind of CHAOS_RECIPES) {
+      for (let i = 0; i < plan.recipes[kind]; i++) {
+        loops.push(recipeClient(ctx, recipeClientName(kind, i), kind));
+      }
+    }
     const watches = Array.from(
       { length: o.watchers },
       (_, w) => watcher(ctx, `w${w}`),
@@ -549,6 +639,20 @@ export async function runChaos(
   await Deno.writeTextFile(`${o.out}/watches.json`, JSON.stringify(watchLogs));
   const registers = check(events, registerModel(), { timeoutMs: 120_000 });
   const locks = check(events, lockModel(), { timeoutMs: 120_000 });
+  const recipes: Record<ChaosRecipe, CheckResult> = {
+    election: check(events, electionModel(), { timeoutMs: 60_000 }),
+    semaphore: check(events, semaphoreModel(), { timeoutMs: 60_000 }),
+    rwlock: check(events, rwlockModel(), { timeoutMs: 60_000 }),
+  };
+  const recipeResults = CHAOS_RECIPES.map((k) => recipes[k]);
+  // Each recipe's operations by outcome (they name their record by kind).
+  const recipeOps = Object.fromEntries(CHAOS_RECIPES.map((k) => {
+    const n = { ok: 0, fail: 0, info: 0 };
+    for (const op of toOperations(events)) {
+      if (typeof op.op[k] === "string") n[op.status]++;
+    }
+    return [k, n];
+  }));
   const ops = toOperations(events);
   const timing = checkLeaseTiming(ops, { driftMs: o.driftMs });
   const watch = checkWatches(watchLogs, acked, attempted);
@@ -556,7 +660,9 @@ export async function runChaos(
   const latency = writeLatency(ops, windows);
   const failed = failovers(ops, kills);
   const illegal = registers.result === "illegal" ||
-    locks.result === "illegal" || !timing.ok || anomalies.length > 0;
+    locks.result === "illegal" ||
+    recipeResults.some((r) => r.result === "illegal") || !timing.ok ||
+    anomalies.length > 0;
   const summary = {
     seed: o.seed,
     command: o.command,
@@ -565,6 +671,8 @@ export async function runChaos(
     seconds: o.seconds,
     nodes: o.nodes,
     clients: o.clients,
+    workloads: o.workloads ?? ALL_WORKLOADS,
+    recipeClients: plan.recipes,
     watchers: o.watchers,
     keys: o.keys,
     planted: o.plant ?? null,
@@ -573,11 +681,15 @@ export async function runChaos(
     faultLog,
     result: illegal
       ? "illegal"
-      : registers.result === "ok" && locks.result === "ok"
+      : [registers, locks, ...recipeResults].every((r) => r.result === "ok")
       ? "ok"
       : "unknown",
     registers: registers.result,
     locks: locks.result,
+    elections: recipes.election.result,
+    semaphores: recipes.semaphore.result,
+    rwlocks: recipes.rwlock.result,
+    recipeOperations: recipeOps,
     timing: {
       ok: timing.ok,
       anomalies: timing.count,
@@ -609,14 +721,19 @@ export async function runChaos(
           : {}),
       }
       : {}),
-    partitions: registers.partitions + locks.partitions,
-    checkMs: Math.round(registers.timeMs + locks.timeMs),
+    partitions: [registers, locks, ...recipeResults].reduce(
+      (n, r) => n + r.partitions,
+      0,
+    ),
+    checkMs: Math.round(
+      [registers, locks, ...recipeResults].reduce((n, r) => n + r.timeMs, 0),
+    ),
   };
   await Deno.writeTextFile(
     `${o.out}/summary.json`,
     JSON.stringify(summary, null, 2) + "\n",
   );
-  for (const r of [registers, locks]) {
+  for (const r of [registers, locks, ...recipeResults]) {
     print(`\n${formatReport(r).split("\n").slice(0, 40).join("\n")}`);
   }
   print(`\n${formatTimingReport(timing).split("\n").slice(0, 40).join("\n")}`);
@@ -658,7 +775,7 @@ export async function runChaos(
     );
   }
   print(
-    `Registers: ${registers.result}; locks and fencing: ${locks.result}; lease timing: ${
+    `Registers: ${registers.result}; locks and fencing: ${locks.result}; elections: ${recipes.election.result}; semaphores: ${recipes.semaphore.result}; read-write locks: ${recipes.rwlock.result}; lease timing: ${
       timing.ok ? "ok" : "BROKEN"
     }; watches: ${
       watch.ok ? "ok" : "ANOMALIES"

@@ -24,9 +24,12 @@
  * linearization points, with a cache of (linearized set, state)
  * configurations) applied per partition (per key, per lock); an illegal
  * partition is shrunk to a small failing sub-history by delta debugging.
- * Models: {@link registerModel} (read, write, CAS, delete per key) and
+ * Models: {@link registerModel} (read, write, CAS, delete per key),
  * {@link lockModel} (acquire, release, fenced writes, fencing tokens; its
- * module documentation says exactly what it guarantees); write your own
+ * module documentation says exactly what it guarantees), and the
+ * coordination recipes on {@link grantModel}: {@link electionModel} (one
+ * leader), {@link semaphoreModel} (permits within the limit) and
+ * {@link rwlockModel} (readers or one writer); write your own
  * with the {@link Model} interface. Lease timing, which the lock model leaves
  * free, is checked apart by {@link checkLeaseTiming} against the clients'
  * clocks.
@@ -100,6 +103,23 @@ export {
   type LockState,
   tokenOf,
 } from "./lock.ts";
+export {
+  type GrantCode,
+  type GrantHolder,
+  type GrantInput,
+  grantModel,
+  type GrantModelOptions,
+  type GrantOp,
+  type GrantOutput,
+  type GrantPoint,
+  type GrantSpec,
+  type GrantState,
+  grantTokenOf,
+  RECIPE_FUNCTIONS,
+} from "./grants.ts";
+export { describeElectionOp, electionModel } from "./election.ts";
+export { describeSemaphoreOp, semaphoreModel } from "./semaphore.ts";
+export { describeRwlockOp, rwlockModel } from "./rwlock.ts";
 export {
   check,
   type CheckOptions,

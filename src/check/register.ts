@@ -38,6 +38,7 @@ import {
   type Unknown,
 } from "./model.ts";
 import { LOCK_FUNCTIONS } from "./lock.ts";
+import { RECIPE_FUNCTIONS } from "./grants.ts";
 
 const READ = 0;
 const WRITE = 1;
@@ -174,8 +175,9 @@ function toEntry(
   const op = o.op;
   const f = op.f;
   if (f === "fencedWrite" && op.key === undefined) return undefined;
-  // Lock operations may share the history: they are the lock model's.
-  if (LOCK_FUNCTIONS.has(f)) return undefined;
+  // Lock and recipe operations may share the history: they are their
+  // models'.
+  if (LOCK_FUNCTIONS.has(f) || RECIPE_FUNCTIONS.has(f)) return undefined;
   if (typeof op.key !== "string") {
     throw new TypeError(
       `Register operation ${o.id} (${f}) has no string key`,

@@ -21,6 +21,7 @@
 import type { NodeTestingKnobs } from "../node/node.ts";
 import type { TestingKnobs } from "../raft/raft.ts";
 import type { ServiceTestingKnobs } from "../service/service.ts";
+import type { StateTestingKnobs } from "../state/machine.ts";
 import { FaultInjectingFs } from "../storage/fault_fs.ts";
 
 /** Parsed `RAFTLOCK_FAULTS`. */
@@ -33,8 +34,12 @@ export interface FaultSettings {
   slowSyncSignals: boolean;
 }
 
-/** Every planted bug: the core's, the node's and the service's. */
-export type AllKnobs = TestingKnobs & NodeTestingKnobs & ServiceTestingKnobs;
+/** Every planted bug: the core's, the node's, the service's and the state machine's. */
+export type AllKnobs =
+  & TestingKnobs
+  & NodeTestingKnobs
+  & ServiceTestingKnobs
+  & StateTestingKnobs;
 
 /** The bugs `knob=NAME` can plant: the core's, the node's and the service's. */
 export const KNOBS: readonly (keyof AllKnobs)[] = [
@@ -43,6 +48,7 @@ export const KNOBS: readonly (keyof AllKnobs)[] = [
   "skipReadIndexQuorum",
   "followerReadsWithoutReadIndex",
   "expireLeasesAtHalfTtl",
+  "semaphoreExtraPermit",
 ];
 
 /**

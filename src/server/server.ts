@@ -25,7 +25,10 @@ import {
   type ServiceTestingKnobs,
   type WatchQueueLimits,
 } from "../service/mod.ts";
-import { ServiceStateMachine } from "../state/machine.ts";
+import {
+  ServiceStateMachine,
+  type StateTestingKnobs,
+} from "../state/machine.ts";
 import { DiskStorage } from "../storage/disk_storage.ts";
 import type { FileSystem } from "../storage/fs.ts";
 import type { TestingKnobs } from "../raft/raft.ts";
@@ -150,7 +153,11 @@ export interface ServerOptions {
    */
   diskReserveBytes?: number;
   /** Planted bugs, only for showing that the chaos suite catches them. */
-  testingKnobs?: TestingKnobs & NodeTestingKnobs & ServiceTestingKnobs;
+  testingKnobs?:
+    & TestingKnobs
+    & NodeTestingKnobs
+    & ServiceTestingKnobs
+    & StateTestingKnobs;
 }
 
 /** A running server. */
@@ -301,7 +308,11 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   metrics.registry.add({
     render: () => transportMetricsText(transport.stats()),
   });
-  const state = new ServiceStateMachine();
+  const state = new ServiceStateMachine({
+    testingKnobs: options.testingKnobs?.semaphoreExtraPermit
+      ? { semaphoreExtraPermit: true }
+      : undefined,
+  });
   const authOn = options.authEnabled ?? (() => state.auth.enabled);
   // A network-facing API serves only loopback clients until auth is on.
   // Before auth is on, a gated node serves this host (loopback, or one of

@@ -1,6 +1,8 @@
 /**
  * The simulator's safety checks: the Raft invariants of Figure 3 of the
- * paper, plus monotonic commit and persisted state, and linearizable reads.
+ * paper, plus monotonic commit and persisted state, linearizable reads,
+ * and the service state machine's own bookkeeping of the recipes (held +
+ * free permits == limit for every semaphore) after every applied entry.
  * Each check is fed by the simulated hosts as they persist, apply and serve
  * reads; the first broken invariant is kept as the verdict.
  *
@@ -232,6 +234,29 @@ export class SafetyChecker {
         `${id} has a different state after applying index ${index}`,
       );
     }
+  }
+
+  /**
+   * A node's service state machine after applying `index`, with the
+   * problems its own bookkeeping check found (`invariantViolations()`):
+   * for every semaphore held plus free permits equal the limit and none is
+   * overdrawn ("semaphore permits"); one leader per election, readers or
+   * one writer per read-write lock, every entry's lease alive ("recipe
+   * bookkeeping").
+   */
+  observeServiceInvariants(
+    id: NodeId,
+    index: number,
+    problems: readonly string[],
+  ): void {
+    if (problems.length === 0) return;
+    const permits = problems.find((p) => /held \d+ \+ free|free is -/.test(p));
+    this.#fail(
+      permits ? "semaphore permits" : "recipe bookkeeping",
+      `${id} after applying index ${index}: ${permits ?? problems[0]}${
+        problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""
+      }`,
+    );
   }
 
   /**

@@ -640,6 +640,11 @@ export class SimCluster {
           term: e.term,
         });
         this.#onApply?.(node, e, result);
+        this.checker.observeServiceInvariants(
+          node.id,
+          e.index,
+          node.service.invariantViolations(),
+        );
       }
       if (e.type === EntryType.ConfChange) this.#onConfApplied(node, e.data);
     }

@@ -42,9 +42,20 @@ export {
   type HistoryVerdict,
   type OpCounts,
   runWorkload,
+  type WorkloadKind,
   type WorkloadOptions,
   type WorkloadResult,
 } from "./workload.ts";
+export {
+  RECIPE_KINDS,
+  RECIPE_NAMES,
+  type RecipeHold,
+  recipeHolderLease,
+  type RecipeKind,
+  type RecipeOpContext,
+  SIM_SEMAPHORE_LIMIT,
+  startRecipeOp,
+} from "./recipe_ops.ts";
 export {
   type FailoverOptions,
   type FailoverResult,

@@ -1,10 +1,13 @@
 /**
  * Client workloads through the real replicated state machine inside the
  * deterministic simulator: every node applies committed entries to its own
- * `ServiceStateMachine`, simulated clients issue register and lock
- * operations one at a time against random live nodes while the full
- * nemesis runs, and every history is checked for linearizability at the
- * end of the seed.
+ * `ServiceStateMachine`, simulated clients issue register, lock,
+ * election, semaphore and read-write lock operations (`recipe_ops.ts`)
+ * one at a time against random live nodes while the full nemesis runs,
+ * and every history is checked for linearizability at the end of the seed,
+ * each against its model. After every applied entry the cluster also
+ * checks each node's recipe bookkeeping (held + free permits == limit for
+ * every semaphore: `SafetyChecker.observeServiceInvariants`).
  *
  * Outcomes. A proposal carries a per-client `requestId`; when the proposing
  * node applies it (same incarnation), the state machine's result completes
@@ -15,7 +18,7 @@
  * read that cannot finish is `fail` (reads have no effect).
  *
  * Leases: the simulator has no lease clock, so a "janitor" sometimes
- * expires the lease of a lock's holder through the leader (a
+ * expires the lease of a lock's (or a recipe's) holder through the leader (a
  * `leaseExpire` command naming the keepalive it saw), as the real lease
  * clock would, while holders renew their leases (`leaseKeepalive`) and so
  * race it. The lock model lets holders expire at any instant; keepalives
@@ -36,12 +39,24 @@ import type { CommandResult } from "../state/results.ts";
 import {
   check,
   type CheckResult,
+  electionModel,
   formatReport,
   HistoryRecorder,
   lockModel,
   type Op,
   registerModel,
+  rwlockModel,
+  semaphoreModel,
 } from "../check/mod.ts";
+import type { StateTestingKnobs } from "../state/machine.ts";
+import {
+  RECIPE_KINDS,
+  RECIPE_NAMES,
+  type RecipeHold,
+  recipeHolderLease,
+  type RecipeKind,
+  startRecipeOp,
+} from "./recipe_ops.ts";
 import {
   SIM_SERVICE_OPTIONS,
   SimCluster,
@@ -75,8 +90,16 @@ export interface WorkloadOptions {
   nemesis?: readonly NemesisKind[];
   /** Chance per tick of a fault (default 0.03). */
   nemesisRate?: number;
-  /** Planted bugs. */
+  /** Planted bugs of the Raft core. */
   knobs?: TestingKnobs;
+  /** Planted bugs of the state machine (a semaphore's extra permit). */
+  stateKnobs?: StateTestingKnobs;
+  /**
+   * Simulated clients that use elections, semaphores and read-write locks,
+   * besides the register and lock clients (default 6). 0 replays the
+   * register and lock workload of before the recipes, seed for seed.
+   */
+  recipeClients?: number;
   /**
    * Stop at the first broken safety invariant (default true). False keeps
    * running, so the histories alone can show what a planted bug did.
@@ -128,15 +151,22 @@ export interface WorkloadResult {
   registerOps: OpCounts;
   /** Lock operations by outcome. */
   lockOps: OpCounts;
+  /** The election, semaphore and read-write lock histories' verdicts. */
+  recipes: Record<RecipeKind, HistoryVerdict>;
+  /** Recipe operations by outcome. */
+  recipeOps: Record<RecipeKind, OpCounts>;
   /** Cluster counters. */
   stats: SimStats;
   /** Faults by kind. */
   faults: Record<string, number>;
   /** The recorded histories (events), for reports and replays. */
-  histories: { register: HistoryRecorder; lock: HistoryRecorder };
+  histories: Record<WorkloadKind, HistoryRecorder>;
 }
 
-type Kind = "register" | "lock";
+/** The kinds of client operation, each with a history of its own. */
+export type WorkloadKind = "register" | "lock" | RecipeKind;
+
+type Kind = WorkloadKind;
 
 interface Pending {
   kind: Kind;
@@ -160,6 +190,8 @@ interface Client {
   held: Map<string, number>;
   /** The lease of each held lock. */
   leases: Map<string, number>;
+  /** Recipe grants this client believes it holds, by `kind:name`. */
+  holds: Map<string, RecipeHold>;
   /** Virtual time before which the client stays idle (backoff after a refusal). */
   idleUntil: number;
 }
@@ -174,18 +206,28 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
   const locks = Array.from({ length: options.locks ?? 2 }, (_, i) => `l${i}`);
   const opRate = options.opRate ?? 0.3;
   const deadlineMs = options.deadlineMs ?? 2000;
-  const clients: Client[] = Array.from({ length: nClients }, (_, i) => ({
-    name: `c${i}`,
-    seq: 0,
-    held: new Map(),
-    leases: new Map(),
-    idleUntil: 0,
-  }));
+  const nRecipe = options.recipeClients ?? 6;
+  const clients: Client[] = Array.from(
+    { length: nClients + nRecipe },
+    (_, i) => ({
+      name: i < nClients ? `c${i}` : `r${i - nClients}`,
+      seq: 0,
+      held: new Map(),
+      leases: new Map(),
+      holds: new Map(),
+      idleUntil: 0,
+    }),
+  );
   const byName = new Map(clients.map((c) => [c.name, c]));
+  const zero = (): OpCounts => ({ invoked: 0, ok: 0, fail: 0, info: 0 });
   const counts: Record<Kind, OpCounts> = {
-    register: { invoked: 0, ok: 0, fail: 0, info: 0 },
-    lock: { invoked: 0, ok: 0, fail: 0, info: 0 },
+    register: zero(),
+    lock: zero(),
+    election: zero(),
+    semaphore: zero(),
+    rwlock: zero(),
   };
+
   // Values written per key, so CAS sometimes expects the current one.
   const written = new Map<string, string[]>();
 
@@ -193,6 +235,9 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
   const rec: Record<Kind, HistoryRecorder> = {
     register: new HistoryRecorder({ clock }),
     lock: new HistoryRecorder({ clock }),
+    election: new HistoryRecorder({ clock }),
+    semaphore: new HistoryRecorder({ clock }),
+    rwlock: new HistoryRecorder({ clock }),
   };
 
   const complete = (
@@ -227,7 +272,11 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
     knobs: options.knobs,
     trace: options.trace,
     snapshotEvery: 32 + Math.floor(random() * 96),
-    service: () => new ServiceStateMachine(SIM_SERVICE_OPTIONS),
+    service: () =>
+      new ServiceStateMachine({
+        ...SIM_SERVICE_OPTIONS,
+        testingKnobs: options.stateKnobs,
+      }),
     onApply,
   });
   const nemesis = new Nemesis({
@@ -297,7 +346,22 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
     if (!started) complete(c, "fail", "dropped");
   };
 
+  const recipeOp = (c: Client, node: SimNode, kind: RecipeKind): void =>
+    startRecipeOp({
+      client: c.name,
+      holds: c.holds,
+      random: () => cluster.random(),
+      propose: (k, op, cmd, onResult) =>
+        propose(c, k, op, node, cmd, (_c, r) => onResult(r)),
+      read: (k, op, value) => read(c, k, op, node, (n) => value(n.service!)),
+      complete: (how, value) => complete(c, how, value),
+    }, kind);
+
   const start = (c: Client, node: SimNode): void => {
+    if (c.name.startsWith("r")) {
+      recipeOp(c, node, pick(RECIPE_KINDS));
+      return;
+    }
     const r = cluster.random();
     const held = [...c.held.entries()];
     if (held.length > 0 && r < 0.5) {
@@ -439,9 +503,18 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
   const janitor = (): void => {
     const leader = cluster.leader();
     if (!leader?.service || cluster.random() >= 0.01) return;
-    const holder = leader.service.lock(pick(locks)).holder;
-    if (!holder) return;
-    const lease = leader.service.lease(holder.lease);
+    let id: number | undefined;
+    if (nRecipe > 0 && cluster.random() < 0.5) {
+      const kind = pick(RECIPE_KINDS);
+      id = recipeHolderLease(
+        leader.service,
+        kind,
+        pick(RECIPE_NAMES[kind]),
+        () => cluster.random(),
+      );
+    } else id = leader.service.lock(pick(locks)).holder?.lease;
+    if (id === undefined) return;
+    const lease = leader.service.lease(id);
     if (!lease) return;
     try {
       cluster.proposeData(
@@ -506,7 +579,13 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
     const events = rec[kind].events();
     const res = kind === "register"
       ? check(events, registerModel(), { timeoutMs })
-      : check(events, lockModel(), { timeoutMs });
+      : kind === "lock"
+      ? check(events, lockModel(), { timeoutMs })
+      : kind === "election"
+      ? check(events, electionModel(), { timeoutMs })
+      : kind === "semaphore"
+      ? check(events, semaphoreModel(), { timeoutMs })
+      : check(events, rwlockModel(), { timeoutMs });
     let report: string | undefined;
     if (res.result === "illegal") {
       report = formatReport(res);
@@ -528,6 +607,11 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
   };
   const register = verdict("register");
   const lock = verdict("lock");
+  const recipes = {
+    election: verdict("election"),
+    semaphore: verdict("semaphore"),
+    rwlock: verdict("rwlock"),
+  };
   return {
     seed: options.seed,
     violation,
@@ -536,6 +620,12 @@ export function runWorkload(options: WorkloadOptions): WorkloadResult {
     lock,
     registerOps: counts.register,
     lockOps: counts.lock,
+    recipes,
+    recipeOps: {
+      election: counts.election,
+      semaphore: counts.semaphore,
+      rwlock: counts.rwlock,
+    },
     stats: cluster.stats,
     faults: nemesis.counts,
     histories: rec,

@@ -139,6 +139,17 @@ export interface ServiceStateMachineOptions {
    * beyond it a request with a new id is refused (`unavailable`).
    */
   dedupeMaxEntries?: number;
+  /** Planted bugs, to show the simulator catches them. Never set otherwise. */
+  testingKnobs?: StateTestingKnobs;
+}
+
+/** Bugs the state machine can plant (tests of the simulator and checker only). */
+export interface StateTestingKnobs {
+  /**
+   * A semaphore grants one permit more than it has free (its free count
+   * goes below zero): a permit leak the other way.
+   */
+  semaphoreExtraPermit?: boolean;
 }
 
 /** The default duplicate-suppression window: 10 minutes. */
@@ -313,13 +324,14 @@ function sign(a: number, b: number): number {
  * ```
  */
 export class ServiceStateMachine {
-  readonly #options: Required<ServiceStateMachineOptions>;
+  readonly #options: Required<Omit<ServiceStateMachineOptions, "testingKnobs">>;
   #revision = 0;
   #kv: KvStore = new KvStore();
   #history: History;
   #leases: LeaseTable = new LeaseTable();
   #locks: LockTable = new LockTable();
   #recipes: RecipeTables = new RecipeTables();
+  #knobs: StateTestingKnobs = {};
   #dedupe: DedupeTable;
   #auth: AuthTable = new AuthTable();
   #pending: Pending = emptyPending();
@@ -337,6 +349,12 @@ export class ServiceStateMachine {
   #leaseListeners: Set<Listener<readonly LeaseChange[]>> = new Set();
   #restoreListeners: Set<Listener<number>> = new Set();
 
+  // Plants the testing knobs in tables made anew (at start, on restore).
+  #plantKnobs(): void {
+    this.#recipes.semaphores.testingExtraPermit =
+      this.#knobs.semaphoreExtraPermit === true;
+  }
+
   /** Creates an empty state (revision 0). */
   constructor(options: ServiceStateMachineOptions = {}) {
     this.#options = {
@@ -347,6 +365,8 @@ export class ServiceStateMachine {
     };
     this.#history = this.#newHistory();
     this.#dedupe = this.#newDedupe();
+    this.#knobs = options.testingKnobs ?? {};
+    this.#plantKnobs();
     // What the recipe tables may do to the rest of the state while a
     // command applies (at log index #index). The lease table is replaced
     // by a restore, hence the getter.
@@ -440,6 +460,7 @@ export class ServiceStateMachine {
     this.#leases = s.leases;
     this.#locks = s.locks;
     this.#recipes = s.recipes;
+    this.#plantKnobs();
     this.#history = s.history;
     this.#dedupe = s.dedupe;
     this.#auth = s.auth;

@@ -64,6 +64,7 @@ export {
   ServiceStateMachine,
   type ServiceStateMachineOptions,
   type StateCounts,
+  type StateTestingKnobs,
 } from "./machine.ts";
 // The encode and decode functions take the internal tables, so only the
 // format's version is public.

@@ -62,6 +62,11 @@ export class SemaphoreTable
   readonly kind = "semaphore" as const;
   /** How messages name a semaphore. */
   protected readonly noun = "Semaphore";
+  /**
+   * A planted bug (`StateTestingKnobs.semaphoreExtraPermit`): grants one
+   * permit more than is free. Never set outside tests.
+   */
+  testingExtraPermit = false;
 
   /**
    * Acquires permits: granted at once if nobody waits and enough are free,
@@ -120,7 +125,7 @@ export class SemaphoreTable
   }
 
   protected fits(rec: SemaphoreRecord, w: PermitRequest): boolean {
-    return w.permits <= rec.free;
+    return w.permits <= rec.free + (this.testingExtraPermit ? 1 : 0);
   }
 
   protected hold(

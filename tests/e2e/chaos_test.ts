@@ -32,7 +32,7 @@ async function chaos(args: string[]) {
 
 Deno.test({
   name:
-    "e2e: a 75 s chaos run under every nemesis keeps registers, locks and watches correct",
+    "e2e: a 75 s chaos run under every nemesis keeps registers, locks, elections, semaphores, read-write locks and watches correct",
   ...E2E,
   fn: async () => {
     const r = await chaos([
@@ -49,6 +49,12 @@ Deno.test({
     assert.equal(s.result, "ok", why);
     assert.equal(s.registers, "ok", why);
     assert.equal(s.locks, "ok", why);
+    assert.equal(s.elections, "ok", why);
+    assert.equal(s.semaphores, "ok", why);
+    assert.equal(s.rwlocks, "ok", why);
+    for (const k of ["election", "semaphore", "rwlock"]) {
+      assert.ok(s.recipeOperations[k].ok > 50, `${k}: ${why}`);
+    }
     assert.equal(s.watch.ok, true, why);
     assert.deepEqual(s.anomalies, [], why);
     assert.ok(s.operations.ok > 3000, `only ${s.operations.ok} ok operations`);
