@@ -38,6 +38,7 @@ import {
   runChaos,
 } from "../src/chaos/run.ts";
 import { NODE_NEMESES } from "../src/chaos/nemesis.ts";
+import { clusterPorts, freeBase } from "../src/chaos/ports.ts";
 import { KNOBS } from "../src/server/faults.ts";
 
 const USAGE = `Usage: deno task chaos [options]
@@ -74,7 +75,10 @@ const USAGE = `Usage: deno task chaos [options]
   --seed N           seed for the clients' and nemesis' choices (default: time)
   --out DIR          where to write history.jsonl, summary.json and node logs
                      (default chaos-results/<time>)
-  --base-port P      first peer port (default 17400; HTTP ports are P+50..)
+  --base-port P      first peer port (default 17400; HTTP ports are P+50..);
+                     when one of them is taken, the next base 100 up whose
+                     ports are all free, so two runs on one machine do not
+                     collide
   --plant KNOB       run every node with a planted bug, to show the run
                      catches it: ${KNOBS.join(", ")}
   -h, --help         show this help
@@ -163,9 +167,10 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", () => interrupted("SIGTERM"));
   let code: number;
   try {
+    const nodes = num("nodes", v.nodes!, 1, 9);
     code = await runChaos({
       seconds: num("time", v.time!, 1, 24 * 3600),
-      nodes: num("nodes", v.nodes!, 1, 9),
+      nodes,
       clients: num("clients", v.clients!, 1, 200),
       workloads,
       recipeClients: num("recipe-clients", v["recipe-clients"]!, 0, 50),
@@ -179,7 +184,11 @@ async function main(): Promise<void> {
         : num("seed", v.seed, 0, 2 ** 31),
       out: v.out ??
         `chaos-results/${new Date().toISOString().replace(/[:.]/g, "-")}`,
-      basePort: num("base-port", v["base-port"]!, 1024, 65000),
+      basePort: freeBase(
+        num("base-port", v["base-port"]!, 1024, 65000),
+        clusterPorts(nodes),
+        { tries: 20 },
+      ),
       plant: v.plant,
       net,
       profile,

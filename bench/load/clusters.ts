@@ -12,11 +12,11 @@
 import { localMembers, raftdArgs } from "../../src/server/raftd_args.ts";
 import { ensurePeerSecretFile } from "../../src/transport/tcp.ts";
 import { cleanup } from "./cleanup.ts";
-import { freeBase } from "./ports.ts";
+import { clusterPorts, freeBase } from "../../src/chaos/ports.ts";
 
 // Ports each cluster takes from its base: three for peers, three for
 // clients (raftlock: HTTP; etcd: the client URLs are the base).
-const PORTS = [0, 1, 2, 50, 51, 52];
+const PORTS = clusterPorts(3);
 
 /** A running cluster. */
 export interface RunningCluster {

@@ -81,6 +81,7 @@ export {
   sh,
 } from "./netns.ts";
 export { NfQueue, type QueuedPacket } from "./nfqueue.ts";
+export { clusterPorts, freeBase } from "./ports.ts";
 export {
   ALL_NEMESES,
   ALL_WORKLOADS,

@@ -1,7 +1,8 @@
 /**
- * Free loopback ports for the bench's clusters. Other programs on a shared
- * machine may hold the default ports; a member that cannot bind exits at
- * once, so the bench looks for a base where every port it needs is free.
+ * Free loopback ports for clusters of real processes (the chaos runs and
+ * the benches). Other programs on a shared
+ * machine may hold the default ports (or another run of ours); a member that
+ * cannot bind exits at once, so look for a base where every port is free.
  *
  * @module
  */
@@ -44,4 +45,20 @@ export function freeBase(
   throw new Error(
     `No free ports from ${start} in ${tries} steps of ${step}`,
   );
+}
+
+/**
+ * The offsets from a base that a local cluster of `n` nodes binds: peers
+ * from the base, HTTP listeners from the base + 50.
+ *
+ * @example
+ * ```ts
+ * import { clusterPorts, freeBase } from "./ports.ts";
+ *
+ * const base = freeBase(17400, clusterPorts(3)); // 0, 1, 2, 50, 51, 52 free
+ * ```
+ */
+export function clusterPorts(n: number): number[] {
+  const ids = [...Array(n).keys()];
+  return [...ids, ...ids.map((i) => i + 50)];
 }
