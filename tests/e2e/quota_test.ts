@@ -237,13 +237,21 @@ Deno.test({
       const value = "d".repeat(16 * 1024);
       // n1 and n2 take the writes; n3's disk fills with its copy of the log.
       // n3 catches up (or reports the full disk) every 100 puts.
+      let seen = "";
       const pace = () =>
         until("n3 to catch up or to report its full disk", async () => {
           const [s1, s3] = await Promise.all([status(urls[0]), status(n3.url)]);
+          seen = JSON.stringify({
+            commit: s1?.commit,
+            n3: s3 && { applied: s3.applied, space: s3.space },
+          });
           if (!s1 || !s3) return undefined;
-          const full = s3.space.alarms.some((a) => a.kind === "nospace");
+          const full = s3.space.noSpace ||
+            s3.space.alarms.some((a) => a.kind === "nospace");
           return full || s3.applied >= s1.commit - 10 ? true : undefined;
-        }, 60_000).then(() => {});
+        }, 60_000).then(() => {}, (e) => {
+          throw new Error(`${e.message}; last seen ${seen}`);
+        });
       const acked = await fill(urls.slice(0, 2), "disk/", value, 5000, pace);
       assert.ok(acked.length >= 50, `${acked.length} puts acknowledged`);
       const s3 = await until("n3's nospace alarm", async () => {
