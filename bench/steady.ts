@@ -354,6 +354,22 @@ async function main(): Promise<void> {
       const text = await r.text();
       return { status: r.status, json: text ? JSON.parse(text) : {} };
     };
+    // An error's kind names its status and code; the first message of each
+    // kind is kept, so a run says why requests failed, not only how often.
+    const errorMessages: Record<string, string> = {};
+    const kindOf = (
+      prefix: string,
+      r: { status: number; json: Record<string, unknown> },
+    ) => {
+      const err = r.json.error as
+        | { code?: string; message?: string }
+        | undefined;
+      const kind = `${prefix}${r.status}${err?.code ? ` ${err.code}` : ""}`;
+      if (r.status !== 200 && !(kind in errorMessages)) {
+        errorMessages[kind] = err?.message ?? "";
+      }
+      return kind;
+    };
     const loop = async (i: number) => {
       const base = urls[i % urls.length];
       while (!stop) {
@@ -362,14 +378,14 @@ async function main(): Promise<void> {
         try {
           if (op === "put") {
             const r = await call(`${base}/v1/kv/${keyOf()}`, "PUT", { value });
-            record(op, t0, r.status === 200, String(r.status));
+            record(op, t0, r.status === 200, kindOf("", r));
           } else if (op === "get") {
             const r = await call(`${base}/v1/kv/${keyOf()}`, "GET");
             record(
               op,
               t0,
               r.status === 200 || r.status === 404,
-              String(r.status),
+              kindOf("", r),
             );
           } else {
             const name = encodeURIComponent(`steady/lock-${i}`);
@@ -377,13 +393,13 @@ async function main(): Promise<void> {
               ttl: 10,
             });
             if (a.status !== 200) {
-              record(op, t0, false, `acquire ${a.status}`);
+              record(op, t0, false, kindOf("acquire ", a));
               continue;
             }
             const r = await call(`${base}/v1/locks/${name}/release`, "POST", {
               token: a.json.token,
             });
-            record(op, t0, r.status === 200, `release ${r.status}`);
+            record(op, t0, r.status === 200, kindOf("release ", r));
           }
         } catch (e) {
           record(op, t0, false, (e as Error).name);
@@ -569,6 +585,9 @@ async function main(): Promise<void> {
         `| ${op} | ${o.perSecond} | ${o.p50Ms} ms | ${o.p99Ms} ms | ${o.maxMs} ms | ${o.errors} |`,
       );
     }
+    for (const [kind, message] of Object.entries(errorMessages)) {
+      console.log(`error ${kind}: ${message}`);
+    }
     console.log(
       `\nwatch: ${watch.events} events on ${watch.streams} streams, ${watch.outOfOrder} out of order, ${watch.errors.length} ended with an error`,
     );
@@ -629,6 +648,7 @@ async function main(): Promise<void> {
           termChanged,
           nodes: perNode,
           ops,
+          errorMessages,
           watch,
           failover,
           samples,
