@@ -35,7 +35,7 @@ import type { Op } from "../check/mod.ts";
 import { Client } from "../client/mod.ts";
 import { isRaftlockError } from "../client/errors.ts";
 import type { Fence } from "../client/types.ts";
-import type { WorkloadContext } from "./workloads.ts";
+import { going, sleep, type WorkloadContext } from "./workloads.ts";
 
 /** The recipes the chaos clients exercise. */
 export type ChaosRecipe = "election" | "semaphore" | "rwlock";
@@ -58,13 +58,6 @@ const NO_EFFECT = new Set([
   "not_found",
   "bad_request",
 ]);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function going(ctx: WorkloadContext): boolean {
-  const { ok, fail, info } = ctx.counts;
-  return !ctx.signal.aborted && ok + fail + info < ctx.maxOps;
-}
 
 /**
  * Cycles one recipe until stopped (see the module documentation). `name`

@@ -60,7 +60,9 @@ export interface WorkloadContext {
   abandonRate?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<unknown> =>
+  new Promise((r) => setTimeout(r, ms));
 
 async function call(url: string, init?: RequestInit, timeoutMs = 1000) {
   const r = await fetch(url, {
@@ -97,7 +99,16 @@ function settle(
   ctx.counts[outcome]++;
 }
 
-function going(ctx: WorkloadContext): boolean {
+/**
+ * Whether a client should run on: not stopped, and the run's operation
+ * budget not spent.
+ *
+ * @example
+ * ```ts ignore
+ * while (going(ctx)) await oneOperation();
+ * ```
+ */
+export function going(ctx: WorkloadContext): boolean {
   const { ok, fail, info } = ctx.counts;
   return !ctx.signal.aborted && ok + fail + info < ctx.maxOps;
 }
