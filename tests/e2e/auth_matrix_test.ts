@@ -114,7 +114,9 @@ Deno.test({
       assert.ok(counts.leader > 10 && counts.follower > 10, `${counts}`);
 
       // A wrong password, an unknown user, an empty password: no token
-      // (the last case turned auth off).
+      // (the last case turned auth off; every node must have applied that
+      // before an unauthenticated enable is allowed).
+      await waitAuth(c, false);
       await ok(c.url(first), "POST", "/v1/auth/enable");
       await waitAuth(c, true);
       for (
