@@ -35,7 +35,12 @@ import type { Op } from "../check/mod.ts";
 import { Client } from "../client/mod.ts";
 import { isRaftlockError } from "../client/errors.ts";
 import type { Fence } from "../client/types.ts";
-import { going, sleep, type WorkloadContext } from "./workloads.ts";
+import {
+  abandonSchedule,
+  going,
+  sleep,
+  type WorkloadContext,
+} from "./workloads.ts";
 
 /** The recipes the chaos clients exercise. */
 export type ChaosRecipe = "election" | "semaphore" | "rwlock";
@@ -75,11 +80,7 @@ export async function recipeClient(
 ): Promise<void> {
   const { history, random } = ctx;
   const ttl = ctx.lockTtl ?? 3;
-  const abandonRate = ctx.abandonRate ?? 0.08;
-  const period = abandonRate > 0 ? Math.max(1, Math.round(1 / abandonRate)) : 0;
-  let hash = 0;
-  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  const first = 1 + (hash % 4);
+  const abandons = abandonSchedule(ctx, name);
   let grants = 0;
   // Each client starts on a different node; the client fails over.
   const k = Math.floor(random() * ctx.http.length);
@@ -175,8 +176,7 @@ export async function recipeClient(
       }
       const { token, lease } = grant;
       grants++;
-      const abandon = period > 0 && grants >= first &&
-        (grants - first) % period === 0;
+      const abandon = abandons();
       const holdMs = random() < 0.4 ? 0 : random() * ttl * 700;
       const until = performance.now() + holdMs;
       let renewed = performance.now();

@@ -113,6 +113,34 @@ export function going(ctx: WorkloadContext): boolean {
   return !ctx.signal.aborted && ok + fail + info < ctx.maxOps;
 }
 
+/**
+ * Which grants a client abandons (holds without release or keepalive, so
+ * its lease must expire): by count, not by chance, one in
+ * `round(1 / abandonRate)`, the first among the client's first five
+ * (from its name), so every run has some. Call once per grant.
+ *
+ * @example
+ * ```ts ignore
+ * const abandons = abandonSchedule(ctx, "c3");
+ * if (abandons()) return; // leave this grant to expire
+ * ```
+ */
+export function abandonSchedule(
+  ctx: WorkloadContext,
+  name: string,
+): () => boolean {
+  const abandonRate = ctx.abandonRate ?? 0.08;
+  const period = abandonRate > 0 ? Math.max(1, Math.round(1 / abandonRate)) : 0;
+  let hash = 0;
+  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  const first = 1 + (hash % 4);
+  let grants = 0;
+  return () => {
+    grants++;
+    return period > 0 && grants >= first && (grants - first) % period === 0;
+  };
+}
+
 /** Reads, writes and compare-and-sets `keys` registers until stopped. */
 export async function registerClient(
   ctx: WorkloadContext,
@@ -208,12 +236,7 @@ export async function lockClient(
 ): Promise<void> {
   const { history, random } = ctx;
   const ttl = ctx.lockTtl ?? 3;
-  const abandonRate = ctx.abandonRate ?? 0.08;
-  const period = abandonRate > 0 ? Math.max(1, Math.round(1 / abandonRate)) : 0;
-  let hash = 0;
-  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
-  const first = 1 + (hash % 4);
-  let grants = 0;
+  const abandons = abandonSchedule(ctx, name);
   const timeoutMs = ctx.timeoutMs;
   const request = (
     url: string,
@@ -263,9 +286,7 @@ export async function lockClient(
       continue;
     }
     const holdMs = random() < 0.5 ? 0 : random() * ttl * 700;
-    grants++;
-    const abandon = period > 0 && grants >= first &&
-      (grants - first) % period === 0;
+    const abandon = abandons();
     const until = performance.now() + holdMs;
     let renewed = performance.now();
     let lost = false;
