@@ -146,6 +146,11 @@ interface PendingProposal {
 // Messages a leader may send before its own write is durable: they carry
 // entries or leadership, never a promise that this node persisted anything.
 const EARLY = new Set(["app", "heartbeat", "snap", "timeoutNow"]);
+// A follower's forwarded proposals and reads promise nothing about its own
+// log, so they need not wait for its write. A write slower than this (a
+// disk waiting for space, a stalled device) stops holding them back: the
+// space alarm must reach the leader while the write waits.
+const STUCK_SAVE_MS = 20;
 
 /**
  * A Raft node running in this process: start one with
@@ -207,6 +212,9 @@ export class RaftNode {
   readonly #reads: ReadPath;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #wake: (() => void) | undefined;
+  // When the write in progress started (performance.now()), if one is.
+  #savingSince: number | undefined;
+  #stuckTimer: ReturnType<typeof setTimeout> | undefined;
   #loop: Promise<void> | undefined;
   #stopped = false;
   #fatal: Error | undefined;
@@ -706,7 +714,29 @@ export class RaftNode {
     if (w) {
       this.#wake = undefined;
       w();
-    }
+    } else if (this.#savingSince !== undefined) this.#forwardSoon();
+  }
+
+  // While this follower's write is in progress, proposals and reads wait
+  // for the next Ready (one forwarded batch per write). A write that takes
+  // longer than STUCK_SAVE_MS stops holding them: they go to the leader.
+  #forwardSoon(): void {
+    if (this.#stuckTimer !== undefined) return;
+    if (this.#batch.length === 0 && !this.#reads.queued) return;
+    const wait = STUCK_SAVE_MS - (performance.now() - this.#savingSince!);
+    if (wait <= 0) return this.#forwardWhileSaving();
+    this.#stuckTimer = setTimeout(() => {
+      this.#stuckTimer = undefined;
+      this.#forwardWhileSaving();
+    }, wait);
+  }
+
+  #forwardWhileSaving(): void {
+    if (this.#stopped || this.#savingSince === undefined) return;
+    if (this.#raft.role === "leader") return; // its batching is group commit
+    this.#flushProposals();
+    this.#reads.flush();
+    for (const m of this.#raft.takeForwarded()) this.#transport.send(m);
   }
 
   #flushProposals(): void {
@@ -768,7 +798,10 @@ export class RaftNode {
         rd.hardState.vote === this.#durableVote);
     const late: Message[] = [];
     for (const m of rd.messages) {
-      if (termDurable && this.#raft.role === "leader" && EARLY.has(m.type)) {
+      if (
+        m.type === "prop" || m.type === "readIndex" ||
+        (termDurable && this.#raft.role === "leader" && EARLY.has(m.type))
+      ) {
         this.#transport.send(m);
       } else late.push(m);
     }
@@ -779,11 +812,18 @@ export class RaftNode {
     const hardState = rd.hardState ?? this.#lazyHard;
     if (rd.mustSync || rd.snapshot || rd.entries.length > 0) {
       const t0 = performance.now();
-      await this.#storage.save({
-        snapshot: rd.snapshot,
-        entries: rd.entries,
-        hardState,
-      });
+      this.#savingSince = t0;
+      try {
+        await this.#storage.save({
+          snapshot: rd.snapshot,
+          entries: rd.entries,
+          hardState,
+        });
+      } finally {
+        this.#savingSince = undefined;
+        clearTimeout(this.#stuckTimer);
+        this.#stuckTimer = undefined;
+      }
       this.#lazyHard = undefined;
       this.#onPersisted?.((performance.now() - t0) / 1000, rd.entries.length);
       if (hardState) {

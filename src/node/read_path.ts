@@ -124,6 +124,11 @@ export class ReadPath {
     });
   }
 
+  /** Whether reads wait for the next {@linkcode ReadPath.flush}. */
+  get queued(): boolean {
+    return this.#readQueue.length > 0;
+  }
+
   /** Hands the queued reads to the lease or to one ReadIndex round. */
   flush(): void {
     if (this.#readQueue.length === 0) return;

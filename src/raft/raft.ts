@@ -525,6 +525,25 @@ export class Raft {
   }
 
   /**
+   * Removes and returns the proposals and read requests this node forwards
+   * to its leader. They promise nothing about this node's log, so the host
+   * may send them while the last Ready is still being persisted (a write
+   * waiting for disk space must not hold up the space alarm).
+   */
+  takeForwarded(): Message[] {
+    if (this.#msgs.length === 0) return [];
+    const out: Message[] = [];
+    const keep: Message[] = [];
+    for (const m of this.#msgs) {
+      if ((m.type === "prop" || m.type === "readIndex") && m.to !== this.id) {
+        out.push(m);
+      } else keep.push(m);
+    }
+    if (out.length > 0) this.#msgs = keep;
+    return out;
+  }
+
+  /**
    * Acknowledges the last Ready: its entries and snapshot are durable and its
    * committed entries applied.
    */

@@ -207,7 +207,11 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   } else if (!options.join) conf = { voters: [id], learners: [] };
 
   // Filled in once started; the transport's callbacks run only after that.
-  const ref: { node?: RaftNode; app?: ReturnType<typeof createApp> } = {};
+  const ref: {
+    node?: RaftNode;
+    app?: ReturnType<typeof createApp>;
+    service?: LockService;
+  } = {};
   const stopping = new AbortController();
   const clusterId = options.clusterId ?? "raftlock";
   const storage = await DiskStorage.open(options.dataDir, {
@@ -227,6 +231,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       }),
     onFatal: (e) => options.onFatal?.(e),
     reserveBytes: options.diskReserveBytes,
+    onNoSpace: () => ref.service?.spaceChanged(),
   });
   const fresh = storage.lastIndex() === 0 &&
     storage.initialState().hardState.term === 0;
@@ -445,6 +450,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     noSpace: () => storage.noSpace,
     testingKnobs: options.testingKnobs,
   });
+  ref.service = service;
   bindNodeMetrics(metrics, node, service);
   ref.node = node;
   ref.app = createApp({

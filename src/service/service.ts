@@ -326,6 +326,18 @@ export class LockService {
     return this.#noSpace();
   }
 
+  /**
+   * Checks the space alarms at once instead of at the next tick. The store
+   * calls it when the disk fills: the alarm proposal must be queued before
+   * the space its reserve freed is used up, or this node's writes block
+   * with the alarm still unsent.
+   */
+  spaceChanged(): void {
+    const now = performance.now();
+    this.#lastAlarmCheck = now;
+    this.#checkAlarms(now);
+  }
+
   /** The state machine (for queries that need no barrier). */
   get state(): ServiceStateMachine {
     return this.#state;

@@ -520,6 +520,30 @@ Deno.test("proposals at a follower are forwarded to the leader and committed", (
   }
 });
 
+Deno.test("a follower's forwarded proposal and read can be taken while its Ready is in flight", () => {
+  // Forwarding promises nothing about the follower's log, so the host may
+  // send it before the write of the last Ready is durable.
+  const r = newTestRaft("n1", PEERS);
+  r.step(appFromN2({ entries: [entry(1, 1, "a")] }));
+  const rd = r.ready(); // being persisted
+  r.propose(data("x"));
+  r.readIndex("ctx");
+  r.step({ type: "heartbeat", from: "n2", to: "n1", term: 1, commit: 0 });
+  const forwarded = r.takeForwarded();
+  assert.deepEqual(forwarded.map((m) => [m.type, m.to]), [
+    ["prop", "n2"],
+    ["readIndex", "n2"],
+  ]);
+  assert.deepEqual(r.takeForwarded(), [], "taken once");
+  persist(r, rd);
+  r.advance();
+  // The heartbeat's answer still waits for the next Ready.
+  assert.deepEqual(
+    r.ready().messages.map((m) => m.type),
+    ["heartbeatResp"],
+  );
+});
+
 Deno.test("a proposal with no known leader is dropped with ProposalDroppedError", () => {
   // A fresh follower knows no leader.
   const r = newTestRaft("n1", PEERS);
