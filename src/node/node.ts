@@ -219,6 +219,8 @@ export class RaftNode {
   #stopped = false;
   #fatal: Error | undefined;
   #leader: NodeId = "";
+  // The last leader this node knew of, and in which term.
+  #lastLeader: { id: NodeId; term: number } = { id: "", term: 0 };
   #role: Role = "follower";
   // When a message from each peer last arrived (performance.now()).
   readonly #lastHeard = new Map<NodeId, number>();
@@ -924,33 +926,46 @@ export class RaftNode {
         term: this.#raft.term,
       });
     }
-    if (changed && this.#leader !== "") {
-      // Unconfirmed reads died with the old leader's read queue.
-      this.#reads.failUnconfirmed();
-    }
-    if (changed && this.#leader !== "") {
-      // A proposal that never reached this node's log was with the old
-      // leader: it may be lost, or the new leader may still commit it. Say
-      // so at once instead of timing out; a retry with the same request id
-      // is applied at most once.
-      // Queued ones not yet handed to the core are dropped with them.
-      this.#batch = [];
-      for (const [seq, p] of this.#pending) {
-        if (p.index === undefined) {
-          clearTimeout(p.timer);
-          this.#pending.delete(seq);
-          p.reject(
-            new UnavailableError(
-              "Leadership changed while the write was in flight; it may or may not have been applied, so retry with the same X-Request-Id",
-            ),
-          );
-        }
-      }
-    }
+    if (changed && leader !== "") this.#onLeaderKnown(leader);
     this.#leader = leader;
     this.#role = role;
     if (leader) { for (const w of [...this.#leaderWaiters]) w(); }
     for (const fn of this.#roleListeners) fn(role, leader, this.#raft.term);
+  }
+
+  // A leader is known again. Losing sight of it for a moment (this node
+  // timed out and pre-voted, but nobody voted) fails nothing: the same
+  // leader in the same term still holds what was forwarded to it. Only a
+  // different leader, or a new term, means it may be gone.
+  #onLeaderKnown(leader: NodeId): void {
+    const term = this.#raft.term;
+    const last = this.#lastLeader;
+    this.#lastLeader = { id: leader, term };
+    if (last.id === leader && last.term === term) {
+      // Its answers to our reads may have been dropped while we were a
+      // pre-candidate: ask again (a later round is just as linearizable).
+      this.#reads.retryUnconfirmed();
+      return;
+    }
+    if (last.id === "") return;
+    // Unconfirmed reads died with the old leader's read queue.
+    this.#reads.failUnconfirmed();
+    // A proposal that never reached this node's log was with the old
+    // leader: it may be lost, or the new leader may still commit it. Say
+    // so at once instead of timing out; a retry with the same request id
+    // is applied at most once. Those still queued here go to the new one.
+    const queued = new Set(this.#batch.map((b) => b.seq));
+    for (const [seq, p] of this.#pending) {
+      if (p.index === undefined && !queued.has(seq)) {
+        clearTimeout(p.timer);
+        this.#pending.delete(seq);
+        p.reject(
+          new UnavailableError(
+            "Leadership changed while the write was in flight; it may or may not have been applied, so retry with the same X-Request-Id",
+          ),
+        );
+      }
+    }
   }
 
   #onRaftEvent(e: RaftEvent): void {

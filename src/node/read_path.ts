@@ -222,6 +222,21 @@ export class ReadPath {
     }
   }
 
+  /**
+   * The same leader is back in the same term after this node lost sight of
+   * it: its answers to our rounds may have been dropped meanwhile, so the
+   * unconfirmed reads start a new round (a round begun later confirms at
+   * least as much).
+   */
+  retryUnconfirmed(): void {
+    for (const [ctx, r] of this.#reads) {
+      if (r.index !== undefined) continue;
+      this.#reads.delete(ctx);
+      for (const w of r.waiters) if (!w.done) this.#readQueue.push(w);
+    }
+    if (this.#readQueue.length > 0) this.#host.kick();
+  }
+
   /** Rejects every read, started or queued, with `err`. */
   failAll(err: Error): void {
     for (const r of this.#reads.values()) {

@@ -208,3 +208,46 @@ Deno.test("a follower whose own write is stuck still forwards a proposal to the 
     await c.close();
   }
 });
+
+Deno.test("a follower that loses sight of the leader for a moment keeps its in-flight write and read", async () => {
+  // The follower hears nothing from the leader, times out and pre-votes;
+  // nobody votes for it, and the same leader comes back in the same term.
+  // What it forwarded is still with that leader: nothing is failed.
+  const c = new TestCluster(3);
+  try {
+    const leader = await c.leader();
+    await eventually(
+      () => [...c.nodes.values()].every((n) => n.leader === leader.id),
+      3000,
+      "every node to know the leader",
+    );
+    const term = leader.term;
+    const followerId = [...c.nodes.keys()].find((id) => id !== leader.id)!;
+    const follower = c.nodes.get(followerId)!;
+    const roles: string[] = [];
+    follower.onRoleChange((role) => roles.push(role));
+    c.hub.network.cut(leader.id, followerId); // the follower still sends
+    const write = follower.propose(cmd("set blip=1"), { timeoutMs: 20_000 });
+    const read = follower.read({ timeoutMs: 20_000 });
+    await eventually(
+      () => c.machines.get(leader.id)!.kv.get("blip") === "1",
+      3000,
+      "the leader to apply the forwarded write",
+    );
+    await eventually(
+      () => follower.leader === "",
+      5000,
+      "the follower to lose sight of the leader",
+    );
+    c.hub.network.heal();
+    const applied = await write;
+    const readIndex = await read;
+    assert.equal(leader.term, term, "no election happened");
+    assert.equal(follower.leader, leader.id);
+    assert.ok(roles.includes("preCandidate"), `roles seen: ${roles}`);
+    assert.equal(c.machines.get(followerId)!.kv.get("blip"), "1");
+    assert.ok(readIndex >= applied.index);
+  } finally {
+    await c.close();
+  }
+});
