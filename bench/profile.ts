@@ -1,20 +1,21 @@
 /**
- * Where a put's time goes: `deno run -A bench/profile.ts`.
+ * Where a put's (or a get's) time goes: `deno run -A bench/profile.ts`.
  *
  * Starts a 3-node raftlock cluster with the V8 inspector on every node,
- * drives the leader with `wrk` puts (the neutral client of
+ * drives the leader with `wrk` puts or gets (the neutral client of
  * `deno task bench:etcd`), and records a CPU profile of the leader and of
  * one follower over the measured seconds through the Chrome DevTools
  * protocol (`Profiler.start` / `Profiler.stop`). Each profile is summed by
  * stage (HTTP, validation, propose, encode, WAL, send, receive, apply,
- * respond, GC…) from the frames of every sample, and divided by the puts
- * the leader answered: CPU µs per put per node. The WAL's own timings
+ * respond, GC…) from the frames of every sample, and divided by the
+ * requests the leader answered: CPU µs per request per node. The WAL's own timings
  * (`raftlock_wal_persist_duration_seconds`) and wrk's latency give the
  * wall-clock side at one connection.
  *
  * ```sh
  * deno run -A bench/profile.ts                       # 1 and 64 connections, 10 s each
  * deno run -A bench/profile.ts --connections 64 --seconds 5 --keep bench/results/profiles
+ * deno run -A bench/profile.ts --workload get --connections 64   # linearizable gets
  * ```
  *
  * Run it on a quiet machine: the figures are CPU time, but a busy machine
@@ -256,19 +257,33 @@ async function histogram(
 
 const walSyncs = (endpoint: string) =>
   histogram(endpoint, "raftlock_wal_persist_duration_seconds");
-const serverPuts = (endpoint: string) =>
-  histogram(endpoint, "raftlock_http_request_duration_seconds", 'method="PUT"');
+const serverRequests = (endpoint: string, method: string) =>
+  histogram(
+    endpoint,
+    "raftlock_http_request_duration_seconds",
+    `method="${method}"`,
+  );
+
+/** What `--workload` drives the leader with: one wrk script each. */
+export const WORKLOADS = {
+  put: { script: "raftlock_put.lua", method: "PUT", args: ["value=16"] },
+  get: { script: "raftlock_get.lua", method: "GET", args: [] as string[] },
+} as const;
+/** A workload `bench/profile.ts` can profile. */
+export type Workload = keyof typeof WORKLOADS;
 
 interface RunResult {
+  workload: Workload;
   connections: number;
-  puts: number;
+  /** Requests answered with a 2xx. */
+  ops: number;
   wrk: WrkReport;
-  /** The leader's own mean time per PUT, from its request histogram. */
-  serverPutMsMean: number;
+  /** The leader's own mean time per request, from its request histogram. */
+  serverMsMean: number;
   nodes: {
     role: string;
-    cpuUsPerPut: Record<Stage, number>;
-    busyUsPerPut: number;
+    cpuUsPerOp: Record<Stage, number>;
+    busyUsPerOp: number;
     walSyncs: number;
     walSyncMsMean: number;
     top: { name: string; us: number }[];
@@ -278,41 +293,46 @@ interface RunResult {
 async function profileRun(
   endpoints: string[],
   inspectPorts: number[],
+  workload: Workload,
   connections: number,
   seconds: number,
   keep: string | undefined,
 ): Promise<RunResult> {
+  const w = WORKLOADS[workload];
   const leader = await leaderIndex(endpoints);
   const follower = (leader + 1) % endpoints.length;
   const watched = [leader, follower];
   const sessions = await Promise.all(
     watched.map((i) => Inspector.open(inspectPorts[i])),
   );
-  // Warm up untraced, so the profile holds the steady state.
-  await runWrk({
-    script: "raftlock_put.lua",
-    url: endpoints[leader],
-    connections,
-    threads: Math.min(2, connections),
-    seconds: 3,
-    args: ["value=16"],
-  });
+  // Warm up untraced, so the profile holds the steady state (puts first:
+  // they also write the keys the gets read).
+  for (const warm of new Set([WORKLOADS.put, w])) {
+    await runWrk({
+      script: warm.script,
+      url: endpoints[leader],
+      connections,
+      threads: Math.min(2, connections),
+      seconds: 3,
+      args: [...warm.args],
+    });
+  }
   const syncsBefore = await Promise.all(
     watched.map((i) => walSyncs(endpoints[i])),
   );
-  const httpBefore = await serverPuts(endpoints[leader]);
+  const httpBefore = await serverRequests(endpoints[leader], w.method);
   for (const s of sessions) {
     await s.send("Profiler.enable");
     await s.send("Profiler.setSamplingInterval", { interval: 100 });
     await s.send("Profiler.start");
   }
   const wrk = await runWrk({
-    script: "raftlock_put.lua",
+    script: w.script,
     url: endpoints[leader],
     connections,
     threads: Math.min(2, connections),
     seconds,
-    args: ["value=16"],
+    args: [...w.args],
   });
   const profiles = await Promise.all(
     sessions.map(async (s) =>
@@ -323,19 +343,19 @@ async function profileRun(
   const syncsAfter = await Promise.all(
     watched.map((i) => walSyncs(endpoints[i])),
   );
-  const httpAfter = await serverPuts(endpoints[leader]);
+  const httpAfter = await serverRequests(endpoints[leader], w.method);
   for (const s of sessions) s.close();
-  const puts = wrk.requests - wrk.errors.status;
+  const ops = wrk.requests - wrk.errors.status;
   const nodes = profiles.map((p, k) => {
     const stages = byStage(p);
     const per = Object.fromEntries(
-      STAGES.map((s) => [s, stages.get(s)! / puts]),
+      STAGES.map((s) => [s, stages.get(s)! / ops]),
     ) as Record<Stage, number>;
     const syncs = syncsAfter[k].n - syncsBefore[k].n;
     return {
       role: k === 0 ? "leader" : "follower",
-      cpuUsPerPut: per,
-      busyUsPerPut: STAGES.filter((s) => s !== "idle")
+      cpuUsPerOp: per,
+      busyUsPerOp: STAGES.filter((s) => s !== "idle")
         .reduce((a, s) => a + per[s], 0),
       walSyncs: syncs,
       walSyncMsMean: syncs
@@ -348,67 +368,84 @@ async function profileRun(
     await Deno.mkdir(keep, { recursive: true });
     for (let k = 0; k < profiles.length; k++) {
       await Deno.writeTextFile(
-        `${keep}/put-c${connections}-${nodes[k].role}.cpuprofile`,
+        `${keep}/${workload}-c${connections}-${nodes[k].role}.cpuprofile`,
         JSON.stringify(profiles[k]),
       );
     }
   }
   const served = httpAfter.n - httpBefore.n;
   return {
+    workload,
     connections,
-    puts,
+    ops,
     wrk,
-    serverPutMsMean: served
-      ? (httpAfter.sum - httpBefore.sum) * 1000 / served
-      : 0,
+    serverMsMean: served ? (httpAfter.sum - httpBefore.sum) * 1000 / served : 0,
     nodes,
   };
 }
 
 function report(r: RunResult, seconds: number): string {
-  const rate = r.puts / seconds;
+  const rate = r.ops / seconds;
   const lines = [
-    `\n## puts at ${r.connections} connection${
+    `\n## ${r.workload}s at ${r.connections} connection${
       r.connections === 1 ? "" : "s"
-    }: ${rate.toFixed(0)} puts/s, wrk p50 ${
+    }: ${rate.toFixed(0)} ${r.workload}s/s, wrk p50 ${
       (r.wrk.latency_us.p50 / 1000).toFixed(2)
     } ms, p99 ${(r.wrk.latency_us.p99 / 1000).toFixed(2)} ms; wrk mean ${
       (r.wrk.latency_us.mean / 1000).toFixed(2)
-    } ms, the leader's own mean ${r.serverPutMsMean.toFixed(2)} ms`,
+    } ms, the leader's own mean ${r.serverMsMean.toFixed(2)} ms`,
     "",
-    `| stage | ${r.nodes.map((n) => `${n.role} µs/put`).join(" | ")} |`,
+    `| stage | ${
+      r.nodes.map((n) => `${n.role} µs/${r.workload}`).join(" | ")
+    } |`,
     `| --- | ${r.nodes.map(() => "---").join(" | ")} |`,
   ];
   for (const s of STAGES) {
     if (s === "idle") continue;
     lines.push(
       `| ${s} | ${
-        r.nodes.map((n) => n.cpuUsPerPut[s].toFixed(1)).join(" | ")
+        r.nodes.map((n) => n.cpuUsPerOp[s].toFixed(1)).join(" | ")
       } |`,
     );
   }
   lines.push(
     `| **busy total** | ${
-      r.nodes.map((n) => `**${n.busyUsPerPut.toFixed(1)}**`).join(" | ")
+      r.nodes.map((n) => `**${n.busyUsPerOp.toFixed(1)}**`).join(" | ")
     } |`,
     `| idle | ${
-      r.nodes.map((n) => n.cpuUsPerPut.idle.toFixed(1)).join(" | ")
+      r.nodes.map((n) => n.cpuUsPerOp.idle.toFixed(1)).join(" | ")
     } |`,
     "",
     ...r.nodes.map((n) =>
       `${n.role}: ${n.walSyncs} WAL writes (${
-        (r.puts / Math.max(1, n.walSyncs)).toFixed(1)
-      } puts each), mean ${n.walSyncMsMean.toFixed(2)} ms each`
+        (r.ops / Math.max(1, n.walSyncs)).toFixed(1)
+      } ${r.workload}s each), mean ${n.walSyncMsMean.toFixed(2)} ms each`
     ),
   );
   for (const n of r.nodes) {
-    lines.push("", `${n.role}, heaviest functions (self µs per put):`);
+    lines.push(
+      "",
+      `${n.role}, heaviest functions (self µs per ${r.workload}):`,
+    );
     for (const f of n.top.slice(0, 10)) {
-      lines.push(`  ${(f.us / r.puts).toFixed(1).padStart(7)}  ${f.name}`);
+      lines.push(`  ${(f.us / r.ops).toFixed(1).padStart(7)}  ${f.name}`);
     }
   }
   return lines.join("\n");
 }
+
+const USAGE = `Usage: deno run -A bench/profile.ts [options]
+
+  --workload put|get     what wrk sends the leader: puts of 16 bytes, or
+                         linearizable gets of the keys the warm-up wrote
+                         (default put)
+  --connections LIST     wrk connections, one profiled run each (default 1,64)
+  --seconds N            profiled seconds per run (default 10)
+  --keep DIR             keep the .cpuprofile files (open them in DevTools)
+  --json FILE            write the results as JSON
+  -h, --help             show this help
+
+Needs wrk (apt-get install wrk). Run it on a quiet machine.`;
 
 if (import.meta.main) {
   const { values: v } = parseArgs({
@@ -416,10 +453,25 @@ if (import.meta.main) {
     options: {
       connections: { type: "string", default: "1,64" },
       seconds: { type: "string", default: "10" },
+      workload: { type: "string", default: "put" },
       keep: { type: "string" },
       json: { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
   });
+  if (v.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const workload = v.workload as Workload;
+  if (!(workload in WORKLOADS)) {
+    console.error(
+      `profile: unknown --workload ${v.workload}; use one of ${
+        Object.keys(WORKLOADS).join(", ")
+      }`,
+    );
+    Deno.exit(2);
+  }
   const conns = v.connections!.split(",").map(Number);
   const seconds = Number(v.seconds);
   const inspectBase = 19229;
@@ -431,10 +483,13 @@ if (import.meta.main) {
   const results: RunResult[] = [];
   try {
     for (const c of conns) {
-      console.error(`profile: ${c} connection(s), ${seconds} s…`);
+      console.error(
+        `profile: ${workload}s at ${c} connection(s), ${seconds} s…`,
+      );
       const r = await profileRun(
         cluster.endpoints,
         inspectPorts,
+        workload,
         c,
         seconds,
         v.keep,

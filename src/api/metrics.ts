@@ -7,13 +7,24 @@
 
 type Labels = Record<string, string>;
 
+// Runs for every observation (every HTTP request), so it builds the key
+// in one pass and escapes only what needs it.
 function labelKey(labels: Labels | undefined): string {
   if (!labels) return "";
-  const parts = Object.keys(labels).sort().map((k) =>
-    `${k}="${escapeLabel(labels[k])}"`
-  );
-  return parts.length ? `{${parts.join(",")}}` : "";
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return "";
+  if (keys.length > 1) keys.sort();
+  let out = "{";
+  for (let i = 0; i < keys.length; i++) {
+    const v = labels[keys[i]];
+    out += `${i ? "," : ""}${keys[i]}="${
+      NEEDS_ESCAPE.test(v) ? escapeLabel(v) : v
+    }"`;
+  }
+  return out + "}";
 }
+
+const NEEDS_ESCAPE = /[\\"\n]/;
 
 function escapeLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");

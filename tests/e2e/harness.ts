@@ -55,13 +55,27 @@ export function sleep(ms: number): Promise<void> {
  * open together (so the ports differ) and closed just before returning.
  */
 export function reservePorts(n: number): number[] {
+  const held = holdPorts(n);
+  held.release();
+  return held.ports;
+}
+
+/**
+ * Holds `n` distinct free ports on 127.0.0.1 until `release()`: while they
+ * are held, a proxy or relay that listens on port 0 cannot be given one of
+ * them (which would leave a node unable to listen).
+ */
+export function holdPorts(n: number): { ports: number[]; release(): void } {
   const ls = Array.from(
     { length: n },
     () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
   );
-  const ports = ls.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of ls) l.close();
-  return ports;
+  return {
+    ports: ls.map((l) => (l.addr as Deno.NetAddr).port),
+    release: () => {
+      for (const l of ls) l.close();
+    },
+  };
 }
 
 /** One parsed log line of a node (JSON lines on stderr), or the raw text. */
@@ -443,23 +457,29 @@ export class E2ECluster {
     });
     const c = new E2ECluster(dir);
     try {
-      const ports = reservePorts(2 * n);
+      // Held until the proxies of `peersFor` listen (see holdPorts).
+      const held = holdPorts(2 * n);
+      const ports = held.ports;
       const real: Record<string, string> = {};
       for (let i = 0; i < n; i++) real[`n${i + 1}`] = `127.0.0.1:${ports[i]}`;
-      for (let i = 0; i < n; i++) {
-        const id = `n${i + 1}`;
-        c.nodes.set(
-          id,
-          new RaftdProcess({
+      try {
+        for (let i = 0; i < n; i++) {
+          const id = `n${i + 1}`;
+          c.nodes.set(
             id,
-            listen: real[id],
-            http: `127.0.0.1:${ports[n + i]}`,
-            dataDir: `${dir}/${id}`,
-            peers: options.peersFor ? options.peersFor(id, real) : real,
-            snapshotEvery: options.snapshotEvery,
-            extraArgs: options.extraArgs,
-          }),
-        );
+            new RaftdProcess({
+              id,
+              listen: real[id],
+              http: `127.0.0.1:${ports[n + i]}`,
+              dataDir: `${dir}/${id}`,
+              peers: options.peersFor ? options.peersFor(id, real) : real,
+              snapshotEvery: options.snapshotEvery,
+              extraArgs: options.extraArgs,
+            }),
+          );
+        }
+      } finally {
+        held.release();
       }
       for (const p of c.nodes.values()) p.start();
       if (options.waitForLeader ?? true) await c.waitForLeader();
