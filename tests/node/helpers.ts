@@ -108,6 +108,39 @@ export class TestCluster {
     throw new Error("No leader elected");
   }
 
+  /** The leader, once every running node knows it. */
+  async agreedLeader(timeoutMs = 5000): Promise<RaftNode> {
+    const leader = await this.leader(timeoutMs);
+    await eventually(
+      () => [...this.nodes.values()].every((n) => n.leader === leader.id),
+      3000,
+      "every node to know the leader",
+    );
+    return leader;
+  }
+
+  /**
+   * Makes node `id`'s next storage write hang (a full or slow disk) until
+   * `release()`; `stuck` tells whether one is hanging.
+   */
+  holdWrites(id: NodeId): { readonly stuck: boolean; release(): void } {
+    const storage = this.storages.get(id)!;
+    const save = storage.save.bind(storage);
+    let stuck = false;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    storage.save = (u) => {
+      stuck = true;
+      return released.then(() => save(u));
+    };
+    return {
+      get stuck() {
+        return stuck;
+      },
+      release: () => release(),
+    };
+  }
+
   async close(): Promise<void> {
     for (const id of [...this.nodes.keys()]) await this.stop(id);
     this.hub.close();

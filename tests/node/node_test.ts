@@ -173,25 +173,12 @@ Deno.test("a follower whose own write is stuck still forwards a proposal to the 
   // the leader: forwarded proposals do not wait for the follower's write.
   const c = new TestCluster(3);
   try {
-    const leader = await c.leader();
-    await eventually(
-      () => [...c.nodes.values()].every((n) => n.leader === leader.id),
-      3000,
-      "every node to know the leader",
-    );
+    const leader = await c.agreedLeader();
     const followerId = [...c.nodes.keys()].find((id) => id !== leader.id)!;
     const follower = c.nodes.get(followerId)!;
-    const storage = c.storages.get(followerId)!;
-    const save = storage.save.bind(storage);
-    let stuck = false;
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    storage.save = (u) => {
-      stuck = true;
-      return released.then(() => save(u));
-    };
+    const writes = c.holdWrites(followerId);
     await leader.propose(cmd("set before=1"));
-    await eventually(() => stuck, 3000, "the follower's write to hang");
+    await eventually(() => writes.stuck, 3000, "the follower's write to hang");
     const forwarded = follower.propose(cmd("set alarm=raised"));
     const leaderMachine = c.machines.get(leader.id)!;
     await eventually(
@@ -200,7 +187,7 @@ Deno.test("a follower whose own write is stuck still forwards a proposal to the 
       "the leader to apply the stuck follower's proposal",
     );
     assert.equal(follower.applied < leader.applied, true);
-    release();
+    writes.release();
     const applied = await forwarded;
     assert.equal(c.machines.get(followerId)!.kv.get("alarm"), "raised");
     assert.equal(applied.index <= follower.applied, true);
@@ -215,12 +202,7 @@ Deno.test("a follower that loses sight of the leader for a moment keeps its in-f
   // What it forwarded is still with that leader: nothing is failed.
   const c = new TestCluster(3);
   try {
-    const leader = await c.leader();
-    await eventually(
-      () => [...c.nodes.values()].every((n) => n.leader === leader.id),
-      3000,
-      "every node to know the leader",
-    );
+    const leader = await c.agreedLeader();
     const term = leader.term;
     const followerId = [...c.nodes.keys()].find((id) => id !== leader.id)!;
     const follower = c.nodes.get(followerId)!;

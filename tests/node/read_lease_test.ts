@@ -103,25 +103,17 @@ Deno.test("read lease: a leader answers lease reads while its own write is still
     const leader = await c.leader(15_000);
     const done = await leader.propose(cmd("set x=1"));
     await leader.read(); // starts the lease
-    const storage = c.storages.get(leader.id)!;
-    const save = storage.save.bind(storage);
-    let stuck = false;
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    storage.save = (u) => {
-      stuck = true;
-      return released.then(() => save(u));
-    };
+    const writes = c.holdWrites(leader.id);
     const followers = [...c.nodes.keys()].filter((id) => id !== leader.id);
     for (const f of followers) c.hub.network.cut(f, leader.id);
     const write = leader.propose(cmd("set y=2"));
-    while (!stuck) await sleep(5);
+    while (!writes.stuck) await sleep(5);
     const idx = await leader.read({ timeoutMs: 300 });
-    assert.equal(stuck, true);
+    assert.equal(writes.stuck, true);
     assert.ok(idx >= done.index, `read index ${idx}`);
     assert.equal(c.machines.get(leader.id)!.kv.get("y"), undefined);
     c.hub.network.heal();
-    release();
+    writes.release();
     const w = await write;
     assert.ok(w.index > idx, "the pending write is after the read point");
   } finally {
