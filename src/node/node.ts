@@ -141,6 +141,8 @@ interface PendingProposal {
   timer: ReturnType<typeof setTimeout>;
   index?: number;
   term?: number;
+  // The leader and term it was handed to (`n1@3`), once it left this node.
+  via?: string;
 }
 
 // Messages a leader may send before its own write is durable: they carry
@@ -736,6 +738,9 @@ export class RaftNode {
   #forwardWhileSaving(): void {
     if (this.#stopped || this.#savingSince === undefined) return;
     if (this.#raft.role === "leader") return; // its batching is group commit
+    // With no leader known they would only be refused: they wait for the
+    // next leader's first message (or their own timeout).
+    if (this.#raft.lead === "") return;
     this.#flushProposals();
     this.#reads.flush();
     for (const m of this.#raft.takeForwarded()) this.#transport.send(m);
@@ -747,6 +752,11 @@ export class RaftNode {
     this.#batch = [];
     try {
       this.#raft.propose(...batch.map((b) => b.data));
+      const via = `${this.#raft.lead}@${this.#raft.term}`;
+      for (const b of batch) {
+        const p = this.#pending.get(b.seq);
+        if (p) p.via = via;
+      }
     } catch (e) {
       const err = asUnavailable(e);
       for (const b of batch) {
@@ -935,10 +945,11 @@ export class RaftNode {
 
   // A leader is known again. Losing sight of it for a moment (this node
   // timed out and pre-voted, but nobody voted) fails nothing: the same
-  // leader in the same term still holds what was forwarded to it. Only a
-  // different leader, or a new term, means it may be gone.
+  // leader in the same term still holds what was forwarded to it. Only
+  // what went to a different leader, or in another term, may be gone.
   #onLeaderKnown(leader: NodeId): void {
     const term = this.#raft.term;
+    const now = `${leader}@${term}`;
     const last = this.#lastLeader;
     this.#lastLeader = { id: leader, term };
     if (last.id === leader && last.term === term) {
@@ -949,14 +960,14 @@ export class RaftNode {
     }
     if (last.id === "") return;
     // Unconfirmed reads died with the old leader's read queue.
-    this.#reads.failUnconfirmed();
+    this.#reads.failUnconfirmed(now);
     // A proposal that never reached this node's log was with the old
     // leader: it may be lost, or the new leader may still commit it. Say
     // so at once instead of timing out; a retry with the same request id
-    // is applied at most once. Those still queued here go to the new one.
-    const queued = new Set(this.#batch.map((b) => b.seq));
+    // is applied at most once. Those still queued here, or already handed
+    // to the new leader (while this node's write hung), are kept.
     for (const [seq, p] of this.#pending) {
-      if (p.index === undefined && !queued.has(seq)) {
+      if (p.index === undefined && p.via !== undefined && p.via !== now) {
         clearTimeout(p.timer);
         this.#pending.delete(seq);
         p.reject(

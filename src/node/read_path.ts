@@ -25,6 +25,8 @@ export interface ReadHost {
     | "committedInCurrentTerm"
     | "readIndex"
     | "leaseConfirmed"
+    | "lead"
+    | "term"
   >;
   /** The index applied to the state machine. */
   applied(): number;
@@ -55,6 +57,8 @@ interface PendingRead {
   // When the leader started the round (performance.now()); its quorum
   // confirms leadership from this instant on.
   sentAt?: number;
+  // The leader and term asked (`n1@3`).
+  via?: string;
 }
 
 function settleRead(
@@ -217,16 +221,16 @@ export class ReadPath {
   }
 
   /**
-   * The known leader changed: unconfirmed reads died with the old leader's
-   * read queue; they are safe to retry, so fail them now rather than time
-   * out.
+   * The known leader changed to `now` (`n2@4`): unconfirmed reads sent to
+   * another died with that leader's read queue; they are safe to retry, so
+   * fail them now rather than time out.
    */
-  failUnconfirmed(): void {
+  failUnconfirmed(now: string): void {
     const error = new UnavailableError(
       "Leadership changed before the read was confirmed; retry",
     );
     for (const [ctx, r] of this.#reads) {
-      if (r.index === undefined) {
+      if (r.index === undefined && r.via !== now) {
         this.#reads.delete(ctx);
         for (const w of r.waiters) settleRead(w, { error });
       }
@@ -289,7 +293,8 @@ export class ReadPath {
       for (const w of waiters) settleRead(w, { error });
       return undefined;
     }
-    this.#reads.set(ctx, { waiters, sentAt });
+    const raft = this.#host.raft;
+    this.#reads.set(ctx, { waiters, sentAt, via: `${raft.lead}@${raft.term}` });
     return ctx;
   }
 }

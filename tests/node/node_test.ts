@@ -233,3 +233,38 @@ Deno.test("a follower that loses sight of the leader for a moment keeps its in-f
     await c.close();
   }
 });
+
+Deno.test("a leader whose own write hangs is replaced, then forwards what it was asked to write", async () => {
+  // A leader waiting for disk space sends nothing (its heartbeats wait for
+  // its write), so the others elect a new leader; the old one, now a
+  // follower, hands the proposal it held (a space alarm, say) to the new
+  // leader without waiting for its own write.
+  const c = new TestCluster(3);
+  try {
+    const old = await c.agreedLeader();
+    const writes = c.holdWrites(old.id);
+    const first = old.propose(cmd("set first=1")).catch((e) => e);
+    await eventually(() => writes.stuck, 3000, "the leader's write to hang");
+    const alarm = old.propose(cmd("set alarm=raised"), { timeoutMs: 20_000 });
+    const others = [...c.nodes.values()].filter((n) => n !== old);
+    await eventually(
+      () => others.some((n) => n.isLeader),
+      10_000,
+      "a new leader among the others",
+    );
+    const next = others.find((n) => n.isLeader)!;
+    await eventually(
+      () => c.machines.get(next.id)!.kv.get("alarm") === "raised",
+      5000,
+      "the new leader to apply the old leader's proposal",
+    );
+    assert.equal(writes.stuck, true, "the old leader's write still hangs");
+    writes.release();
+    const applied = await alarm;
+    assert.equal(c.machines.get(old.id)!.kv.get("alarm"), "raised");
+    assert.ok(applied.index > 0);
+    await first; // applied or lost with the old term: either is allowed
+  } finally {
+    await c.close();
+  }
+});
