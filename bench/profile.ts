@@ -307,16 +307,16 @@ async function profileRun(
   );
   // Warm up untraced, so the profile holds the steady state (puts first:
   // they also write the keys the gets read).
-  for (const warm of new Set([WORKLOADS.put, w])) {
-    await runWrk({
-      script: warm.script,
+  const drive = (load: typeof w, secs: number) =>
+    runWrk({
+      script: load.script,
       url: endpoints[leader],
       connections,
       threads: Math.min(2, connections),
-      seconds: 3,
-      args: [...warm.args],
+      seconds: secs,
+      args: [...load.args],
     });
-  }
+  for (const warm of new Set([WORKLOADS.put, w])) await drive(warm, 3);
   const syncsBefore = await Promise.all(
     watched.map((i) => walSyncs(endpoints[i])),
   );
@@ -326,14 +326,7 @@ async function profileRun(
     await s.send("Profiler.setSamplingInterval", { interval: 100 });
     await s.send("Profiler.start");
   }
-  const wrk = await runWrk({
-    script: w.script,
-    url: endpoints[leader],
-    connections,
-    threads: Math.min(2, connections),
-    seconds,
-    args: [...w.args],
-  });
+  const wrk = await drive(w, seconds);
   const profiles = await Promise.all(
     sessions.map(async (s) =>
       ((await s.send("Profiler.stop")).result as { profile: CpuProfile })

@@ -44,7 +44,7 @@ import {
 } from "./errors.ts";
 import { type Logger, nullLogger } from "./logger.ts";
 import { Membership, type PeerDirectory } from "./membership.ts";
-import { ReadPath } from "./read_path.ts";
+import { leaderAt, ReadPath } from "./read_path.ts";
 import { NodeSnapshots } from "./snapshots.ts";
 import type { StateMachine } from "./state_machine.ts";
 
@@ -221,8 +221,8 @@ export class RaftNode {
   #stopped = false;
   #fatal: Error | undefined;
   #leader: NodeId = "";
-  // The last leader this node knew of, and in which term.
-  #lastLeader: { id: NodeId; term: number } = { id: "", term: 0 };
+  // The last leader this node knew of, and in which term (see leaderAt).
+  #lastLeaderAt = "";
   #role: Role = "follower";
   // When a message from each peer last arrived (performance.now()).
   readonly #lastHeard = new Map<NodeId, number>();
@@ -752,7 +752,7 @@ export class RaftNode {
     this.#batch = [];
     try {
       this.#raft.propose(...batch.map((b) => b.data));
-      const via = `${this.#raft.lead}@${this.#raft.term}`;
+      const via = leaderAt(this.#raft);
       for (const b of batch) {
         const p = this.#pending.get(b.seq);
         if (p) p.via = via;
@@ -948,17 +948,16 @@ export class RaftNode {
   // leader in the same term still holds what was forwarded to it. Only
   // what went to a different leader, or in another term, may be gone.
   #onLeaderKnown(leader: NodeId): void {
-    const term = this.#raft.term;
-    const now = `${leader}@${term}`;
-    const last = this.#lastLeader;
-    this.#lastLeader = { id: leader, term };
-    if (last.id === leader && last.term === term) {
+    const now = leaderAt({ lead: leader, term: this.#raft.term });
+    const last = this.#lastLeaderAt;
+    this.#lastLeaderAt = now;
+    if (last === now) {
       // Its answers to our reads may have been dropped while we were a
       // pre-candidate: ask again (a later round is just as linearizable).
       this.#reads.retryUnconfirmed();
       return;
     }
-    if (last.id === "") return;
+    if (last === "") return;
     // Unconfirmed reads died with the old leader's read queue.
     this.#reads.failUnconfirmed(now);
     // A proposal that never reached this node's log was with the old

@@ -61,6 +61,14 @@ interface PendingRead {
   via?: string;
 }
 
+/**
+ * Where a request went: the leader and term (`n1@3`) a proposal or a read
+ * round was handed to, compared when the leader changes.
+ */
+export function leaderAt(raft: Pick<Raft, "lead" | "term">): string {
+  return `${raft.lead}@${raft.term}`;
+}
+
 function settleRead(
   w: ReadWaiter,
   outcome: { index: number } | { error: Error },
@@ -293,8 +301,7 @@ export class ReadPath {
       for (const w of waiters) settleRead(w, { error });
       return undefined;
     }
-    const raft = this.#host.raft;
-    this.#reads.set(ctx, { waiters, sentAt, via: `${raft.lead}@${raft.term}` });
+    this.#reads.set(ctx, { waiters, sentAt, via: leaderAt(this.#host.raft) });
     return ctx;
   }
 }
