@@ -41,8 +41,9 @@ export function recordLatency(metrics: ApiMetrics): MiddlewareHandler {
 
 /**
  * Sets `X-Raft-Revision` and `X-Raft-Term` on every answer, errors
- * included: Hono turns a thrown error into a response before this
- * middleware's `next()` returns.
+ * included (Hono turns a thrown error into a response before this
+ * middleware's `next()` returns), and `Cache-Control: no-store` unless the
+ * route chose its own caching: an answer holds data no cache should keep.
  */
 export function raftHeaders(svc: LockService): MiddlewareHandler {
   return async function raftHeaders(c, next) {
@@ -50,8 +51,10 @@ export function raftHeaders(svc: LockService): MiddlewareHandler {
       await next();
     } finally {
       try {
-        c.res.headers.set("X-Raft-Revision", String(svc.state.revision));
-        c.res.headers.set("X-Raft-Term", String(svc.node.term));
+        const h = c.res.headers;
+        h.set("X-Raft-Revision", String(svc.state.revision));
+        h.set("X-Raft-Term", String(svc.node.term));
+        if (!h.has("Cache-Control")) h.set("Cache-Control", "no-store");
       } catch {
         // A response from fetch has immutable headers; a streaming one may
         // have sent them already.

@@ -15,6 +15,11 @@ export interface AppOptions {
   service: LockService;
   /** Metrics to record into and expose. */
   metrics: ApiMetrics;
+  /**
+   * Whether the API is served over HTTPS: only then do answers carry
+   * `Strict-Transport-Security` (browsers ignore it over plain HTTP).
+   */
+  https?: boolean;
   /** Largest request body in bytes (default 2 MiB). */
   maxBodyBytes?: number;
   /** Seconds between idle watch progress events (default 5). */

@@ -456,6 +456,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   ref.app = createApp({
     service,
     metrics,
+    https: httpListener.scheme === "https",
     shutdown: stopping.signal,
     clusterId,
     authOptions: { tokenTtlSeconds: options.tokenTtlSeconds },

@@ -35,6 +35,8 @@ export interface SingleNodeOptions {
   historySize?: number;
   /** Largest request body. */
   maxBodyBytes?: number;
+  /** Build the app as served over HTTPS (default false). */
+  https?: boolean;
   /** Seconds between idle watch progress events. */
   watchProgressSeconds?: number;
   /** Watch limits (`maxWatchers`, `watchQueue`, `watchEndGraceMs`). */
@@ -98,6 +100,7 @@ export class SingleNode {
       service: this.service,
       metrics: this.metrics,
       maxBodyBytes: options.maxBodyBytes,
+      https: options.https,
       watchProgressSeconds: options.watchProgressSeconds,
       ...options.watch,
       shutdown: this.#shutdown.signal,

@@ -10,12 +10,13 @@
 
 import { Hono } from "hono";
 import { openApiDocument } from "../openapi.ts";
-import { DOCS_PAGE, sendAsset } from "./ui.ts";
+import { DOCS_PAGE, pageHeaders, sendAsset } from "./ui.ts";
 
 /** The reference's routes, at the root. */
 export function docsRoutes(): Hono {
   const app = new Hono();
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
+  app.use("/docs", pageHeaders);
   app.get("/docs", (c) => sendAsset(c, DOCS_PAGE));
   return app;
 }

@@ -13,7 +13,8 @@
  */
 
 import { Hono } from "hono";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { secureHeaders } from "hono/secure-headers";
 import page from "../../ui/index.html" with { type: "text" };
 import docsPage from "../../ui/docs.html" with { type: "text" };
 import style from "../../ui/console.css" with { type: "text" };
@@ -81,9 +82,17 @@ export function sendAsset(c: Context, a: Asset): Response {
   return c.body(a.body);
 }
 
+/**
+ * The full set of security headers a page needs (Hono's defaults: no
+ * referrer, no DNS prefetch, opener and agent-cluster isolation, ...); the
+ * API's JSON answers carry a smaller set (see `createApp`).
+ */
+export const pageHeaders: MiddlewareHandler = secureHeaders();
+
 /** The console's routes, at the root. */
 export function uiRoutes(): Hono {
   const app = new Hono();
+  app.use("/ui/*", pageHeaders);
   app.get("/ui", (c) => sendAsset(c, CONSOLE_PAGE));
   app.get("/ui/", (c) => c.redirect("/ui", 301));
   app.get("/ui/:file{[\\w.-]+}", (c) => {
