@@ -926,6 +926,7 @@ export class RaftNode {
 
   #onSoftState(leader: NodeId, role: Role): void {
     this.#reads.onRole(role);
+    this.#storage.preferBlockingWrites?.(role === "follower");
     const changed = leader !== this.#leader;
     if (changed || role !== this.#role) {
       this.#log("node.leadership", {

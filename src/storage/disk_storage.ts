@@ -68,6 +68,11 @@ export interface DiskStorageOptions {
   onNoSpace?: (noSpace: boolean) => void;
 }
 
+/** A blocking WAL write slower than this sends writes to the thread pool. */
+export const SLOW_BLOCKING_WRITE_MS = 20;
+/** How long writes go through the thread pool after a slow blocking one. */
+export const POOL_AFTER_SLOW_MS = 10_000;
+
 /** The reserve file's name, in the data directory. */
 export const RESERVE_FILE = "space.reserve";
 
@@ -135,6 +140,16 @@ interface PendingOp {
  *   A snapshot installed from the leader is retried until it is written.
  *   The no-space state ends when the reserve can be written again (or,
  *   without a reserve, a 1 MiB probe file).
+ * - Blocking writes: after `preferBlockingWrites(true)` (a follower), a
+ *   WAL record of at most 256 KiB is written and synced on the calling
+ *   thread. A write + `fdatasync` through Deno's thread pool costs two
+ *   thread hand-offs, which on a busy machine cost more than the sync
+ *   itself; a follower's one batch per leader message gains nothing from
+ *   the event loop running meanwhile. A leader must not block: proposals
+ *   that arrive while it writes make its next batch. If a blocking write
+ *   takes over 20 ms (a slow or failing disk), writes go through the
+ *   thread pool again for 10 s, so the event loop (heartbeats, the HTTP
+ *   API) is not held by a slow disk.
  *
  * @example
  * ```ts
@@ -463,6 +478,35 @@ export class DiskStorage implements LogStore {
     return file.then(enqueue, enqueue).then(() => snap);
   }
 
+  /**
+   * Whether later WAL writes may block the calling thread (see the class
+   * documentation): the node asks for it while it follows.
+   */
+  preferBlockingWrites(on: boolean): void {
+    this.#blockingPreferred = on;
+  }
+
+  #blockingPreferred = false;
+  // Until when writes go through the thread pool after a slow blocking one.
+  #poolUntil = 0;
+
+  #writeBlocking(): boolean {
+    return this.#blockingPreferred && performance.now() >= this.#poolUntil;
+  }
+
+  #blockingWriteTook(ms: number): void {
+    if (ms <= SLOW_BLOCKING_WRITE_MS) return;
+    this.#poolUntil = performance.now() + POOL_AFTER_SLOW_MS;
+    this.#log("storage.slow_blocking_write", {
+      level: "warn",
+      ms: Math.round(ms),
+      hint:
+        `A WAL write and sync on the event loop took over ${SLOW_BLOCKING_WRITE_MS} ms: writing through the thread pool for ${
+          POOL_AFTER_SLOW_MS / 1000
+        } s. A disk this slow also slows every write; check the disk (iostat) and what else uses it`,
+    });
+  }
+
   /** Resolves once everything saved so far is durable. */
   flush(): Promise<void> {
     const unusable = this.#unusable();
@@ -586,7 +630,10 @@ export class DiskStorage implements LogStore {
           stage = "writing the WAL";
           for (;;) {
             try {
-              await this.#wal.append(batch.map((op) => op.items));
+              const blocking = this.#writeBlocking();
+              const t0 = blocking ? performance.now() : 0;
+              await this.#wal.append(batch.map((op) => op.items), blocking);
+              if (blocking) this.#blockingWriteTook(performance.now() - t0);
               break;
             } catch (e) {
               if (!(e instanceof NoSpaceError)) throw e;

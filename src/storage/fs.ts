@@ -13,6 +13,13 @@ export interface FileHandle {
   write(data: Uint8Array): Promise<number>;
   /** Makes the file's data (and the size needed to read it) durable: `fdatasync`. */
   syncData(): Promise<void>;
+  /**
+   * Writes some bytes on the calling thread, which waits; returns how many
+   * were written. Optional: a handle without it is written through `write`.
+   */
+  writeSync?(data: Uint8Array): number;
+  /** `fdatasync` on the calling thread, which waits. Optional, like `writeSync`. */
+  syncDataSync?(): void;
   /** Makes the file's data and metadata durable: `fsync`. */
   sync(): Promise<void>;
   /** Cuts or extends the file to `length` bytes. */
@@ -134,6 +141,21 @@ export async function writeAll(
     if (n <= 0) throw new Error(`Write made no progress at byte ${off}`);
     off += n;
   }
+}
+
+/**
+ * Writes all of `data` on the calling thread, looping over short writes;
+ * false (nothing written) when the handle cannot write that way.
+ */
+export function writeAllBlocking(file: FileHandle, data: Uint8Array): boolean {
+  if (!file.writeSync) return false;
+  let off = 0;
+  while (off < data.byteLength) {
+    const n = file.writeSync(data.subarray(off));
+    if (n <= 0) throw new Error(`Write made no progress at byte ${off}`);
+    off += n;
+  }
+  return true;
 }
 
 /**

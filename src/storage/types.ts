@@ -42,6 +42,13 @@ export interface LogStore extends Storage {
    * Optional; stores without it keep the bytes.
    */
   releaseSnapshotData?(): void;
+  /**
+   * Whether the store may write on the calling thread, blocking it: the
+   * node asks for it while it follows (one batch per leader message) and
+   * not while it leads (proposals arriving during a write make the next
+   * batch). Optional; stores without it ignore the hint.
+   */
+  preferBlockingWrites?(on: boolean): void;
   /** Release files and handles. */
   close(): void | Promise<void>;
 }

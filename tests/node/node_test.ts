@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { cmd, eventually, TestCluster } from "./helpers.ts";
 import { UnavailableError } from "../../src/node/errors.ts";
+import type { LogStore } from "../../src/storage/types.ts";
 
 Deno.test("three nodes elect a leader and apply proposals from any node in one order", async () => {
   const c = new TestCluster(3);
@@ -264,6 +265,33 @@ Deno.test("a leader whose own write hangs is replaced, then forwards what it was
     assert.equal(c.machines.get(old.id)!.kv.get("alarm"), "raised");
     assert.ok(applied.index > 0);
     await first; // applied or lost with the old term: either is allowed
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a node lets its store block on writes while it follows, never while it leads", async () => {
+  const c = new TestCluster(3);
+  const hints = new Map<string, boolean>();
+  for (const [id, s] of c.storages) {
+    // MemoryStorage ignores the hint; record what the node asks for.
+    (s as LogStore).preferBlockingWrites = (on) => hints.set(id, on);
+  }
+  try {
+    const old = await c.agreedLeader();
+    await eventually(() => hints.size === 3, 3000, "a hint from every node");
+    for (const id of c.voters) assert.equal(hints.get(id), id !== old.id, id);
+    // A follower that takes over stops blocking: its proposals arrive
+    // while it writes and make its next batch.
+    await c.stop(old.id);
+    const next = await c.agreedLeader(3000);
+    await eventually(
+      () => hints.get(next.id) === false,
+      3000,
+      "the new leader's hint",
+    );
+    const other = c.voters.find((id) => id !== old.id && id !== next.id)!;
+    assert.equal(hints.get(other), true);
   } finally {
     await c.close();
   }

@@ -20,6 +20,7 @@ import {
   join,
   TEMP_SUFFIX,
   writeAll,
+  writeAllBlocking,
   writeFileAtomic,
 } from "../fs.ts";
 import { isNoSpace, NoSpaceError } from "../errors.ts";
@@ -158,18 +159,21 @@ export class SegmentWriter {
   }
 
   /**
-   * Appends bytes at the end of the segment (not yet durable). When the
+   * Appends bytes at the end of the segment (not yet durable), on the
+   * calling thread when `blocking` and the handle can. When the
    * disk is full, what reached the file is cut off again and
    * {@linkcode NoSpaceError} is thrown: the segment ends at its last whole
    * record, as before the call.
    */
-  async append(bytes: Uint8Array): Promise<void> {
+  async append(bytes: Uint8Array, blocking = false): Promise<void> {
     // Count the bytes first: if the write fails otherwise, the size is
     // unknown and the WAL is dead anyway.
     const before = this.#size;
     this.#size += bytes.byteLength;
     try {
-      await writeAll(this.#file, bytes);
+      if (!blocking || !writeAllBlocking(this.#file, bytes)) {
+        await writeAll(this.#file, bytes);
+      }
     } catch (e) {
       if (!isNoSpace(e)) throw e;
       // Unsynced and unacknowledged: nothing is lost by cutting it. If the
@@ -180,9 +184,22 @@ export class SegmentWriter {
     }
   }
 
-  /** Makes everything appended so far durable (`fdatasync`). */
-  syncData(): Promise<void> {
+  /**
+   * Makes everything appended so far durable (`fdatasync`), on the calling
+   * thread when `blocking` and the handle can.
+   */
+  syncData(blocking = false): Promise<void> {
+    if (blocking && this.#file.syncDataSync) {
+      this.#file.syncDataSync();
+      return Promise.resolve();
+    }
     return this.#file.syncData();
+  }
+
+  /** Whether {@linkcode append} and {@linkcode syncData} can block instead. */
+  get canBlock(): boolean {
+    return this.#file.writeSync !== undefined &&
+      this.#file.syncDataSync !== undefined;
   }
 
   /** Closes the file. */

@@ -61,7 +61,16 @@ export interface WalStats {
   rolls: number;
   /** Segments removed after snapshots. */
   removed: number;
+  /** Records written and synced on the calling thread. */
+  blockingWrites: number;
 }
+
+/**
+ * The largest record written on the calling thread when asked to block: a
+ * follower's batch is usually a few KiB; a bigger write goes through the
+ * thread pool so that the event loop never waits long.
+ */
+export const MAX_BLOCKING_BYTES = 256 * 1024;
 
 /** The write-ahead log of one data directory. */
 export class Wal {
@@ -73,7 +82,14 @@ export class Wal {
   #state: WalState;
   #failed: unknown = undefined;
   #closed = false;
-  #stats: WalStats = { records: 0, bytes: 0, syncs: 0, rolls: 0, removed: 0 };
+  #stats: WalStats = {
+    records: 0,
+    bytes: 0,
+    syncs: 0,
+    rolls: 0,
+    removed: 0,
+    blockingWrites: 0,
+  };
   #encoder = new BatchEncoder();
 
   private constructor(
@@ -180,11 +196,16 @@ export class Wal {
   /**
    * Writes the items of several calls (in order) as one record and makes it
    * durable with one `syncData()`, rolling to a new segment first if the
-   * record does not fit. Items must have passed `validateItems`. A full
+   * record does not fit. With `blocking`, a record of at most
+   * {@linkcode MAX_BLOCKING_BYTES} is written and synced on the calling
+   * thread (see `DiskStorage.preferBlockingWrites`). Items must have passed `validateItems`. A full
    * disk undoes the write and throws `NoSpaceError` (retry later); any
    * other I/O error leaves the WAL failed; it must not be used again.
    */
-  async append(groups: readonly (readonly WalItem[])[]): Promise<void> {
+  async append(
+    groups: readonly (readonly WalItem[])[],
+    blocking = false,
+  ): Promise<void> {
     this.#checkUsable();
     if (groups.every((g) => g.length === 0)) return;
     const frame = this.#encoder.encode(groups);
@@ -196,8 +217,11 @@ export class Wal {
       ) {
         await this.#roll();
       }
-      await this.#tail.append(frame);
-      await this.#tail.syncData();
+      const block = blocking && frame.byteLength <= MAX_BLOCKING_BYTES &&
+        this.#tail.canBlock;
+      await this.#tail.append(frame, block);
+      await this.#tail.syncData(block);
+      if (block) this.#stats.blockingWrites++;
     } catch (e) {
       // A full disk undid its write (segment.ts): the WAL is as it was and
       // the caller retries later. Anything else, a failed sync above all,
