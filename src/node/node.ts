@@ -654,6 +654,7 @@ export class RaftNode {
   /** Stops the node: no more ticks or messages; pending requests are rejected. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
+    this.#sendAfterAnswers();
     this.#stopped = true;
     clearInterval(this.#ticker);
     this.#kick();
@@ -792,6 +793,7 @@ export class RaftNode {
     this.#fatal = e;
     this.#stopped = true;
     clearInterval(this.#ticker);
+    this.#sendAfterAnswers(); // drops them: the node is stopped
     this.#log("node.fatal", { level: "error", id: this.id, error: e.message });
     this.#failAll(
       new UnavailableError(
@@ -808,8 +810,19 @@ export class RaftNode {
     const termDurable = !rd.hardState ||
       (rd.hardState.term === this.#durableTerm &&
         rd.hardState.vote === this.#durableVote);
-    const late: Message[] = [];
+    this.#sendAfterAnswers();
+    // A leader's Ready that only commits (nothing to write) answers its
+    // clients before it tells the followers the new commit index: their
+    // apply can wait a moment, the client's answer should not.
+    const answerFirst = this.#raft.role === "leader" &&
+      rd.committedEntries.length > 0 && !rd.mustSync && !rd.snapshot &&
+      rd.entries.length === 0;
+    const late: Message[] = answerFirst ? this.#afterAnswers : [];
     for (const m of rd.messages) {
+      if (answerFirst) {
+        late.push(m);
+        continue;
+      }
       if (
         m.type === "prop" || m.type === "readIndex" ||
         (termDurable && this.#raft.role === "leader" && EARLY.has(m.type))
@@ -845,7 +858,7 @@ export class RaftNode {
     } else if (rd.hardState) {
       this.#lazyHard = rd.hardState;
     }
-    for (const m of late) this.#transport.send(m);
+    if (!answerFirst) { for (const m of late) this.#transport.send(m); }
     if (rd.snapshot) {
       this.#snapshots.restore(rd.snapshot.data);
       this.#applied = rd.snapshot.metadata.index;
@@ -855,6 +868,25 @@ export class RaftNode {
     this.#reads.settle(rd.readStates);
     this.#snapshots.maybeSnapshot();
     this.#membership.publishSelfIfNeeded();
+    // The answers go out in the microtasks after this; then the messages.
+    if (answerFirst && this.#afterAnswers.length > 0) {
+      this.#afterAnswersTimer ??= setTimeout(() => this.#sendAfterAnswers());
+    }
+  }
+
+  // Messages held until the answers of what they commit are on their way;
+  // sent before any later message, so their order is kept.
+  #afterAnswers: Message[] = [];
+  #afterAnswersTimer: ReturnType<typeof setTimeout> | undefined;
+
+  #sendAfterAnswers(): void {
+    clearTimeout(this.#afterAnswersTimer);
+    this.#afterAnswersTimer = undefined;
+    if (this.#afterAnswers.length === 0) return;
+    const ms = this.#afterAnswers;
+    this.#afterAnswers = [];
+    if (this.#stopped) return;
+    for (const m of ms) this.#transport.send(m);
   }
 
   #durableTerm = -1;

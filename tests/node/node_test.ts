@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { cmd, eventually, TestCluster } from "./helpers.ts";
 import { UnavailableError } from "../../src/node/errors.ts";
 import type { LogStore } from "../../src/storage/types.ts";
+import type { Message } from "../../src/raft/types.ts";
 
 Deno.test("three nodes elect a leader and apply proposals from any node in one order", async () => {
   const c = new TestCluster(3);
@@ -292,6 +293,40 @@ Deno.test("a node lets its store block on writes while it follows, never while i
     );
     const other = c.voters.find((id) => id !== old.id && id !== next.id)!;
     assert.equal(hints.get(other), true);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a leader answers a write before it tells the followers its new commit index", async () => {
+  const c = new TestCluster(3);
+  try {
+    const leader = await c.agreedLeader();
+    await leader.propose(cmd("set warm=1"));
+    const sent: Message[] = [];
+    const send = c.hub._send.bind(c.hub);
+    c.hub._send = (m) => {
+      if (m.from === leader.id) sent.push(m);
+      send(m);
+    };
+    const r = await leader.propose(cmd("set a=1"));
+    // Answered: the entry went out, but not yet that it is committed.
+    const told = (id: string) =>
+      sent.some((m) => m.to === id && (m.commit ?? 0) >= r.index);
+    const followers = c.voters.filter((id) => id !== leader.id);
+    assert.ok(sent.some((m) => m.type === "app" && m.entries?.length));
+    assert.deepEqual(followers.filter(told), []);
+    // Right after, both learn it, and apply it.
+    await eventually(
+      () => followers.every(told),
+      3000,
+      "the commit index to reach both followers",
+    );
+    await eventually(
+      () => followers.every((id) => c.nodes.get(id)!.applied >= r.index),
+      3000,
+      "the followers to apply the write",
+    );
   } finally {
     await c.close();
   }
