@@ -30,23 +30,25 @@ const conf = { voters: ["n1", "n2", "n3"], learners: [] };
  * synced. `slowSyncMs` makes blocking syncs busy-wait that long;
  * `fullOnce` makes the next blocking write fail with ENOSPC.
  */
-class CountingFs implements FileSystem {
-  calls = { write: 0, writeSync: 0, syncData: 0, syncDataSync: 0 };
-  slowSyncMs = 0;
-  fullOnce = false;
-
-  async open(path: string, options: Deno.OpenOptions) {
+function countingFs() {
+  const t = {
+    calls: { write: 0, writeSync: 0, syncData: 0, syncDataSync: 0 },
+    slowSyncMs: 0,
+    fullOnce: false,
+    fs: { ...denoFs } as FileSystem,
+  };
+  t.fs.open = async (path, options) => {
     const f = await denoFs.open(path, options) as Deno.FsFile;
     const wal = path.endsWith(".wal");
-    const count = (k: keyof CountingFs["calls"]) => {
-      if (wal) this.calls[k]++;
+    const count = (k: keyof typeof t.calls) => {
+      if (wal) t.calls[k]++;
     };
     return {
-      write: (d: Uint8Array) => (count("write"), f.write(d)),
-      writeSync: (d: Uint8Array) => {
+      write: (d) => (count("write"), f.write(d)),
+      writeSync: (d) => {
         count("writeSync");
-        if (wal && this.fullOnce) {
-          this.fullOnce = false;
+        if (wal && t.fullOnce) {
+          t.fullOnce = false;
           throw Object.assign(
             new Error("No space left on device (os error 28)"),
             { code: "ENOSPC" },
@@ -58,22 +60,16 @@ class CountingFs implements FileSystem {
       syncDataSync: () => {
         count("syncDataSync");
         // Busy: the calling thread is what a blocking sync holds.
-        const end = performance.now() + this.slowSyncMs;
+        const end = performance.now() + t.slowSyncMs;
         while (performance.now() < end) { /* a slow disk */ }
         f.syncDataSync();
       },
       sync: () => f.sync(),
-      truncate: (n: number) => f.truncate(n),
+      truncate: (n) => f.truncate(n),
       close: () => f.close(),
     };
-  }
-  readFile = denoFs.readFile;
-  readDir = denoFs.readDir;
-  stat = denoFs.stat;
-  mkdir = denoFs.mkdir;
-  rename = denoFs.rename;
-  remove = denoFs.remove;
-  syncDir = denoFs.syncDir;
+  };
+  return t;
 }
 
 function updates(from: number, n: number) {
@@ -85,8 +81,8 @@ function updates(from: number, n: number) {
 
 Deno.test("a store that may block writes and syncs on the calling thread; the data survives a reopen", async () => {
   await withTempDir(async (dir) => {
-    const fs = new CountingFs();
-    const s = await DiskStorage.open(dir, { conf, fs, log: silentLog });
+    const fs = countingFs();
+    const s = await DiskStorage.open(dir, { conf, fs: fs.fs, log: silentLog });
     const model = new MemoryStorage({ conf });
     s.preferBlockingWrites(true);
     await saveBoth(s, model, updates(1, 5));
@@ -103,8 +99,8 @@ Deno.test("a store that may block writes and syncs on the calling thread; the da
 
 Deno.test("without the preference (a leader), writes go through the thread pool", async () => {
   await withTempDir(async (dir) => {
-    const fs = new CountingFs();
-    const s = await DiskStorage.open(dir, { conf, fs, log: silentLog });
+    const fs = countingFs();
+    const s = await DiskStorage.open(dir, { conf, fs: fs.fs, log: silentLog });
     const model = new MemoryStorage({ conf });
     s.preferBlockingWrites(true);
     s.preferBlockingWrites(false);
@@ -119,8 +115,8 @@ Deno.test("without the preference (a leader), writes go through the thread pool"
 
 Deno.test("a record over the blocking limit, or a handle that cannot block, goes through the pool", async () => {
   await withTempDir(async (dir) => {
-    const fs = new CountingFs();
-    const s = await DiskStorage.open(dir, { conf, fs, log: silentLog });
+    const fs = countingFs();
+    const s = await DiskStorage.open(dir, { conf, fs: fs.fs, log: silentLog });
     s.preferBlockingWrites(true);
     const big = makeEntries(1, 1, 1);
     big[0].data = new Uint8Array(MAX_BLOCKING_BYTES + 1).fill(7);
@@ -148,11 +144,11 @@ Deno.test("a record over the blocking limit, or a handle that cannot block, goes
 
 Deno.test("a full disk during a blocking write is undone and retried like any other", async () => {
   await withTempDir(async (dir) => {
-    const fs = new CountingFs();
+    const fs = countingFs();
     const { log, events } = captureLog();
     const s = await DiskStorage.open(dir, {
       conf,
-      fs,
+      fs: fs.fs,
       log,
       noSpaceRetryMs: 5,
     });
@@ -172,9 +168,9 @@ Deno.test("a full disk during a blocking write is undone and retried like any ot
 
 Deno.test("a slow blocking write sends the next writes to the thread pool, with a warning", async () => {
   await withTempDir(async (dir) => {
-    const fs = new CountingFs();
+    const fs = countingFs();
     const { log, events } = captureLog();
-    const s = await DiskStorage.open(dir, { conf, fs, log });
+    const s = await DiskStorage.open(dir, { conf, fs: fs.fs, log });
     const model = new MemoryStorage({ conf });
     s.preferBlockingWrites(true);
     fs.slowSyncMs = SLOW_BLOCKING_WRITE_MS + 5;
