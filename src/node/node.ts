@@ -817,18 +817,17 @@ export class RaftNode {
     const answerFirst = this.#raft.role === "leader" &&
       rd.committedEntries.length > 0 && !rd.mustSync && !rd.snapshot &&
       rd.entries.length === 0;
-    const late: Message[] = answerFirst ? this.#afterAnswers : [];
-    for (const m of rd.messages) {
-      if (answerFirst) {
-        late.push(m);
-        continue;
+    const late: Message[] = [];
+    if (answerFirst) this.#afterAnswers.push(...rd.messages);
+    else {
+      for (const m of rd.messages) {
+        if (
+          m.type === "prop" || m.type === "readIndex" ||
+          (termDurable && this.#raft.role === "leader" && EARLY.has(m.type))
+        ) {
+          this.#transport.send(m);
+        } else late.push(m);
       }
-      if (
-        m.type === "prop" || m.type === "readIndex" ||
-        (termDurable && this.#raft.role === "leader" && EARLY.has(m.type))
-      ) {
-        this.#transport.send(m);
-      } else late.push(m);
     }
     for (const e of rd.entries) this.#noteOwnEntry(e);
     // A change of the commit index alone needs no sync: Raft may forget it
@@ -858,7 +857,7 @@ export class RaftNode {
     } else if (rd.hardState) {
       this.#lazyHard = rd.hardState;
     }
-    if (!answerFirst) { for (const m of late) this.#transport.send(m); }
+    for (const m of late) this.#transport.send(m);
     if (rd.snapshot) {
       this.#snapshots.restore(rd.snapshot.data);
       this.#applied = rd.snapshot.metadata.index;

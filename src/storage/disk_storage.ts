@@ -630,10 +630,12 @@ export class DiskStorage implements LogStore {
           stage = "writing the WAL";
           for (;;) {
             try {
-              const blocking = this.#writeBlocking();
-              const t0 = blocking ? performance.now() : 0;
-              await this.#wal.append(batch.map((op) => op.items), blocking);
-              if (blocking) this.#blockingWriteTook(performance.now() - t0);
+              const t0 = performance.now();
+              const blocked = await this.#wal.append(
+                batch.map((op) => op.items),
+                this.#writeBlocking(),
+              );
+              if (blocked) this.#blockingWriteTook(performance.now() - t0);
               break;
             } catch (e) {
               if (!(e instanceof NoSpaceError)) throw e;

@@ -144,18 +144,17 @@ export async function writeAll(
 }
 
 /**
- * Writes all of `data` on the calling thread, looping over short writes;
- * false (nothing written) when the handle cannot write that way.
+ * Writes all of `data` on the calling thread, looping over short writes,
+ * like {@linkcode writeAll}. The handle must have `writeSync`.
  */
-export function writeAllBlocking(file: FileHandle, data: Uint8Array): boolean {
-  if (!file.writeSync) return false;
+export function writeAllBlocking(file: FileHandle, data: Uint8Array): void {
+  if (!file.writeSync) throw new Error("This file cannot be written blocking");
   let off = 0;
   while (off < data.byteLength) {
     const n = file.writeSync(data.subarray(off));
     if (n <= 0) throw new Error(`Write made no progress at byte ${off}`);
     off += n;
   }
-  return true;
 }
 
 /**

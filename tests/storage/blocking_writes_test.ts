@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   DiskStorage,
+  type DiskStorageOptions,
   SLOW_BLOCKING_WRITE_MS,
 } from "../../src/storage/disk_storage.ts";
 import { denoFs, type FileSystem } from "../../src/storage/fs.ts";
@@ -72,6 +73,21 @@ function countingFs() {
   return t;
 }
 
+/**
+ * A store in `dir` on a counting file system, asked to block, with a
+ * capturing log and an empty model to save alongside.
+ */
+async function openBlocking(
+  dir: string,
+  options: Partial<DiskStorageOptions> = {},
+) {
+  const fs = countingFs();
+  const { log, events } = captureLog();
+  const s = await DiskStorage.open(dir, { conf, fs: fs.fs, log, ...options });
+  s.preferBlockingWrites(true);
+  return { fs, s, events, model: new MemoryStorage({ conf }) };
+}
+
 function updates(from: number, n: number) {
   return Array.from({ length: n }, (_, i) => ({
     entries: makeEntries(from + i, 1, 1),
@@ -81,10 +97,7 @@ function updates(from: number, n: number) {
 
 Deno.test("a store that may block writes and syncs on the calling thread; the data survives a reopen", async () => {
   await withTempDir(async (dir) => {
-    const fs = countingFs();
-    const s = await DiskStorage.open(dir, { conf, fs: fs.fs, log: silentLog });
-    const model = new MemoryStorage({ conf });
-    s.preferBlockingWrites(true);
+    const { fs, s, model } = await openBlocking(dir);
     await saveBoth(s, model, updates(1, 5));
     assert.equal(s.stats.blockingWrites, 5);
     assert.deepEqual(
@@ -99,10 +112,7 @@ Deno.test("a store that may block writes and syncs on the calling thread; the da
 
 Deno.test("without the preference (a leader), writes go through the thread pool", async () => {
   await withTempDir(async (dir) => {
-    const fs = countingFs();
-    const s = await DiskStorage.open(dir, { conf, fs: fs.fs, log: silentLog });
-    const model = new MemoryStorage({ conf });
-    s.preferBlockingWrites(true);
+    const { fs, s, model } = await openBlocking(dir);
     s.preferBlockingWrites(false);
     await saveBoth(s, model, updates(1, 3));
     assert.equal(s.stats.blockingWrites, 0);
@@ -115,9 +125,7 @@ Deno.test("without the preference (a leader), writes go through the thread pool"
 
 Deno.test("a record over the blocking limit, or a handle that cannot block, goes through the pool", async () => {
   await withTempDir(async (dir) => {
-    const fs = countingFs();
-    const s = await DiskStorage.open(dir, { conf, fs: fs.fs, log: silentLog });
-    s.preferBlockingWrites(true);
+    const { fs, s } = await openBlocking(dir);
     const big = makeEntries(1, 1, 1);
     big[0].data = new Uint8Array(MAX_BLOCKING_BYTES + 1).fill(7);
     await s.save({ entries: big });
@@ -144,16 +152,9 @@ Deno.test("a record over the blocking limit, or a handle that cannot block, goes
 
 Deno.test("a full disk during a blocking write is undone and retried like any other", async () => {
   await withTempDir(async (dir) => {
-    const fs = countingFs();
-    const { log, events } = captureLog();
-    const s = await DiskStorage.open(dir, {
-      conf,
-      fs: fs.fs,
-      log,
+    const { fs, s, events, model } = await openBlocking(dir, {
       noSpaceRetryMs: 5,
     });
-    const model = new MemoryStorage({ conf });
-    s.preferBlockingWrites(true);
     await saveBoth(s, model, updates(1, 2));
     fs.fullOnce = true;
     await saveBoth(s, model, updates(3, 2));
@@ -168,11 +169,7 @@ Deno.test("a full disk during a blocking write is undone and retried like any ot
 
 Deno.test("a slow blocking write sends the next writes to the thread pool, with a warning", async () => {
   await withTempDir(async (dir) => {
-    const fs = countingFs();
-    const { log, events } = captureLog();
-    const s = await DiskStorage.open(dir, { conf, fs: fs.fs, log });
-    const model = new MemoryStorage({ conf });
-    s.preferBlockingWrites(true);
+    const { fs, s, events, model } = await openBlocking(dir);
     fs.slowSyncMs = SLOW_BLOCKING_WRITE_MS + 5;
     await saveBoth(s, model, updates(1, 1));
     fs.slowSyncMs = 0;

@@ -160,7 +160,7 @@ export class SegmentWriter {
 
   /**
    * Appends bytes at the end of the segment (not yet durable), on the
-   * calling thread when `blocking` and the handle can. When the
+   * calling thread when `blocking` (only if {@linkcode canBlock}). When the
    * disk is full, what reached the file is cut off again and
    * {@linkcode NoSpaceError} is thrown: the segment ends at its last whole
    * record, as before the call.
@@ -171,9 +171,8 @@ export class SegmentWriter {
     const before = this.#size;
     this.#size += bytes.byteLength;
     try {
-      if (!blocking || !writeAllBlocking(this.#file, bytes)) {
-        await writeAll(this.#file, bytes);
-      }
+      if (blocking) writeAllBlocking(this.#file, bytes);
+      else await writeAll(this.#file, bytes);
     } catch (e) {
       if (!isNoSpace(e)) throw e;
       // Unsynced and unacknowledged: nothing is lost by cutting it. If the
@@ -186,14 +185,12 @@ export class SegmentWriter {
 
   /**
    * Makes everything appended so far durable (`fdatasync`), on the calling
-   * thread when `blocking` and the handle can.
+   * thread when `blocking` (only if {@linkcode canBlock}).
    */
   syncData(blocking = false): Promise<void> {
-    if (blocking && this.#file.syncDataSync) {
-      this.#file.syncDataSync();
-      return Promise.resolve();
-    }
-    return this.#file.syncData();
+    if (!blocking) return this.#file.syncData();
+    this.#file.syncDataSync!();
+    return Promise.resolve();
   }
 
   /** Whether {@linkcode append} and {@linkcode syncData} can block instead. */

@@ -198,17 +198,19 @@ export class Wal {
    * durable with one `syncData()`, rolling to a new segment first if the
    * record does not fit. With `blocking`, a record of at most
    * {@linkcode MAX_BLOCKING_BYTES} is written and synced on the calling
-   * thread (see `DiskStorage.preferBlockingWrites`). Items must have passed `validateItems`. A full
-   * disk undoes the write and throws `NoSpaceError` (retry later); any
-   * other I/O error leaves the WAL failed; it must not be used again.
+   * thread if the file allows it (see `DiskStorage.preferBlockingWrites`);
+   * resolves with whether it was. Items must have passed `validateItems`.
+   * A full disk undoes the write and throws `NoSpaceError` (retry later);
+   * any other I/O error leaves the WAL failed; it must not be used again.
    */
   async append(
     groups: readonly (readonly WalItem[])[],
     blocking = false,
-  ): Promise<void> {
+  ): Promise<boolean> {
     this.#checkUsable();
-    if (groups.every((g) => g.length === 0)) return;
+    if (groups.every((g) => g.length === 0)) return false;
     const frame = this.#encoder.encode(groups);
+    let block = false;
     try {
       const tail = this.#tail;
       if (
@@ -217,7 +219,7 @@ export class Wal {
       ) {
         await this.#roll();
       }
-      const block = blocking && frame.byteLength <= MAX_BLOCKING_BYTES &&
+      block = blocking && frame.byteLength <= MAX_BLOCKING_BYTES &&
         this.#tail.canBlock;
       await this.#tail.append(frame, block);
       await this.#tail.syncData(block);
@@ -235,6 +237,7 @@ export class Wal {
     for (const g of groups) {
       for (const item of g) this.#state.apply(item);
     }
+    return block;
   }
 
   /**
