@@ -5,7 +5,7 @@
  *
  * ```sh
  * deno run -A bench/startup_bench.ts [--keys 100000] [--nodes 1|3]
- *   [--optimize-for-size] [--v8-flags=--max-semi-space-size=1,...]
+ *   [--bare] [--optimize-for-size] [--v8-flags=--max-semi-space-size=1,...]
  *   [--env MALLOC_ARENA_MAX=2] [--port 18301] [--json FILE]
  * ```
  *
@@ -22,10 +22,16 @@
  */
 
 import { parseArgs } from "node:util";
+import { RAFTD_ENV, RAFTD_V8_FLAGS } from "../src/server/raftd_args.ts";
 
 const USAGE =
-  `Usage: deno run -A bench/startup_bench.ts [--keys N] [--nodes 1|3] [--optimize-for-size]
-  [--v8-flags FLAGS] [--env NAME=VALUE ...] [--port N] [--json FILE]
+  `Usage: deno run -A bench/startup_bench.ts [--keys N] [--nodes 1|3] [--bare]
+  [--optimize-for-size] [--v8-flags FLAGS] [--env NAME=VALUE ...] [--port N]
+  [--json FILE]
+
+  --bare     run raftd without the runtime settings every launcher gives it
+             (RAFTD_V8_FLAGS, RAFTD_ENV in src/server/raftd_args.ts), to
+             measure what they do; --v8-flags and --env add to them
 
   --port N   the first node's HTTP port; node i uses port + 2i (HTTP) and
              port + 2i + 1 (peers)`;
@@ -51,9 +57,9 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function rssMb(pid: number): Promise<number> {
+async function rssMb(pid: number, field = "VmRSS"): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(status.match(/VmRSS:\s+(\d+)/)![1]) / 1024;
+  return Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))![1]) / 1024;
 }
 
 // A node's own view of its memory (the process_memory_* gauges), in MB.
@@ -76,6 +82,7 @@ async function main(): Promise<void> {
     options: {
       keys: { type: "string", default: "100000" },
       nodes: { type: "string", default: "1" },
+      bare: { type: "boolean", default: false },
       "optimize-for-size": { type: "boolean", default: false },
       "v8-flags": { type: "string" },
       env: { type: "string", multiple: true },
@@ -95,7 +102,7 @@ async function main(): Promise<void> {
     console.error(USAGE);
     Deno.exit(2);
   }
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = v.bare ? {} : { ...RAFTD_ENV };
   for (const e of v.env ?? []) {
     const i = e.indexOf("=");
     if (i <= 0) {
@@ -111,8 +118,9 @@ async function main(): Promise<void> {
   const peerOf = (i: number) => `127.0.0.1:${port + 2 * i + 1}`;
   const peers = ids.map((id, i) => `${id}=${peerOf(i)}`).join(",");
 
-  // Extra V8 flags for raftd (to compare settings; raftd itself sets none).
+  // raftd's own V8 flags (unless --bare) and any to compare.
   const flags = [
+    ...(v.bare ? [] : RAFTD_V8_FLAGS),
     ...(v["optimize-for-size"] ? ["--optimize-for-size"] : []),
     ...(v["v8-flags"] ? [v["v8-flags"]] : []),
   ];
@@ -174,6 +182,7 @@ async function main(): Promise<void> {
   // while (its memory reducer); what stays then is what the node holds.
   const memoryNowAndSettled = async (nodes: NodeProc[]) => {
     const now = await Promise.all(nodes.map(async (n) => ({
+      peak: await rssMb(n.child.pid, "VmHWM"),
       rss: await rssMb(n.child.pid),
       mem: await memoryBreakdown(n.http),
     })));
@@ -186,6 +195,7 @@ async function main(): Promise<void> {
     await Promise.all(nodes.map((n) => n.child.status));
     return nodes.map((n, i) => ({
       id: n.id,
+      peak: now[i].peak,
       rss: now[i].rss,
       mem: now[i].mem,
       rssSettled: settled[i].rss,
@@ -270,22 +280,21 @@ async function main(): Promise<void> {
   console.log(`| --- | ---: | --- | --- |`);
   const row = (
     what: string,
-    list: { id: string; rss: number; rssSettled: number }[],
-    settled: boolean,
+    list: { id: string; peak: number; rss: number; rssSettled: number }[],
+    which: "peak" | "rss" | "rssSettled",
     target: string,
   ) => {
-    const xs = list.map((e) => ({
-      id: e.id,
-      x: settled ? e.rssSettled : e.rss,
-    }));
+    const xs = list.map((e) => ({ id: e.id, x: e[which] }));
     console.log(
       `| ${what} | ${maxOf(xs.map((e) => e.x))} | ${each(xs)} | ${target} |`,
     );
   };
-  row(`RSS after loading ${keys} keys`, loaded, false, "< 150 MB");
-  row(`… and after ${SETTLE_MS / 1000} s idle`, loaded, true, "");
-  row("RSS after a restart", restarted, false, "< 150 MB");
-  row(`… and after ${SETTLE_MS / 1000} s idle`, restarted, true, "");
+  row(`peak RSS while loading ${keys} keys`, loaded, "peak", "");
+  row(`RSS 1 s after loading ${keys} keys`, loaded, "rss", "< 150 MB");
+  row(`… and after ${SETTLE_MS / 1000} s idle`, loaded, "rssSettled", "");
+  row("peak RSS of a restart", restarted, "peak", "");
+  row("RSS after a restart", restarted, "rss", "< 150 MB");
+  row(`… and after ${SETTLE_MS / 1000} s idle`, restarted, "rssSettled", "");
   console.log(
     `| start-up to /readyz (process start included) | ${
       startup.toFixed(0)

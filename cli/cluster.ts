@@ -17,7 +17,11 @@
  */
 
 import { type CommandLine, commandLine } from "./args.ts";
-import { type LocalMember, raftdArgs } from "../src/server/raftd_args.ts";
+import {
+  type LocalMember,
+  RAFTD_ENV,
+  raftdArgs,
+} from "../src/server/raftd_args.ts";
 import { ensurePeerSecretFile } from "../src/transport/tcp.ts";
 import {
   formatNodeLine,
@@ -147,6 +151,7 @@ async function main(): Promise<void> {
       args: raftdArgs(m, members, ["--log-format", "json"], {
         peerSecretFile,
       }),
+      env: { ...RAFTD_ENV },
       stdout: "piped",
       stderr: "piped",
       stdin: "null",

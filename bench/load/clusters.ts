@@ -9,7 +9,11 @@
  * @module
  */
 
-import { localMembers, raftdArgs } from "../../src/server/raftd_args.ts";
+import {
+  localMembers,
+  RAFTD_ENV,
+  raftdArgs,
+} from "../../src/server/raftd_args.ts";
 import { ensurePeerSecretFile } from "../../src/transport/tcp.ts";
 import { cleanup } from "./cleanup.ts";
 import { clusterPorts, freeBase } from "../../src/chaos/ports.ts";
@@ -72,10 +76,16 @@ async function waitFor(
   throw new Error(`${url} was not ready within ${timeoutMs} ms`);
 }
 
-function spawn(cmd: string, args: string[], log: string): Starting {
+function spawn(
+  cmd: string,
+  args: string[],
+  log: string,
+  env: Record<string, string> = {},
+): Starting {
   const child = cleanup.process(
     new Deno.Command(cmd, {
       args,
+      env,
       stdout: "null",
       stderr: "piped",
       stdin: "null",
@@ -135,7 +145,9 @@ export async function startRaftlock(
     ], { peerSecretFile });
     // raftdArgs starts `run -A <script>`: deno's own flags go before the script.
     args.splice(2, 0, ...(options.denoFlags?.(i) ?? []));
-    children.push(spawn(Deno.execPath(), args, `${m.dataDir}.log`));
+    children.push(
+      spawn(Deno.execPath(), args, `${m.dataDir}.log`, { ...RAFTD_ENV }),
+    );
   });
   try {
     for (const e of endpoints) {

@@ -17,6 +17,7 @@ import { ensurePeerSecretFile } from "../transport/tcp.ts";
 import {
   type LocalMember,
   localMembers,
+  RAFTD_ENV,
   raftdArgs,
 } from "../server/raftd_args.ts";
 
@@ -147,7 +148,7 @@ export class ChaosCluster {
     const argv = [...n.prefix, Deno.execPath(), ...n.args];
     const child = new Deno.Command(argv[0], {
       args: argv.slice(1),
-      env: { RAFTLOCK_FAULTS: n.faults },
+      env: { ...RAFTD_ENV, RAFTLOCK_FAULTS: n.faults },
       stdout: this.#logDir ? "piped" : "null",
       stderr: this.#logDir ? "piped" : "null",
       stdin: "null",
