@@ -17,6 +17,7 @@ import {
   type InternalHttp,
 } from "../api/mod.ts";
 import { type Logger, nullLogger } from "../node/logger.ts";
+import { startMemoryTrim } from "./memory_trim.ts";
 import { type NodeTestingKnobs, RaftNode } from "../node/node.ts";
 import { forceNewCluster } from "../node/force_new_cluster.ts";
 import type { ConfState, NodeId } from "../raft/types.ts";
@@ -488,6 +489,8 @@ export async function startServer(options: ServerOptions): Promise<Server> {
     fresh,
   });
 
+  const stopTrim = startMemoryTrim({ log });
+
   let joining: Promise<void> | undefined;
   if (options.join && fresh) {
     joining = join(options.join, {
@@ -515,6 +518,7 @@ export async function startServer(options: ServerOptions): Promise<Server> {
       // request still in flight is answered (503) at once; only then wait
       // for the HTTP server to drain.
       stopping.abort();
+      stopTrim();
       service.close();
       // A write waiting for disk space would hold the node's loop forever.
       storage.abortWaitingForSpace();
