@@ -131,7 +131,7 @@ export function startMemoryTrim(options: MemoryTrimOptions): () => void {
     const ms = performance.now() - t0;
     const after = Deno.memoryUsage().rss;
     options.log("memory.trimmed", {
-      level: "info",
+      level: "debug",
       ms: Math.round(ms * 100) / 100,
       rssBeforeMb: Math.round(before / 2 ** 20),
       rssAfterMb: Math.round(after / 2 ** 20),
