@@ -75,6 +75,13 @@ export class IdleTrimPolicy {
  * ```
  */
 export function loadMallocTrim(): (() => void) | string {
+  // One handle per process, however many servers it runs (tests run many).
+  return loaded ??= openMallocTrim();
+}
+
+let loaded: (() => void) | string | undefined;
+
+function openMallocTrim(): (() => void) | string {
   if (Deno.build.os !== "linux") return "not Linux";
   try {
     const lib = Deno.dlopen("libc.so.6", {
