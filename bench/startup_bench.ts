@@ -57,9 +57,12 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function rssMb(pid: number, field = "VmRSS"): Promise<number> {
+// Resident memory now and at its peak (VmHWM), in MB, from one read.
+async function rssMb(pid: number): Promise<{ rss: number; peak: number }> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))![1]) / 1024;
+  const mb = (field: string) =>
+    Number(status.match(new RegExp(`${field}:\\s+(\\d+)`))![1]) / 1024;
+  return { rss: mb("VmRSS"), peak: mb("VmHWM") };
 }
 
 // A node's own view of its memory (the process_memory_* gauges), in MB.
@@ -182,13 +185,12 @@ async function main(): Promise<void> {
   // while (its memory reducer); what stays then is what the node holds.
   const memoryNowAndSettled = async (nodes: NodeProc[]) => {
     const now = await Promise.all(nodes.map(async (n) => ({
-      peak: await rssMb(n.child.pid, "VmHWM"),
-      rss: await rssMb(n.child.pid),
+      ...await rssMb(n.child.pid),
       mem: await memoryBreakdown(n.http),
     })));
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const settled = await Promise.all(nodes.map(async (n) => ({
-      rss: await rssMb(n.child.pid),
+      rss: (await rssMb(n.child.pid)).rss,
       mem: await memoryBreakdown(n.http),
     })));
     for (const n of nodes) n.child.kill("SIGTERM");

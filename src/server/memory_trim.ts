@@ -96,12 +96,13 @@ function openMallocTrim(): (() => void) | string {
   }
 }
 
+// How often the node looks whether it has gone quiet.
+const TRIM_INTERVAL_MS = 5_000;
+
 /** Options of {@linkcode startMemoryTrim}. */
 export interface MemoryTrimOptions {
   /** Where `memory.trimmed` and `memory.trimOff` go. */
   log: Logger;
-  /** How often to look (default 5 s). */
-  intervalMs?: number;
   /** The trim (default {@linkcode loadMallocTrim}). */
   trim?: (() => void) | string;
 }
@@ -124,8 +125,7 @@ export function startMemoryTrim(options: MemoryTrimOptions): () => void {
     options.log("memory.trimOff", { level: "debug", reason: trim });
     return () => {};
   }
-  const intervalMs = options.intervalMs ?? 5_000;
-  const policy = new IdleTrimPolicy(intervalMs);
+  const policy = new IdleTrimPolicy(TRIM_INTERVAL_MS);
   let last = process.cpuUsage();
   const timer = setInterval(() => {
     const now = process.cpuUsage();
@@ -143,7 +143,7 @@ export function startMemoryTrim(options: MemoryTrimOptions): () => void {
       rssBeforeMb: Math.round(before / 2 ** 20),
       rssAfterMb: Math.round(after / 2 ** 20),
     });
-  }, intervalMs);
+  }, TRIM_INTERVAL_MS);
   Deno.unrefTimer(timer);
   return () => clearInterval(timer);
 }

@@ -53,11 +53,6 @@ export const RAFTD_ENV: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: "131072",
 };
 
-/** `deno run` flags that start `raftd`: `-A` and {@linkcode RAFTD_V8_FLAGS}. */
-export function raftdRunFlags(): string[] {
-  return ["run", "-A", `--v8-flags=${RAFTD_V8_FLAGS.join(",")}`];
-}
-
 /** One member of a local cluster. */
 export interface LocalMember {
   /** Node id, e.g. `n1`. */
@@ -104,7 +99,9 @@ export function raftdArgs(
   options: RaftdArgsOptions = {},
 ): string[] {
   return [
-    ...raftdRunFlags(),
+    "run",
+    "-A",
+    `--v8-flags=${RAFTD_V8_FLAGS.join(",")}`,
     new URL("../../cli/raftd.ts", import.meta.url).pathname,
     "--id",
     member.id,
