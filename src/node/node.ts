@@ -45,6 +45,8 @@ import {
 import { type Logger, nullLogger } from "./logger.ts";
 import { Membership, type PeerDirectory } from "./membership.ts";
 import { leaderAt, ReadPath } from "./read_path.ts";
+import { type Applied, PendingProposals } from "./pending.ts";
+export type { Applied } from "./pending.ts";
 import { NodeSnapshots } from "./snapshots.ts";
 import type { StateMachine } from "./state_machine.ts";
 
@@ -127,24 +129,6 @@ export interface NodeStatus {
   progress: Record<NodeId, { match: number; next: number; state: string }>;
 }
 
-/** The result of an applied proposal. */
-export interface Applied<T = unknown> {
-  /** The log index the command was applied at. */
-  index: number;
-  /** What the state machine returned. */
-  result: T;
-}
-
-interface PendingProposal {
-  resolve: (a: Applied) => void;
-  reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-  index?: number;
-  term?: number;
-  // The leader and term it was handed to (`n1@3`), once it left this node.
-  via?: string;
-}
-
 // Messages a leader may send before its own write is durable: they carry
 // entries or leadership, never a promise that this node persisted anything.
 const EARLY = new Set(["app", "heartbeat", "snap", "timeoutNow"]);
@@ -206,7 +190,7 @@ export class RaftNode {
   readonly #nonce = newNonce();
   #seq = 0;
   #batch: { data: Uint8Array; seq: number }[] = [];
-  readonly #pending = new Map<number, PendingProposal>();
+  readonly #pending = new PendingProposals();
   #applied: number;
   readonly #knobs: NodeTestingKnobs;
   readonly #membership: Membership;
@@ -397,23 +381,16 @@ export class RaftNode {
     this.#assertRunning();
     const seq = ++this.#seq;
     const data = encodeEnvelope(kind, this.#nonce, seq, payload);
-    return new Promise<Applied>((resolve, reject) => {
-      // Queued, and handed to the core as one batch when the Ready loop
-      // next runs: proposals that arrive while a write is syncing become
-      // one append and one AppendEntries per follower.
-      this.#batch.push({ data, seq });
-      const timeout = options.timeoutMs ?? this.#timeoutMs;
-      const timer = setTimeout(() => {
-        this.#pending.delete(seq);
-        reject(
-          new TimeoutError(
-            `Proposal was not applied within ${timeout} ms; it may still be applied later, so retry with the same request id`,
-          ),
-        );
-      }, timeout);
-      this.#pending.set(seq, { resolve, reject, timer });
-      this.#kick();
-    });
+    // Queued, and handed to the core as one batch when the Ready loop next
+    // runs: proposals that arrive while a write is syncing become one
+    // append and one AppendEntries per follower.
+    this.#batch.push({ data, seq });
+    const applied = this.#pending.add(
+      seq,
+      options.timeoutMs ?? this.#timeoutMs,
+    );
+    this.#kick();
+    return applied;
   }
 
   /**
@@ -760,13 +737,7 @@ export class RaftNode {
       }
     } catch (e) {
       const err = asUnavailable(e);
-      for (const b of batch) {
-        const p = this.#pending.get(b.seq);
-        if (!p) continue;
-        clearTimeout(p.timer);
-        this.#pending.delete(b.seq);
-        p.reject(err);
-      }
+      for (const b of batch) this.#pending.reject(b.seq, err);
     }
   }
 
@@ -927,12 +898,7 @@ export class RaftNode {
       this.#membership.applyMemberInfo(env.payload);
     }
     if (env.nonce === this.#nonce) {
-      const p = this.#pending.get(env.seq);
-      if (p) {
-        clearTimeout(p.timer);
-        this.#pending.delete(env.seq);
-        p.resolve({ index: e.index, result });
-      }
+      this.#pending.resolve(env.seq, { index: e.index, result });
     } else {
       this.#failLostAt(e.index, e.term);
     }
@@ -942,11 +908,10 @@ export class RaftNode {
   // its place: a different entry is committed there.
   #failLostAt(index: number, term: number): void {
     if (this.#pending.size === 0) return;
-    for (const [seq, p] of this.#pending) {
+    for (const [seq, p] of this.#pending.entries()) {
       if (p.index === index && p.term !== term) {
-        clearTimeout(p.timer);
-        this.#pending.delete(seq);
-        p.reject(
+        this.#pending.reject(
+          seq,
           new ProposalLostError(
             `Proposal was overwritten at log index ${index} after a leader change; it was not applied, retry`,
           ),
@@ -997,11 +962,10 @@ export class RaftNode {
     // so at once instead of timing out; a retry with the same request id
     // is applied at most once. Those still queued here, or already handed
     // to the new leader (while this node's write hung), are kept.
-    for (const [seq, p] of this.#pending) {
+    for (const [seq, p] of this.#pending.entries()) {
       if (p.index === undefined && p.via !== undefined && p.via !== now) {
-        clearTimeout(p.timer);
-        this.#pending.delete(seq);
-        p.reject(
+        this.#pending.reject(
+          seq,
           new UnavailableError(
             "Leadership changed while the write was in flight; it may or may not have been applied, so retry with the same X-Request-Id",
           ),
@@ -1017,11 +981,7 @@ export class RaftNode {
   }
 
   #failAll(err: Error): void {
-    for (const p of this.#pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
-    this.#pending.clear();
+    this.#pending.rejectAll(err);
     this.#reads.failAll(err);
     this.#membership.failAll(err);
   }
