@@ -487,7 +487,7 @@ export class Raft {
     const rd: Ready = {
       entries,
       committedEntries,
-      messages: this.#msgs,
+      messages: withoutSupersededAppends(this.#msgs),
       readStates: this.#readStates,
       mustSync: false,
     };
@@ -1505,6 +1505,32 @@ export class Raft {
   #emit(e: RaftEvent): void {
     if (this.#logger) this.#logger({ ...e, id: this.id });
   }
+}
+
+/**
+ * Leaves out each AppendEntries without entries that a later one to the same
+ * follower, in the same term and with a commit index as high, makes
+ * redundant. An empty append only tells a follower the commit index (or
+ * probes it); a leader that commits and then appends new proposals before
+ * its host takes the Ready would otherwise send both, and the follower
+ * would step and answer both. Leaving a message out is always safe in Raft.
+ */
+function withoutSupersededAppends(msgs: Message[]): Message[] {
+  if (msgs.length < 2) return msgs;
+  let last: Map<NodeId, number> | undefined;
+  for (let i = 0; i < msgs.length; i++) {
+    if (msgs[i].type === "app") (last ??= new Map()).set(msgs[i].to, i);
+  }
+  if (last === undefined) return msgs;
+  const latest = last;
+  const redundant = (m: Message, i: number): boolean => {
+    if (m.type !== "app" || (m.entries?.length ?? 0) > 0) return false;
+    const j = latest.get(m.to)!;
+    if (j <= i) return false;
+    const later = msgs[j];
+    return later.term === m.term && (later.commit ?? 0) >= (m.commit ?? 0);
+  };
+  return msgs.some(redundant) ? msgs.filter((m, i) => !redundant(m, i)) : msgs;
 }
 
 function hashString(s: string): number {

@@ -135,6 +135,48 @@ Deno.test("the leader commits once a quorum acknowledges and sends the new commi
   ]);
 });
 
+Deno.test("a commit and new proposals in one Ready reach each follower as one AppendEntries", () => {
+  const r = committedLeader();
+  const li = r.log.lastIndex();
+  r.propose(data("first"));
+  readMessages(r);
+  // A quorum acknowledges (the commit would be announced with empty
+  // appends), and more proposals arrive before the host takes the Ready.
+  r.step(appResp("n2", "n1", 1, li + 1));
+  r.propose(data("second"), data("third"));
+  const rd = r.ready();
+  const apps = rd.messages.filter((m) => m.type === "app");
+  // Without the empty ones: each follower's append carries both.
+  assert.deepEqual(
+    apps.map((m) => [m.to, m.commit, m.entries?.map((e) => text(e.data))])
+      .sort(),
+    [
+      ["n2", li + 1, ["second", "third"]],
+      ["n3", li + 1, ["second", "third"]],
+    ],
+  );
+  persist(r, rd);
+  r.advance();
+});
+
+Deno.test("an empty AppendEntries is still sent when nothing follows it", () => {
+  const r = committedLeader();
+  const li = r.log.lastIndex();
+  r.propose(data("only"));
+  readMessages(r);
+  r.step(appResp("n2", "n1", 1, li + 1));
+  const rd = r.ready();
+  const empties = rd.messages.filter((m) =>
+    m.type === "app" && (m.entries?.length ?? 0) === 0
+  );
+  assert.deepEqual(empties.map((m) => [m.to, m.commit]).sort(), [
+    ["n2", li + 1],
+    ["n3", li + 1],
+  ]);
+  persist(r, rd);
+  r.advance();
+});
+
 // §5.3: "The leader decides when it is safe to apply a log entry to the
 // state machines; such an entry is called committed."
 Deno.test("the leader commits when a majority of the cluster acknowledges", () => {
