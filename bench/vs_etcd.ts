@@ -347,6 +347,7 @@ async function run(
       }
       await prepare(sut, options.valueBytes, options.settle);
     }
+    const rowsStart = new Date();
     const first: Partial<Record<System, LeaderView>> = {};
     for (const sut of active) first[sut.system] = await sut.probe.view();
     // The leadership at the end of each system's latest row.
@@ -434,6 +435,16 @@ async function run(
     };
     if (whole.etcd?.changed) {
       notes.push(`etcd's leader changed during the run (${whole.etcd.text})`);
+    }
+    if (whole.raftlock?.changed && rl.leadershipLog) {
+      const lines = await rl.leadershipLog(rowsStart);
+      notes.push(
+        `raftlock's leader changed during the run; its nodes logged:${
+          lines.length > 0
+            ? lines.slice(0, 30).map((l) => `\n      ${l}`).join("")
+            : " nothing about leadership (no campaign, step-down or stall)"
+        }`,
+      );
     }
     await saveJson(out, report);
     console.log(`\n${fullReport(report, out)}`);

@@ -28,6 +28,43 @@ export interface RunningCluster {
   endpoints: string[];
   /** Stops every process and removes the data. */
   stop(): Promise<void>;
+  /**
+   * raftlock only: what its nodes logged about leadership since `since`
+   * (campaigns, step-downs, lost quorum, event-loop stalls), one line each,
+   * oldest first, to explain a leader change the bench saw.
+   */
+  leadershipLog?(since: Date): Promise<string[]>;
+}
+
+// The events that explain an election: who campaigned, who stepped down and
+// why, and stalls that delayed heartbeats.
+const LEADERSHIP_EVENT = /^(raft\.|node\.leadership$|node\.eventLoopStall$)/;
+
+/** The leadership lines of JSON-lines node logs, merged by time. */
+export async function leadershipLines(
+  logs: readonly string[],
+  since: Date,
+): Promise<string[]> {
+  const out: { ts: string; line: string }[] = [];
+  for (const file of logs) {
+    const text = await Deno.readTextFile(file).catch(() => "");
+    for (const raw of text.split("\n")) {
+      let e: Record<string, unknown>;
+      try {
+        e = JSON.parse(raw);
+      } catch {
+        continue;
+      }
+      const { ts, node, event, level: _level, id: _id, ...rest } = e;
+      if (typeof ts !== "string" || typeof event !== "string") continue;
+      if (!LEADERSHIP_EVENT.test(event) || new Date(ts) < since) continue;
+      const fields = Object.entries(rest).map(([k, v]) =>
+        `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`
+      );
+      out.push({ ts, line: `${ts} ${node} ${event} ${fields.join(" ")}` });
+    }
+  }
+  return out.sort((a, b) => a.ts.localeCompare(b.ts)).map((o) => o.line);
 }
 
 /** A member being started: its process and where its log goes. */
@@ -138,9 +175,11 @@ export async function startRaftlock(
   const children: Starting[] = [];
   const endpoints = members.map((m) => `http://${m.http}`);
   members.forEach((m, i) => {
+    // Info is a few lines a minute (snapshots, elections), enough to
+    // explain a leader change; requests are logged at debug.
     const args = raftdArgs(m, members, [
       "--log-level",
-      "warn",
+      "info",
       ...(options.raftdFlags ?? []),
     ], { peerSecretFile });
     // raftdArgs starts `run -A <script>`: deno's own flags go before the script.
@@ -158,7 +197,12 @@ export async function startRaftlock(
     await stopAll(children, dir);
     throw e;
   }
-  return { endpoints, stop: () => stopAll(children, dir) };
+  return {
+    endpoints,
+    stop: () => stopAll(children, dir),
+    leadershipLog: (since) =>
+      leadershipLines(children.map((c) => c.log), since),
+  };
 }
 
 /** True when the etcd binary is installed. */
