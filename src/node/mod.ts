@@ -4,7 +4,8 @@
  * gives callers promises for proposals, linearizable reads and membership
  * changes.
  *
- * Inside, `node.ts` holds the Ready loop and proposals; `read_path.ts`
+ * Inside, `node.ts` holds the Ready loop and proposals (`pending.ts` the
+ * promises of those waited on, and their timeouts); `read_path.ts`
  * linearizable reads and the leader lease; `membership.ts` configuration
  * changes, member addresses and their safety checks; `snapshots.ts` taking
  * and restoring snapshots; `force_new_cluster.ts` the disaster-recovery
