@@ -107,20 +107,23 @@ export class PendingProposals {
 
   /** Settles `seq` with its applied result; false if nobody waits on it. */
   resolve(seq: number, applied: Applied): boolean {
-    const p = this.#byId.get(seq);
-    if (!p) return false;
-    this.#byId.delete(seq);
-    p.resolve(applied);
-    return true;
+    const p = this.#take(seq);
+    p?.resolve(applied);
+    return p !== undefined;
   }
 
   /** Settles `seq` with an error; false if nobody waits on it. */
   reject(seq: number, err: Error): boolean {
+    const p = this.#take(seq);
+    p?.reject(err);
+    return p !== undefined;
+  }
+
+  // Removes `seq` from those waited on (its queue entry goes lazily).
+  #take(seq: number): PendingProposal | undefined {
     const p = this.#byId.get(seq);
-    if (!p) return false;
-    this.#byId.delete(seq);
-    p.reject(err);
-    return true;
+    if (p) this.#byId.delete(seq);
+    return p;
   }
 
   /** Rejects everything waited on with `err`. */
