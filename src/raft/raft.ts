@@ -1517,20 +1517,15 @@ export class Raft {
  */
 function withoutSupersededAppends(msgs: Message[]): Message[] {
   if (msgs.length < 2) return msgs;
-  let last: Map<NodeId, number> | undefined;
-  for (let i = 0; i < msgs.length; i++) {
-    if (msgs[i].type === "app") (last ??= new Map()).set(msgs[i].to, i);
-  }
-  if (last === undefined) return msgs;
-  const latest = last;
-  const redundant = (m: Message, i: number): boolean => {
-    if (m.type !== "app" || (m.entries?.length ?? 0) > 0) return false;
-    const j = latest.get(m.to)!;
-    if (j <= i) return false;
-    const later = msgs[j];
-    return later.term === m.term && (later.commit ?? 0) >= (m.commit ?? 0);
-  };
-  return msgs.some(redundant) ? msgs.filter((m, i) => !redundant(m, i)) : msgs;
+  const lastApp = new Map<NodeId, Message>();
+  for (const m of msgs) if (m.type === "app") lastApp.set(m.to, m);
+  if (lastApp.size === 0) return msgs;
+  return msgs.filter((m) => {
+    if (m.type !== "app" || (m.entries?.length ?? 0) > 0) return true;
+    const later = lastApp.get(m.to)!;
+    return later === m || later.term !== m.term ||
+      (later.commit ?? 0) < (m.commit ?? 0);
+  });
 }
 
 function hashString(s: string): number {
