@@ -287,7 +287,7 @@ export class DiskStorage implements LogStore {
       }
       return store;
     } catch (e) {
-      wal.close();
+      await wal.close().catch(() => {});
       throw e;
     }
   }
@@ -525,7 +525,7 @@ export class DiskStorage implements LogStore {
     this.#wakeSpace?.();
     while (this.#running) await this.#flushing;
     await this.#probing;
-    this.#wal.close();
+    await this.#wal.close();
   }
 
   /**

@@ -6,9 +6,14 @@
  * only where a power loss could have cut it: after the last synced byte.
  *
  * The record is an upper bound on the durable length, which is the safe
- * side: the size is read after the sync resolves, so every byte the sync
- * covered is inside it. It is written synchronously before the sync
- * resolves, so the process never acts on a sync the record does not show.
+ * side: it is the end of the furthest write of data (any write that is not
+ * all zeros) to the file through this wrapper (or, for a file it did not
+ * write, the size after the sync), so every byte of data the sync covered is
+ * inside it. Writes of zeros alone do not count:
+ * a WAL segment is zero-filled ahead of its records, and a cut that drops
+ * zeros changes nothing recovery reads. It is written synchronously before
+ * the sync resolves, so the process never acts on a sync the record does
+ * not show.
  *
  * @module
  */
@@ -33,6 +38,8 @@ export class FaultInjectingFs implements FileSystem {
   readonly #delayMs: number;
   readonly #recordFile: string | undefined;
   readonly #synced: Record<string, number> = {};
+  // The end of the furthest write of data (not all zeros) to each path.
+  readonly #dataEnd = new Map<string, number>();
 
   /** Creates the wrapper. */
   constructor(options: FaultInjectingFsOptions = {}) {
@@ -50,7 +57,8 @@ export class FaultInjectingFs implements FileSystem {
     if (this.slow) await new Promise((r) => setTimeout(r, this.#delayMs));
     await sync();
     if (this.#recordFile === undefined) return;
-    this.#synced[path] = Deno.statSync(path).size;
+    const size = Deno.statSync(path).size;
+    this.#synced[path] = Math.min(size, this.#dataEnd.get(path) ?? size);
     // Replace the record atomically: a kill -9 may land at any moment.
     const tmp = `${this.#recordFile}.tmp`;
     Deno.writeTextFileSync(tmp, JSON.stringify(this.#synced));
@@ -60,9 +68,29 @@ export class FaultInjectingFs implements FileSystem {
   /** Opens a file whose syncs go through the faults. */
   async open(path: string, options: Deno.OpenOptions): Promise<FileHandle> {
     const f = await this.#base.open(path, options);
+    // The file position, to know where a write lands.
+    let pos = options.append ? Number.NaN : 0;
     return {
-      write: (data) => f.write(data),
-      truncate: (n) => f.truncate(n),
+      write: async (data) => {
+        const at = Number.isNaN(pos) ? Deno.statSync(path).size : pos;
+        const n = await f.write(data);
+        if (!Number.isNaN(pos)) pos += n;
+        if (hasNonZero(data.subarray(0, n))) {
+          const end = at + n;
+          this.#dataEnd.set(path, Math.max(end, this.#dataEnd.get(path) ?? 0));
+        }
+        return n;
+      },
+      seek: async (offset, whence) => {
+        const at = await f.seek(offset, whence);
+        if (!Number.isNaN(pos)) pos = at;
+        return at;
+      },
+      truncate: async (n) => {
+        await f.truncate(n);
+        const end = this.#dataEnd.get(path);
+        if (end !== undefined && end > n) this.#dataEnd.set(path, n);
+      },
       close: () => f.close(),
       syncData: () => this.#sync(path, () => f.syncData()),
       sync: () => this.#sync(path, () => f.sync()),
@@ -92,14 +120,24 @@ export class FaultInjectingFs implements FileSystem {
       this.#synced[to] = this.#synced[from];
       delete this.#synced[from];
     }
+    const end = this.#dataEnd.get(from);
+    this.#dataEnd.delete(from);
+    if (end !== undefined) this.#dataEnd.set(to, end);
+    else this.#dataEnd.delete(to);
   }
   /** See {@linkcode FileSystem.remove}. */
   async remove(path: string): Promise<void> {
     await this.#base.remove(path);
     delete this.#synced[path];
+    this.#dataEnd.delete(path);
   }
   /** See {@linkcode FileSystem.syncDir}. */
   syncDir(path: string): Promise<void> {
     return this.#base.syncDir(path);
   }
+}
+
+function hasNonZero(data: Uint8Array): boolean {
+  for (let i = 0; i < data.byteLength; i++) if (data[i] !== 0) return true;
+  return false;
 }

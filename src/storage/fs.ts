@@ -24,6 +24,8 @@ export interface FileHandle {
   sync(): Promise<void>;
   /** Cuts or extends the file to `length` bytes. */
   truncate(length: number): Promise<void>;
+  /** Moves the file position (see `Deno.FsFile.seek`); resolves with it. */
+  seek(offset: number, whence: Deno.SeekMode): Promise<number>;
   /** Releases the handle. */
   close(): void;
 }

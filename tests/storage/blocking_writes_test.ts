@@ -28,12 +28,15 @@ const conf = { voters: ["n1", "n2", "n3"], learners: [] };
 
 /**
  * The real file system, counting how each WAL segment is written and
- * synced. `slowSyncMs` makes blocking syncs busy-wait that long;
- * `fullOnce` makes the next blocking write fail with ENOSPC.
+ * synced; the zero-filling ahead of the records (a handle that writes only
+ * zeros) is counted apart, in `fills`. `slowSyncMs` makes blocking syncs
+ * busy-wait that long; `fullOnce` makes the next blocking write fail with
+ * ENOSPC.
  */
 function countingFs() {
   const t = {
     calls: { write: 0, writeSync: 0, syncData: 0, syncDataSync: 0 },
+    fills: 0,
     slowSyncMs: 0,
     fullOnce: false,
     fs: { ...denoFs } as FileSystem,
@@ -41,12 +44,20 @@ function countingFs() {
   t.fs.open = async (path, options) => {
     const f = await denoFs.open(path, options) as Deno.FsFile;
     const wal = path.endsWith(".wal");
+    let zerosOnly: boolean | undefined;
     const count = (k: keyof typeof t.calls) => {
-      if (wal) t.calls[k]++;
+      if (!wal) return;
+      if (zerosOnly) t.fills++;
+      else t.calls[k]++;
     };
     return {
-      write: (d) => (count("write"), f.write(d)),
+      write: (d) => {
+        zerosOnly = (zerosOnly ?? true) && d.every((b) => b === 0);
+        count("write");
+        return f.write(d);
+      },
       writeSync: (d) => {
+        zerosOnly = false;
         count("writeSync");
         if (wal && t.fullOnce) {
           t.fullOnce = false;
@@ -67,6 +78,7 @@ function countingFs() {
       },
       sync: () => f.sync(),
       truncate: (n) => f.truncate(n),
+      seek: (offset, whence) => f.seek(offset, whence),
       close: () => f.close(),
     };
   };

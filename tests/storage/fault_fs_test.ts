@@ -105,7 +105,7 @@ Deno.test("FaultInjectingFs: the record is what a crash after any sync leaves (p
           try {
             for (const o of ops) {
               if (o.op === "write") {
-                const data = new Uint8Array(o.n).fill(o.n & 0xff);
+                const data = new Uint8Array(o.n).fill((o.n & 0xff) || 1);
                 let off = 0;
                 while (off < data.length) {
                   off += await files[o.file].write(data.subarray(off));
@@ -243,5 +243,33 @@ Deno.test("FaultInjectingFs: reads and directory operations pass through", async
     assert.equal((await fs.stat(`${dir}/sub/x`))?.size, 3);
     assert.equal(await fs.stat(`${dir}/nothing`), undefined);
     await fs.syncDir(`${dir}/sub`);
+  });
+});
+
+Deno.test("FaultInjectingFs: zeros written ahead of the data do not raise the record", async () => {
+  await withTempDir(async (dir) => {
+    const record = `${dir}/record.json`;
+    const fs = new FaultInjectingFs({ syncRecordFile: record });
+    const seg = `${dir}/seg`;
+    // A WAL segment's way: data, then zeros filled ahead through another
+    // handle, then data written over the zeros.
+    const f = await fs.open(seg, { write: true, create: true });
+    await f.write(new Uint8Array(10).fill(1));
+    const fill = await fs.open(seg, { write: true });
+    await fill.seek(10, Deno.SeekMode.Start);
+    await fill.write(new Uint8Array(100));
+    await fill.syncData();
+    fill.close();
+    assert.equal(Deno.statSync(seg).size, 110);
+    assert.deepEqual(readRecord(record), { [seg]: 10 });
+    // A write of data counts whole, its zeros too (a record may end in one).
+    await f.write(new Uint8Array([0, 0, 7, 0]));
+    await f.syncData();
+    assert.deepEqual(readRecord(record), { [seg]: 14 });
+    // A cut below the data lowers it.
+    await f.truncate(5);
+    await f.sync();
+    f.close();
+    assert.deepEqual(readRecord(record), { [seg]: 5 });
   });
 });

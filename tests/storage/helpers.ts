@@ -19,6 +19,7 @@ import { DiskStorage } from "../../src/storage/disk_storage.ts";
 import type { StorageLogger } from "../../src/storage/log.ts";
 import type { MemoryStorage } from "../../src/storage/memory.ts";
 import type { LogStore, PersistUpdate } from "../../src/storage/types.ts";
+import { readFrame } from "../../src/storage/wal/record.ts";
 
 /** Runs `fn` with a fresh temp directory and removes it afterwards. */
 export async function withTempDir<T>(
@@ -54,6 +55,7 @@ export const noSyncFs: FileSystem = {
     const f = await denoFs.open(path, options);
     return {
       write: (d) => f.write(d),
+      seek: (offset, whence) => f.seek(offset, whence),
       syncData: () => Promise.resolve(),
       sync: () => Promise.resolve(),
       truncate: (n) => f.truncate(n),
@@ -77,7 +79,9 @@ export type FaultOp =
 /**
  * Wraps a file system and fails chosen operations: `failNext(op)` makes the
  * next matching call throw (a write writes half its bytes first). Counts
- * every call.
+ * every call. A handle that writes nothing but zeros (a WAL segment's
+ * zero-filling ahead of its records) is not failed, and its writes and
+ * syncs count in `fills` instead.
  */
 export class FaultyFs implements FileSystem {
   #inner: FileSystem;
@@ -92,6 +96,8 @@ export class FaultyFs implements FileSystem {
     remove: 0,
     syncDir: 0,
   };
+  /** Writes and syncs of handles that wrote only zeros. */
+  fills = 0;
   #faults: { op: FaultOp; path?: RegExp; skip: number }[] = [];
   /** Delay added to every `syncData()`, in milliseconds. */
   syncDelayMs = 0;
@@ -124,8 +130,14 @@ export class FaultyFs implements FileSystem {
   async open(path: string, options: Deno.OpenOptions): Promise<FileHandle> {
     this.#check("open", path);
     const f = await this.#inner.open(path, options);
+    let zerosOnly: boolean | undefined;
     return {
       write: async (d) => {
+        zerosOnly = (zerosOnly ?? true) && d.every((b) => b === 0);
+        if (zerosOnly) {
+          this.fills++;
+          return f.write(d);
+        }
         try {
           this.#check("write", path);
         } catch (e) {
@@ -136,6 +148,10 @@ export class FaultyFs implements FileSystem {
         return f.write(d);
       },
       syncData: async () => {
+        if (zerosOnly) {
+          this.fills++;
+          return f.syncData();
+        }
         this.#check("syncData", path);
         if (this.syncDelayMs > 0) {
           await new Promise((r) => setTimeout(r, this.syncDelayMs));
@@ -150,6 +166,7 @@ export class FaultyFs implements FileSystem {
         this.#check("truncate", path);
         return f.truncate(n);
       },
+      seek: (offset, whence) => f.seek(offset, whence),
       close: () => f.close(),
     };
   }
@@ -325,4 +342,21 @@ export async function reopened(
   } finally {
     await r.close();
   }
+}
+
+/**
+ * Where a WAL segment's last record starts and where its records end; the
+ * zeros the writer fills ahead are not records.
+ */
+export function lastRecord(bytes: Uint8Array): { start: number; end: number } {
+  let off = 0;
+  let last = 0;
+  while (off < bytes.byteLength) {
+    if (bytes.subarray(off).every((b) => b === 0)) break;
+    const r = readFrame(bytes, off);
+    assert.ok(r.frame, `unreadable record at ${off}: ${r.error}`);
+    last = off;
+    off = r.frame.end;
+  }
+  return { start: last, end: off };
 }

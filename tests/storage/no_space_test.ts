@@ -51,6 +51,7 @@ class FullFs implements FileSystem {
       syncData: () => f.syncData(),
       sync: () => f.sync(),
       truncate: (n) => f.truncate(n),
+      seek: (offset, whence) => f.seek(offset, whence),
       close: () => f.close(),
     };
   }
@@ -293,6 +294,7 @@ Deno.test("a sync that fails with ENOSPC is still fatal", async () => {
           syncData: () => Promise.reject(enospc(path)),
           sync: () => f.sync(),
           truncate: (n) => f.truncate(n),
+          seek: (offset, whence) => f.seek(offset, whence),
           close: () => f.close(),
         };
       },

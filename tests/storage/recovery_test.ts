@@ -17,6 +17,7 @@ import {
 import {
   assertSameStore,
   captureLog,
+  lastRecord,
   makeEntries,
   noSyncFs,
   readImage,
@@ -67,6 +68,10 @@ async function fixture(
   const segments = [...Deno.readDirSync(walDir)].map((e) => e.name)
     .filter((n) => n.endsWith(".wal")).sort();
   assert.ok(segments.length >= 3, `fixture has ${segments.length} segments`);
+  // The tail ends at its last record (without the zeros filled ahead), so
+  // that bytes appended to the file follow it directly.
+  const tail = join(walDir, segments.at(-1)!);
+  await Deno.truncate(tail, lastRecord(await Deno.readFile(tail)).end);
   return { dir, walDir, segments, model, beforeLast };
 }
 
@@ -142,25 +147,44 @@ async function assertCorrupt(
   assert.deepEqual(await readImage(dir), before);
 }
 
-Deno.test("a zero-filled tail is cut back and kept as .broken", async () => {
+Deno.test("zeros after the last record are room for the next ones, not a torn tail", async () => {
   await withTempDir(async (dir) => {
     const f = await fixture(dir);
     const last = join(f.walDir, f.segments.at(-1)!);
     const size = (await Deno.stat(last)).size;
     await appendTo(last, new Uint8Array(4096));
     const { log, events } = captureLog();
-    const s = await open(dir, log);
+    // A segment limit with room for the next record in this segment.
+    const s = await DiskStorage.open(dir, {
+      fs: noSyncFs,
+      log,
+      segmentSize: 1 << 20,
+    });
+    assertSameStore(s, f.model);
+    assert.ok(!events.some((e) => e.event === "wal.torn_tail_cut"));
+    // The next record is written over the zeros, right after the last one.
+    const u = { entries: makeEntries(49, 1, 9) };
+    await s.save(u);
+    f.model.save(u);
+    await s.close();
+    const bytes = await Deno.readFile(last);
+    assert.equal(lastRecord(bytes).start, size);
+    assert.ok(bytes.byteLength >= size + 4096);
+    await assert.rejects(Deno.stat(last + ".broken"), Deno.errors.NotFound);
+    const again = await open(dir);
+    assertSameStore(again, f.model);
+    await again.close();
+  });
+});
+
+Deno.test("zeros after the records of a segment that is not the last are accepted", async () => {
+  await withTempDir(async (dir) => {
+    const f = await fixture(dir);
+    // A crash after a roll, before the finished segment gave its zeros back.
+    await appendTo(join(f.walDir, f.segments[0]), new Uint8Array(900));
+    const s = await open(dir);
     assertSameStore(s, f.model);
     await s.close();
-    const ev = events.find((e) => e.event === "wal.torn_tail_cut");
-    assert.ok(ev);
-    assert.equal(ev.fields.offset, size);
-    assert.equal(ev.fields.bytes, 4096);
-    assert.equal((await Deno.stat(last)).size, size);
-    assert.deepEqual(
-      await Deno.readFile(last + ".broken"),
-      new Uint8Array(4096),
-    );
   });
 });
 
@@ -177,7 +201,7 @@ Deno.test("a garbage tail is cut back and kept as .broken", async () => {
     assert.ok(events.some((e) => e.event === "wal.torn_tail_cut"));
     assert.deepEqual(await Deno.readFile(last + ".broken"), garbage);
     // A second tear in the same segment gets a new .broken file.
-    await appendTo(last, new Uint8Array(10));
+    await appendTo(last, new Uint8Array(10).fill(5));
     const again = await open(dir);
     assertSameStore(again, f.model);
     // And the repaired log takes new writes.
@@ -185,7 +209,7 @@ Deno.test("a garbage tail is cut back and kept as .broken", async () => {
     await again.close();
     assert.deepEqual(
       await Deno.readFile(last + ".1.broken"),
-      new Uint8Array(10),
+      new Uint8Array(10).fill(5),
     );
     const third = await open(dir);
     assert.equal(third.lastIndex(), 49);

@@ -16,8 +16,10 @@
  *   to without a sync behind it.
  * - A damaged record in the last segment followed by a valid record (damage
  *   in the middle, such as a flipped bit): {@linkcode CorruptionError}.
+ * - Nothing but zeros after a segment's last record: the space the writer
+ *   fills ahead of its records. It is kept; appends overwrite it.
  * - A damaged record in the last segment with no valid record after it (a
- *   torn, partial, zero-filled or garbage tail): the tail is cut back to
+ *   torn, partial or garbage tail): the tail is cut back to
  *   the last whole record and the cut bytes are kept beside the segment as
  *   `<segment>.broken` (or `<segment>.<n>.broken`; on a full disk the copy
  *   is skipped and the log line says so), with a log line. Since
@@ -53,8 +55,10 @@ export interface RecoveredWal {
   lastIndex: number;
   /** The segments, oldest first. */
   segments: SegmentInfo[];
-  /** The size of the last segment after any repair. */
+  /** The end of the last segment's records after any repair. */
   tailSize: number;
+  /** The last segment's file length (zeros may follow the records). */
+  tailFileSize: number;
   /** The size of the last segment's header record. */
   tailHeaderSize: number;
 }
@@ -108,6 +112,7 @@ export async function recoverWal(
   let replay: LogReplay | undefined;
   let torn: { offset: number; bytes: Uint8Array; reason: string } | undefined;
   let tailSize = 0;
+  let tailFileSize = 0;
   let tailHeaderSize = 0;
   for (let i = 0; i < segs.length; i++) {
     const seg = segs[i];
@@ -164,6 +169,11 @@ export async function recoverWal(
         off = r.frame.end;
         continue;
       }
+      // Zeros to the end: space the writer filled ahead of its records
+      // (segment.ts), in any segment. A lost record in the middle of the
+      // log would still be caught: the next segment's header must
+      // continue from the last entry read here.
+      if (isAllZero(buf, off)) break;
       if (r.unknown) {
         throw new CorruptionError(
           seg.path,
@@ -191,6 +201,7 @@ export async function recoverWal(
     }
     if (isLast) {
       tailSize = off;
+      tailFileSize = torn ? off : buf.byteLength;
       tailHeaderSize = first.frame.end;
     }
   }
@@ -221,6 +232,7 @@ export async function recoverWal(
     lastIndex: replay!.lastIndex,
     segments: segs,
     tailSize,
+    tailFileSize,
     tailHeaderSize,
   };
 }
@@ -292,6 +304,11 @@ async function cutTail(
     f.close();
   }
   return brokenPath;
+}
+
+function isAllZero(buf: Uint8Array, from: number): boolean {
+  for (let i = from; i < buf.byteLength; i++) if (buf[i] !== 0) return false;
+  return true;
 }
 
 function describe(e: unknown): string {

@@ -23,7 +23,11 @@ import { defaultStorageLogger, type StorageLogger } from "../log.ts";
 import { BatchEncoder, type WalItem } from "./record.ts";
 import { recoverWal } from "./recovery.ts";
 import { type ReplayResult, WalState } from "./replay.ts";
-import { type SegmentInfo, SegmentWriter } from "./segment.ts";
+import {
+  PREALLOCATE_BYTES,
+  type SegmentInfo,
+  SegmentWriter,
+} from "./segment.ts";
 
 /** The default segment size limit: 64 MiB. */
 export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
@@ -143,7 +147,7 @@ export class Wal {
         firstIndex: 1,
         hardState,
         snapshot,
-      });
+      }, preallocation(segmentSize));
       const state = new WalState({ hardState, snapshot, lastIndex: 0 });
       return {
         wal: new Wal(fs, dir, segmentSize, [tail.info], tail, state),
@@ -155,7 +159,8 @@ export class Wal {
     const tail = await SegmentWriter.openTail(fs, last, {
       size: rec.tailSize,
       headerSize: rec.tailHeaderSize,
-    });
+      fileSize: rec.tailFileSize,
+    }, preallocation(segmentSize));
     const state = new WalState({
       hardState: rec.result.hardState,
       snapshot: rec.result.snapshot,
@@ -271,11 +276,14 @@ export class Wal {
     return removed;
   }
 
-  /** Closes the current segment. Nothing is lost: every write was synced. */
-  close(): void {
+  /**
+   * Closes the current segment (after any zero-filling in progress).
+   * Nothing is lost: every write was synced.
+   */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#tail.close();
+    await this.#tail.close();
   }
 
   async #roll(): Promise<void> {
@@ -285,11 +293,14 @@ export class Wal {
       firstIndex: s.lastIndex + 1,
       hardState: s.hardState,
       snapshot: s.snapshot,
-    });
-    this.#tail.close();
+    }, preallocation(this.#segmentSize));
+    const done = this.#tail;
     this.#tail = next;
     this.#segments = [...this.#segments, next.info];
     this.#stats.rolls++;
+    // The finished segment gives back its zeros (not synced: recovery
+    // takes an all-zero rest of a segment as its end either way).
+    await done.close(true);
   }
 
   #checkUsable(): void {
@@ -300,4 +311,9 @@ export class Wal {
     }
     if (this.#closed) throw new Error("The WAL is closed");
   }
+}
+
+// Zero-filling ahead never makes a segment much longer than its limit.
+function preallocation(segmentSize: number): number {
+  return Math.min(PREALLOCATE_BYTES, segmentSize);
 }
