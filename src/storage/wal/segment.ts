@@ -123,6 +123,9 @@ export class SegmentWriter {
   #preallocate: number;
   #filling: Promise<void> | undefined;
   #fillError: unknown = undefined;
+  // After a fill found the disk full: no new fill before the records reach
+  // this size (one try per half chunk, not one per append).
+  #noFillBefore = 0;
 
   private constructor(
     fs: FileSystem,
@@ -282,11 +285,14 @@ export class SegmentWriter {
   #prefill(): void {
     if (this.#filling !== undefined || this.#preallocate === 0) return;
     if (this.#allocated - this.#size > this.#preallocate / 2) return;
+    if (this.#size < this.#noFillBefore) return;
     this.#filling = this.#fill(this.#allocated + this.#preallocate)
       .catch((e) => {
         // A full disk: appends extend the file as they go and report it
         // when they find no room. Anything else fails the WAL.
-        if (!(e instanceof NoSpaceError)) this.#fillError = e;
+        if (e instanceof NoSpaceError) {
+          this.#noFillBefore = this.#size + this.#preallocate / 2;
+        } else this.#fillError = e;
       })
       .finally(() => (this.#filling = undefined));
   }
