@@ -16,6 +16,7 @@
  * deno run -A bench/profile.ts                       # 1 and 64 connections, 10 s each
  * deno run -A bench/profile.ts --connections 64 --seconds 5 --keep bench/results/profiles
  * deno run -A bench/profile.ts --workload get --connections 64   # linearizable gets
+ * deno run -A bench/profile.ts --workload lock --connections 1   # lock cycles
  * ```
  *
  * Run it on a quiet machine: the figures are CPU time, but a busy machine
@@ -268,6 +269,9 @@ const serverRequests = (endpoint: string, method: string) =>
 export const WORKLOADS = {
   put: { script: "raftlock_put.lua", method: "PUT", args: ["value=16"] },
   get: { script: "raftlock_get.lua", method: "GET", args: [] as string[] },
+  // Acquire + release cycles; per request, so two requests a cycle. The
+  // script keeps one lock per wrk thread, so one thread per connection.
+  lock: { script: "raftlock_lock.lua", method: "POST", args: [] as string[] },
 } as const;
 /** A workload `bench/profile.ts` can profile. */
 export type Workload = keyof typeof WORKLOADS;
@@ -312,7 +316,7 @@ async function profileRun(
       script: load.script,
       url: endpoints[leader],
       connections,
-      threads: Math.min(2, connections),
+      threads: load === WORKLOADS.lock ? connections : Math.min(2, connections),
       seconds: secs,
       args: [...load.args],
     });
@@ -429,9 +433,11 @@ function report(r: RunResult, seconds: number): string {
 
 const USAGE = `Usage: deno run -A bench/profile.ts [options]
 
-  --workload put|get     what wrk sends the leader: puts of 16 bytes, or
-                         linearizable gets of the keys the warm-up wrote
-                         (default put)
+  --workload put|get|lock
+                         what wrk sends the leader: puts of 16 bytes,
+                         linearizable gets of the keys the warm-up wrote, or
+                         lock cycles (acquire + release; figures are per
+                         request, two a cycle) (default put)
   --connections LIST     wrk connections, one profiled run each (default 1,64)
   --seconds N            profiled seconds per run (default 10)
   --keep DIR             keep the .cpuprofile files (open them in DevTools)
