@@ -19,6 +19,7 @@
  */
 
 import { denoFs, type FileHandle, type FileSystem } from "./fs.ts";
+import { isAllZero } from "./wal/segment.ts";
 
 /** Options of {@linkcode FaultInjectingFs}. */
 export interface FaultInjectingFsOptions {
@@ -75,7 +76,7 @@ export class FaultInjectingFs implements FileSystem {
         const at = Number.isNaN(pos) ? Deno.statSync(path).size : pos;
         const n = await f.write(data);
         if (!Number.isNaN(pos)) pos += n;
-        if (hasNonZero(data.subarray(0, n))) {
+        if (!isAllZero(data.subarray(0, n))) {
           const end = at + n;
           this.#dataEnd.set(path, Math.max(end, this.#dataEnd.get(path) ?? 0));
         }
@@ -135,9 +136,4 @@ export class FaultInjectingFs implements FileSystem {
   syncDir(path: string): Promise<void> {
     return this.#base.syncDir(path);
   }
-}
-
-function hasNonZero(data: Uint8Array): boolean {
-  for (let i = 0; i < data.byteLength; i++) if (data[i] !== 0) return true;
-  return false;
 }

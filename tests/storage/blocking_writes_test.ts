@@ -14,6 +14,7 @@ import {
 import { denoFs, type FileSystem } from "../../src/storage/fs.ts";
 import { MemoryStorage } from "../../src/storage/memory.ts";
 import { MAX_BLOCKING_BYTES } from "../../src/storage/wal/wal.ts";
+import { isAllZero } from "../../src/storage/wal/segment.ts";
 import {
   assertRecovers,
   captureLog,
@@ -52,7 +53,7 @@ function countingFs() {
     };
     return {
       write: (d) => {
-        zerosOnly = (zerosOnly ?? true) && d.every((b) => b === 0);
+        zerosOnly = (zerosOnly ?? true) && isAllZero(d);
         count("write");
         return f.write(d);
       },

@@ -20,6 +20,7 @@ import type { StorageLogger } from "../../src/storage/log.ts";
 import type { MemoryStorage } from "../../src/storage/memory.ts";
 import type { LogStore, PersistUpdate } from "../../src/storage/types.ts";
 import { readFrame } from "../../src/storage/wal/record.ts";
+import { isAllZero } from "../../src/storage/wal/segment.ts";
 
 /** Runs `fn` with a fresh temp directory and removes it afterwards. */
 export async function withTempDir<T>(
@@ -133,7 +134,7 @@ export class FaultyFs implements FileSystem {
     let zerosOnly: boolean | undefined;
     return {
       write: async (d) => {
-        zerosOnly = (zerosOnly ?? true) && d.every((b) => b === 0);
+        zerosOnly = (zerosOnly ?? true) && isAllZero(d);
         if (zerosOnly) {
           this.fills++;
           return f.write(d);
@@ -352,7 +353,7 @@ export function lastRecord(bytes: Uint8Array): { start: number; end: number } {
   let off = 0;
   let last = 0;
   while (off < bytes.byteLength) {
-    if (bytes.subarray(off).every((b) => b === 0)) break;
+    if (isAllZero(bytes.subarray(off))) break;
     const r = readFrame(bytes, off);
     assert.ok(r.frame, `unreadable record at ${off}: ${r.error}`);
     last = off;

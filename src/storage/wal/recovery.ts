@@ -45,7 +45,12 @@ import {
   type SegmentHeader,
 } from "./record.ts";
 import { LogReplay, ReplayError, type ReplayResult } from "./replay.ts";
-import { BROKEN_SUFFIX, listSegments, type SegmentInfo } from "./segment.ts";
+import {
+  BROKEN_SUFFIX,
+  isAllZero,
+  listSegments,
+  type SegmentInfo,
+} from "./segment.ts";
 
 /** What recovery found in a WAL directory that has segments. */
 export interface RecoveredWal {
@@ -173,7 +178,7 @@ export async function recoverWal(
       // (segment.ts), in any segment. A lost record in the middle of the
       // log would still be caught: the next segment's header must
       // continue from the last entry read here.
-      if (isAllZero(buf, off)) break;
+      if (isAllZero(buf.subarray(off))) break;
       if (r.unknown) {
         throw new CorruptionError(
           seg.path,
@@ -304,11 +309,6 @@ async function cutTail(
     f.close();
   }
   return brokenPath;
-}
-
-function isAllZero(buf: Uint8Array, from: number): boolean {
-  for (let i = from; i < buf.byteLength; i++) if (buf[i] !== 0) return false;
-  return true;
 }
 
 function describe(e: unknown): string {

@@ -48,6 +48,22 @@ export const PREALLOCATE_BYTES = 1024 * 1024;
 
 const ZEROS = new Uint8Array(64 * 1024);
 
+/**
+ * Whether `bytes` are all zeros: after a segment's last record, the space
+ * filled ahead of the records (recovery stops there).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(isAllZero(new Uint8Array(4)), true);
+ * assert.equal(isAllZero(new Uint8Array([0, 7])), false);
+ * ```
+ */
+export function isAllZero(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.byteLength; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
 const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
 /** A segment file found on disk. */
@@ -195,11 +211,6 @@ export class SegmentWriter {
   /** The end of the segment's records in bytes, including what was appended. */
   get size(): number {
     return this.#size;
-  }
-
-  /** The file's length: the records and the zeros after them. */
-  get fileSize(): number {
-    return this.#allocated;
   }
 
   /**
